@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything the test suite and the demo need on a fresh machine of this kind:
+# Debian's redis-server, prometheus, openssl and git; etcd, kube-apiserver and kubectl built from
+# the Go module proxy (cached in ~/.cache/tideway); and the npm dependencies. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v git >/dev/null || missing+=(git)
+if ((${#missing[@]})); then
+  echo "[test-deps] installing ${missing[*]} from Debian" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bash scripts/k8s-binaries.sh >/dev/null
+
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "[test-deps] npm ci" >&2
+  npm ci --no-audit --no-fund >/dev/null
+fi

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what is missing, then typecheck, lint and
+# every unit and integration test against real services. Extra arguments go to vitest
+# (e.g. `bash scripts/test.sh test/unit/cli.test.ts`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/test-deps.sh
+npm run --silent typecheck
+npm run --silent lint
+results="$(mktemp -t tideway-vitest-XXXXXX.json)"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
+' "$results" || status=1
+rm -f "$results"
+exit "$status"

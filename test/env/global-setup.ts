@@ -1,0 +1,19 @@
+import type { TestProject } from "vitest/node";
+import { endpointsOf, startServices, type ServiceEndpoints } from "./index.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    services: ServiceEndpoints;
+  }
+}
+
+/** Starts the real services once for all integration test files, and always stops them. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now();
+  const services = await startServices();
+  console.log(`[test-env] services up in ${Date.now() - started} ms`);
+  project.provide("services", endpointsOf(services));
+  return async () => {
+    await services.stop();
+  };
+}

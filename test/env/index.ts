@@ -1,0 +1,62 @@
+import { startKube, type KubeEnvironment } from "./kube.js";
+import { startPrometheus, type PrometheusEnvironment } from "./prometheus.js";
+import { startRedis, type RedisEnvironment } from "./redis.js";
+
+export { createGitRemote, type GitRemote } from "./git.js";
+export { startSlackReceiver, type SlackReceiver, type SlackPost } from "./slack.js";
+export { registerTarget } from "./prometheus.js";
+export { freePort, waitUntil } from "./process.js";
+
+/** The real services every integration test and the demo stand on. */
+export interface Services {
+  kube: KubeEnvironment;
+  redis: RedisEnvironment;
+  prometheus: PrometheusEnvironment;
+  stop(): Promise<void>;
+}
+
+/** What the global setup hands each test file (values only: they cross worker boundaries). */
+export interface ServiceEndpoints {
+  kubeServer: string;
+  kubeconfigPath: string;
+  kubeconfigYaml: string;
+  kubectl: string | undefined;
+  redisUrl: string;
+  prometheusUrl: string;
+  prometheusTargetsDir: string;
+}
+
+/**
+ * Starts the API server (with Istio CRDs), Redis and Prometheus side by side. If one fails to
+ * start, the ones already running are stopped before the error is rethrown.
+ */
+export async function startServices(options: { extraCrdFiles?: string[]; log?: (line: string) => void } = {}): Promise<Services> {
+  const log = options.log ?? (() => undefined);
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    await Promise.allSettled(started.map((s) => s.stop()));
+  };
+  try {
+    const [kube, redis, prometheus] = await Promise.all([
+      startKube({ extraCrdFiles: options.extraCrdFiles }).then((k) => (started.push(k), log(`kube-apiserver ready at ${k.server}`), k)),
+      startRedis().then((r) => (started.push(r), log(`redis ready at ${r.url}`), r)),
+      startPrometheus().then((p) => (started.push(p), log(`prometheus ready at ${p.url}`), p)),
+    ]);
+    return { kube, redis, prometheus, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+export function endpointsOf(services: Services): ServiceEndpoints {
+  return {
+    kubeServer: services.kube.server,
+    kubeconfigPath: services.kube.kubeconfigPath,
+    kubeconfigYaml: services.kube.kubeconfigYaml,
+    kubectl: services.kube.kubectl,
+    redisUrl: services.redis.url,
+    prometheusUrl: services.prometheus.url,
+    prometheusTargetsDir: services.prometheus.targetsDir,
+  };
+}

@@ -1,0 +1,186 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { get as httpsGet } from "node:https";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { ApiextensionsV1Api, KubeConfig, type V1CustomResourceDefinition } from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
+import { base64File, createApiServerPki } from "./certs.js";
+import { freePort, ServerProcess, tempDir, removeDir, waitUntil } from "./process.js";
+
+export const K8S_VERSION = process.env.TIDEWAY_K8S_VERSION ?? "v1.36.3";
+
+/** Where etcd, kube-apiserver, kubectl and istio-crds.yaml live: KUBEBUILDER_ASSETS or our cache. */
+export function kubeAssetsDir(): string {
+  const fromEnv = process.env.KUBEBUILDER_ASSETS;
+  if (fromEnv && existsSync(join(fromEnv, "kube-apiserver")) && existsSync(join(fromEnv, "etcd"))) return fromEnv;
+  const cache = process.env.TIDEWAY_CACHE ?? join(homedir(), ".cache", "tideway");
+  return join(cache, "k8s", K8S_VERSION);
+}
+
+export interface KubeEnvironment {
+  /** https://127.0.0.1:<port> */
+  server: string;
+  /** A kubeconfig file with the admin client certificate embedded, for kubectl and the controller. */
+  kubeconfigPath: string;
+  /** The kubeconfig contents, for `KubeConfig.loadFromString`. */
+  kubeconfigYaml: string;
+  /** Path of kubectl, when it was built. */
+  kubectl: string | undefined;
+  /** A fresh client configuration for @kubernetes/client-node. */
+  kubeConfig(): KubeConfig;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts etcd and kube-apiserver on loopback ports the way controller-runtime's envtest does:
+ * client-certificate auth with an admin in system:masters, RBAC authorization, and installs
+ * Istio's real CRDs, waiting until they are Established.
+ */
+export async function startKube(options: { installIstioCrds?: boolean; extraCrdFiles?: string[] } = {}): Promise<KubeEnvironment> {
+  const assets = kubeAssetsDir();
+  for (const bin of ["etcd", "kube-apiserver"]) {
+    if (!existsSync(join(assets, bin))) {
+      throw new Error(`${bin} not found in ${assets}: run "bash scripts/k8s-binaries.sh" (or set KUBEBUILDER_ASSETS)`);
+    }
+  }
+  const dir = tempDir("kube");
+  const processes: ServerProcess[] = [];
+  const stop = async () => {
+    for (const p of processes.reverse()) await p.stop();
+    removeDir(dir);
+  };
+  try {
+    const pki = createApiServerPki(dir);
+    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    const etcd = new ServerProcess("etcd", join(assets, "etcd"), [
+      "--name", "default",
+      "--data-dir", join(dir, "etcd-data"),
+      "--listen-client-urls", etcdUrl,
+      "--advertise-client-urls", etcdUrl,
+      "--listen-peer-urls", peerUrl,
+      "--initial-advertise-peer-urls", peerUrl,
+      "--initial-cluster", `default=${peerUrl}`,
+      "--unsafe-no-fsync",
+      "--log-level", "warn",
+    ], { logDir: dir });
+    processes.push(etcd);
+    await waitUntil("etcd health", async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 30_000, process: etcd });
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    const apiserver = new ServerProcess("kube-apiserver", join(assets, "kube-apiserver"), [
+      `--etcd-servers=${etcdUrl}`,
+      `--secure-port=${apiPort}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--tls-cert-file=${pki.servingCert}`,
+      `--tls-private-key-file=${pki.servingKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      "--authorization-mode=RBAC",
+      `--service-account-issuer=${server}/`,
+      `--service-account-key-file=${pki.serviceAccountPub}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      "--service-cluster-ip-range=10.0.0.0/24",
+      "--disable-admission-plugins=ServiceAccount",
+      "--allow-privileged=true",
+      `--cert-dir=${dir}`,
+      "--v=0",
+    ], { logDir: dir });
+    processes.push(apiserver);
+
+    const kubeconfigYaml = kubeconfig(server, pki.caCert, pki.adminCert, pki.adminKey);
+    const kubeconfigPath = join(dir, "kubeconfig");
+    writeFileSync(kubeconfigPath, kubeconfigYaml, { mode: 0o600 });
+    const kubeConfig = () => {
+      const kc = new KubeConfig();
+      kc.loadFromString(kubeconfigYaml);
+      return kc;
+    };
+    await waitUntil("kube-apiserver /readyz", () => readyz(server, pki), { timeoutMs: 90_000, intervalMs: 250, process: apiserver });
+
+    const crdFiles = [...(options.extraCrdFiles ?? [])];
+    if (options.installIstioCrds ?? true) crdFiles.unshift(join(assets, "istio-crds.yaml"));
+    if (crdFiles.length > 0) await installCrds(kubeConfig(), crdFiles);
+
+    const kubectlPath = join(assets, "kubectl");
+    return {
+      server,
+      kubeconfigPath,
+      kubeconfigYaml,
+      kubectl: existsSync(kubectlPath) ? kubectlPath : undefined,
+      kubeConfig,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function readyz(server: string, pki: { caCert: string; adminCert: string; adminKey: string }): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const request = httpsGet(`${server}/readyz`, {
+      ca: readFileSync(pki.caCert),
+      cert: readFileSync(pki.adminCert),
+      key: readFileSync(pki.adminKey),
+      timeout: 2_000,
+    }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    request.on("timeout", () => request.destroy(new Error("readyz timed out")));
+    request.on("error", reject);
+  });
+}
+
+function kubeconfig(server: string, ca: string, cert: string, key: string): string {
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- name: tideway-test",
+    "  cluster:",
+    `    server: ${server}`,
+    `    certificate-authority-data: ${base64File(ca)}`,
+    "users:",
+    "- name: tideway-admin",
+    "  user:",
+    `    client-certificate-data: ${base64File(cert)}`,
+    `    client-key-data: ${base64File(key)}`,
+    "contexts:",
+    "- name: tideway-test",
+    "  context: { cluster: tideway-test, user: tideway-admin, namespace: default }",
+    "current-context: tideway-test",
+    "",
+  ].join("\n");
+}
+
+/** Creates (or replaces) every CRD in the files and waits until each is Established. */
+export async function installCrds(kc: KubeConfig, files: readonly string[]): Promise<string[]> {
+  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const names: string[] = [];
+  for (const file of files) {
+    for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {
+      const crd = doc.toJS({ maxAliasCount: 100 }) as V1CustomResourceDefinition | null;
+      if (!crd || crd.kind !== "CustomResourceDefinition" || !crd.metadata?.name) continue;
+      const name = crd.metadata.name;
+      try {
+        await api.createCustomResourceDefinition({ body: crd });
+      } catch (error) {
+        if ((error as { code?: number }).code !== 409) throw error;
+        const existing = await api.readCustomResourceDefinition({ name });
+        crd.metadata.resourceVersion = existing.metadata?.resourceVersion;
+        await api.replaceCustomResourceDefinition({ name, body: crd });
+      }
+      names.push(name);
+    }
+  }
+  for (const name of names) {
+    await waitUntil(`CRD ${name} Established`, async () => {
+      const crd = await api.readCustomResourceDefinition({ name });
+      return (crd.status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True");
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+  }
+  return names;
+}
