@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { get as httpsGet } from "node:https";
+import { get as httpsGet, request as httpsRequest, type RequestOptions } from "node:https";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { ApiextensionsV1Api, KubeConfig, type V1CustomResourceDefinition } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { base64File, createApiServerPki } from "./certs.js";
 import { freePort, ServerProcess, tempDir, removeDir, waitUntil } from "./process.js";
@@ -156,22 +156,52 @@ function kubeconfig(server: string, ca: string, cert: string, key: string): stri
   ].join("\n");
 }
 
+/**
+ * A raw JSON request to the API server. The typed client's model serializer drops fields it does
+ * not know (such as `x-kubernetes-*` in CRD schemas), so CRDs go through here unchanged.
+ */
+export async function kubeRequest(kc: KubeConfig, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("kubeconfig has no current cluster");
+  const options: RequestOptions = { method, headers: { "content-type": "application/json", accept: "application/json" } };
+  await kc.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(new URL(path, cluster.server), options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve({ status: response.statusCode ?? 0, body: text ? (JSON.parse(text) as unknown) : undefined });
+      });
+    });
+    request.on("error", reject);
+    request.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+interface CrdDocument {
+  kind?: string;
+  metadata?: { name?: string; resourceVersion?: string };
+}
+
 /** Creates (or replaces) every CRD in the files and waits until each is Established. */
 export async function installCrds(kc: KubeConfig, files: readonly string[]): Promise<string[]> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
+  const base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   const names: string[] = [];
   for (const file of files) {
     for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {
-      const crd = doc.toJS({ maxAliasCount: 100 }) as V1CustomResourceDefinition | null;
+      const crd = doc.toJS({ maxAliasCount: 100 }) as CrdDocument | null;
       if (!crd || crd.kind !== "CustomResourceDefinition" || !crd.metadata?.name) continue;
       const name = crd.metadata.name;
-      try {
-        await api.createCustomResourceDefinition({ body: crd });
-      } catch (error) {
-        if ((error as { code?: number }).code !== 409) throw error;
-        const existing = await api.readCustomResourceDefinition({ name });
-        crd.metadata.resourceVersion = existing.metadata?.resourceVersion;
-        await api.replaceCustomResourceDefinition({ name, body: crd });
+      let response = await kubeRequest(kc, "POST", base, crd);
+      if (response.status === 409) {
+        const existing = await kubeRequest(kc, "GET", `${base}/${name}`);
+        crd.metadata.resourceVersion = (existing.body as CrdDocument).metadata?.resourceVersion;
+        response = await kubeRequest(kc, "PUT", `${base}/${name}`, crd);
+      }
+      if (response.status >= 300) {
+        throw new Error(`installing CRD ${name} from ${file}: HTTP ${response.status}: ${JSON.stringify(response.body)}`);
       }
       names.push(name);
     }

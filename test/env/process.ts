@@ -44,8 +44,10 @@ export class ServerProcess {
     this.logFile = join(options.logDir, `${name}.log`);
     const log = createWriteStream(this.logFile);
     const watchdog = [
-      '"$@" & pid=$!',
-      "( cat >/dev/null; kill -TERM $pid 2>/dev/null; sleep 5; kill -KILL $pid 2>/dev/null ) & watch=$!",
+      // A background job's stdin is /dev/null unless redirected, so keep ours on fd 3 for the watchdog.
+      "exec 3<&0",
+      '"$@" 3<&- </dev/null & pid=$!',
+      "( cat <&3 >/dev/null; kill -TERM $pid 2>/dev/null; sleep 5; kill -KILL $pid 2>/dev/null ) & watch=$!",
       "trap 'kill -TERM $pid 2>/dev/null' TERM",
       "status=0",
       "while kill -0 $pid 2>/dev/null; do wait $pid; status=$?; done",
