@@ -1,0 +1,62 @@
+/** The Rollout as the engine sees it: validated, defaults applied, steps normalised. */
+import { parseDuration } from "./duration.js";
+import { ABORT_ANNOTATION, type HeaderMatch, type RolloutDocument, type RolloutSpec, type Step } from "./schema.js";
+
+export interface Rollout {
+  name: string;
+  namespace: string;
+  spec: RolloutSpec;
+  /** Reason from a `tideway.io/abort` annotation committed in git: holds spec.version aborted. */
+  heldAbort?: string;
+}
+
+export const DEFAULT_NAMESPACE = "default";
+
+export function toRollout(document: RolloutDocument, defaultNamespace = DEFAULT_NAMESPACE): Rollout {
+  const heldAbort = document.metadata.annotations?.[ABORT_ANNOTATION];
+  return {
+    name: document.metadata.name,
+    namespace: document.metadata.namespace ?? defaultNamespace,
+    spec: document.spec,
+    ...(heldAbort !== undefined ? { heldAbort } : {}),
+  };
+}
+
+export interface HeaderRoute {
+  name: string;
+  headers: Record<string, HeaderMatch>;
+}
+
+export type NormalizedStep =
+  | { kind: "setWeight"; weight: number }
+  | { kind: "pause"; durationMs: number | undefined }
+  | { kind: "setHeaderRoute"; route: HeaderRoute };
+
+/** The step as a tagged union; `pause: {}` (no duration) is a manual gate. */
+export function normalizeStep(step: Step, serviceName: string): NormalizedStep {
+  if (step.setWeight !== undefined) return { kind: "setWeight", weight: step.setWeight };
+  if (step.setHeaderRoute !== undefined) {
+    return { kind: "setHeaderRoute", route: { name: step.setHeaderRoute.name ?? `${serviceName}-canary-header`, headers: step.setHeaderRoute.headers } };
+  }
+  const pause = step.pause;
+  const text = typeof pause === "string" ? pause : pause?.duration;
+  return { kind: "pause", durationMs: text === undefined ? undefined : parseDuration(text) };
+}
+
+export function normalizeSteps(spec: RolloutSpec): NormalizedStep[] {
+  return spec.steps.map((step) => normalizeStep(step, spec.service));
+}
+
+/** The header route in force at `stepIndex`: the last setHeaderRoute at or before it. */
+export function headerRouteAt(spec: RolloutSpec, stepIndex: number): HeaderRoute | undefined {
+  let route: HeaderRoute | undefined;
+  normalizeSteps(spec).slice(0, stepIndex + 1).forEach((step) => {
+    if (step.kind === "setHeaderRoute") route = step.route;
+  });
+  return route;
+}
+
+/** Milliseconds between checks, or undefined when the Rollout has no analysis. */
+export function analysisIntervalMs(spec: RolloutSpec): number | undefined {
+  return spec.analysis ? parseDuration(spec.analysis.interval) : undefined;
+}

@@ -1,0 +1,198 @@
+/**
+ * The one schema of a `tideway.io/v1alpha1` Rollout. The TypeScript types, the CRD's OpenAPI
+ * schema (charts/) and the JSON Schema for editors (docs/) are all generated from it.
+ */
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { checkTemplate, DESTINATION_VARIABLES, QUERY_VARIABLES } from "./template.js";
+
+export const API_VERSION = "tideway.io/v1alpha1";
+export const KIND = "Rollout";
+export const BUILT_IN_METRICS = ["success-rate", "latency-p99"] as const;
+export type BuiltInMetric = (typeof BUILT_IN_METRICS)[number];
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+const dnsLabel = (what: string) =>
+  z.string().min(1).max(63).regex(DNS_LABEL, { error: `expected a ${what}: lower-case letters, digits and "-", starting and ending with a letter or digit` });
+
+const duration = z.string().refine((text) => parseDuration(text) !== undefined, {
+  error: 'expected a duration such as "30s", "1m" or "1h30m"',
+});
+
+export const HeaderMatchSchema = z
+  .strictObject({
+    exact: z.string().min(1).optional(),
+    prefix: z.string().min(1).optional(),
+    regex: z.string().min(1).optional(),
+  })
+  .refine((m) => [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length === 1, {
+    error: "expected exactly one of exact, prefix or regex",
+  })
+  .meta({ description: "How a request header must match for the request to go to the canary." });
+
+export const StepSchema = z
+  .strictObject({
+    setWeight: z.int().min(0).max(100).optional().meta({ description: "Percent of traffic sent to the canary (integer 0..100)." }),
+    pause: z
+      .union([z.string(), z.strictObject({ duration: z.string().optional() })], {
+        error: 'expected a duration such as "1m", or {} for a manual gate that waits for a promote',
+      })
+      .optional()
+      .meta({ description: 'Bake time ("1m") during which analysis runs, or {} to wait for a manual promote.' }),
+    setHeaderRoute: z
+      .strictObject({
+        name: dnsLabel("route name").optional(),
+        headers: z.record(z.string().min(1), HeaderMatchSchema).refine((h) => Object.keys(h).length > 0, {
+          error: "expected at least one header match",
+        }),
+      })
+      .optional()
+      .meta({ description: "A/B routing: requests whose headers match go to the canary, whatever the weight." }),
+  })
+  .superRefine((step, ctx) => {
+    const kinds = (["setWeight", "pause", "setHeaderRoute"] as const).filter((k) => step[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: kinds.length === 0
+          ? "expected a step: one of setWeight, pause or setHeaderRoute"
+          : `expected exactly one of setWeight, pause or setHeaderRoute in a step, found ${kinds.join(" and ")}`,
+      });
+    }
+    const pause = step.pause;
+    const text = typeof pause === "string" ? pause : pause?.duration;
+    if (text !== undefined && parseDuration(text) === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: typeof pause === "string" ? ["pause"] : ["pause", "duration"],
+        message: `expected a duration such as "30s", "1m" or "1h30m", found "${text}"`,
+      });
+    }
+  })
+  .meta({ description: "One step of a release: setWeight, pause or setHeaderRoute." });
+
+export const MetricSchema = z
+  .strictObject({
+    name: dnsLabel("metric name").meta({ description: `Metric name; ${BUILT_IN_METRICS.join(" and ")} are built in.` }),
+    query: z.string().min(1).max(4096).optional().meta({
+      description: `PromQL template for a custom metric; variables: ${QUERY_VARIABLES.map((v) => `{{ ${v} }}`).join(", ")}.`,
+    }),
+    min: z.number().optional().meta({ description: "The check fails when the value is below this." }),
+    max: z.number().optional().meta({ description: "The check fails when the value is above this." }),
+  })
+  .superRefine((metric, ctx) => {
+    const builtIn = (BUILT_IN_METRICS as readonly string[]).includes(metric.name);
+    if (builtIn && metric.query !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["query"], message: `"${metric.name}" is a built-in metric and takes no query; give a custom metric another name` });
+    }
+    if (!builtIn && metric.query === undefined) {
+      ctx.addIssue({ code: "custom", path: ["query"], message: `expected a query: "${metric.name}" is not a built-in metric (${BUILT_IN_METRICS.join(", ")})` });
+    }
+    if (!builtIn && metric.min === undefined && metric.max === undefined) {
+      ctx.addIssue({ code: "custom", path: ["max"], message: "expected min or max: a custom metric needs a threshold" });
+    }
+    if (metric.min !== undefined && metric.max !== undefined && metric.min > metric.max) {
+      ctx.addIssue({ code: "custom", path: ["max"], message: `expected max >= min, found min ${metric.min} and max ${metric.max}` });
+    }
+    if (metric.query !== undefined) {
+      for (const problem of checkTemplate(metric.query, QUERY_VARIABLES)) {
+        ctx.addIssue({ code: "custom", path: ["query"], message: problem.message });
+      }
+    }
+  });
+
+const limit = (fallback: number, description: string) => z.int().min(0).max(1000).default(fallback).meta({ description });
+
+export const AnalysisSchema = z
+  .strictObject({
+    interval: duration.default("15s").meta({ description: "How often the metrics are checked while a step pauses." }),
+    failureLimit: limit(0, "Failed checks tolerated in a release; one more rolls it back."),
+    inconclusiveLimit: limit(3, "Inconclusive checks in a row tolerated (too little traffic, no data, NaN)."),
+    errorLimit: limit(3, "Checks in a row that could not reach Prometheus tolerated."),
+    onInconclusive: z.enum(["pause", "rollback"]).default("pause").meta({ description: "What happens past inconclusiveLimit." }),
+    onError: z.enum(["pause", "rollback"]).default("pause").meta({ description: "What happens past errorLimit." }),
+    minRequests: z.int().min(0).default(20).meta({ description: "Canary requests needed in an interval for built-in metrics to count." }),
+    metrics: z.array(MetricSchema).min(1, { error: "expected at least one metric" }),
+  })
+  .superRefine((analysis, ctx) => {
+    const seen = new Set<string>();
+    analysis.metrics.forEach((metric, index) => {
+      if (seen.has(metric.name)) ctx.addIssue({ code: "custom", path: ["metrics", index, "name"], message: `duplicate metric "${metric.name}"` });
+      seen.add(metric.name);
+    });
+  });
+
+export const IstioRoutingSchema = z
+  .strictObject({
+    virtualService: z.strictObject({
+      name: dnsLabel("VirtualService name"),
+      routes: z.array(z.string().min(1)).min(1).optional().meta({ description: "Names of the http routes Tideway manages; optional when the VirtualService has one route." }),
+    }),
+    subset: z.string().min(1).optional().meta({ description: 'DestinationRule subset per version, e.g. "{{ version }}" (the default).' }),
+    host: z.string().min(1).optional().meta({ description: 'Destination host per version instead of a subset, e.g. "reviews-{{ version }}".' }),
+  })
+  .superRefine((istio, ctx) => {
+    if (istio.subset !== undefined && istio.host !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["host"], message: "expected subset or host, not both" });
+    }
+    for (const key of ["subset", "host"] as const) {
+      const template = istio[key];
+      if (template === undefined) continue;
+      for (const problem of checkTemplate(template, DESTINATION_VARIABLES)) ctx.addIssue({ code: "custom", path: [key], message: problem.message });
+      if (!template.includes("{{")) ctx.addIssue({ code: "custom", path: [key], message: `expected a template naming the version, such as "{{ version }}", found "${template}"` });
+    }
+  });
+
+export const NotificationsSchema = z.strictObject({
+  slack: z
+    .strictObject({
+      channel: z.string().min(1).optional().meta({ description: "Channel override, e.g. #deploys." }),
+      events: z
+        .array(z.enum(["started", "step", "check-failed", "paused", "promoted", "rolled-back", "aborted", "invalid"]))
+        .optional()
+        .meta({ description: "Only these events are posted; all when absent." }),
+    })
+    .optional(),
+});
+
+export const RolloutSpecSchema = z.strictObject({
+  service: dnsLabel("service name").meta({ description: "The mesh host; used by destinations and metric templates." }),
+  version: z
+    .string({ error: (issue) => (typeof issue.input === "number" ? `expected a string, found the number ${String(issue.input)}: quote it, e.g. version: "${String(issue.input)}"` : undefined) })
+    .min(1)
+    .max(63)
+    .regex(LABEL_VALUE, { error: 'expected a version: letters, digits, "-", "_" and ".", up to 63 characters' })
+    .meta({ description: "The release. Committing a new value starts a canary." }),
+  trafficRouting: z.strictObject({ istio: IstioRoutingSchema }),
+  steps: z.array(StepSchema).min(1, { error: "expected at least one step" }).max(100),
+  analysis: AnalysisSchema.optional(),
+  notifications: NotificationsSchema.optional(),
+});
+
+export const RolloutMetadataSchema = z.strictObject({
+  name: dnsLabel("Rollout name"),
+  namespace: dnsLabel("namespace").optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+/** A Rollout document as written in git. */
+export const RolloutDocumentSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(KIND),
+  metadata: RolloutMetadataSchema,
+  spec: RolloutSpecSchema,
+});
+
+export type RolloutSpec = z.output<typeof RolloutSpecSchema>;
+export type RolloutSpecInput = z.input<typeof RolloutSpecSchema>;
+export type Step = z.output<typeof StepSchema>;
+export type Analysis = z.output<typeof AnalysisSchema>;
+export type Metric = z.output<typeof MetricSchema>;
+export type HeaderMatch = z.output<typeof HeaderMatchSchema>;
+export type RolloutDocument = z.output<typeof RolloutDocumentSchema>;
+
+/** The annotation that, committed in git, holds a version aborted (and, set live, aborts it). */
+export const ABORT_ANNOTATION = "tideway.io/abort";

@@ -1,0 +1,120 @@
+/**
+ * The Rollout's `.status`: the source of truth for where a release stands. Written only by the
+ * controller (never from git), validated when read back from the API server.
+ */
+import { z } from "zod";
+
+export const PHASES = ["Healthy", "Progressing", "Paused", "RolledBack", "Aborted"] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const OUTCOMES = ["pass", "fail", "inconclusive", "error"] as const;
+export type CheckOutcome = (typeof OUTCOMES)[number];
+
+const timestamp = z.iso.datetime();
+
+export const CheckCountsSchema = z.strictObject({
+  passed: z.int().min(0),
+  failed: z.int().min(0),
+  inconclusive: z.int().min(0),
+  errored: z.int().min(0),
+});
+export type CheckCounts = z.output<typeof CheckCountsSchema>;
+
+export const MetricStatusSchema = z.strictObject({
+  name: z.string(),
+  counts: CheckCountsSchema,
+  lastOutcome: z.enum(OUTCOMES).optional(),
+  lastValue: z.number().nullable().optional(),
+  lastMessage: z.string().optional(),
+  lastCheckedAt: timestamp.optional(),
+});
+export type MetricStatus = z.output<typeof MetricStatusSchema>;
+
+export const ReleaseStatusSchema = z.strictObject({
+  /** Increases with every release of this Rollout; analysis results name the release they are for. */
+  id: z.int().min(1),
+  version: z.string(),
+  startedAt: timestamp,
+  /** Index into spec.steps; equal to steps.length while the final check before promotion runs. */
+  stepIndex: z.int().min(0),
+  /** When the current step's traffic was in place; undefined until traffic is confirmed. */
+  stepStartedAt: timestamp.optional(),
+  /** Set while paused by hand, by a limit, or at a manual gate, to freeze the step's clock. */
+  pausedAt: timestamp.optional(),
+  pauseReason: z.enum(["manual", "gate", "inconclusive", "error"]).optional(),
+  /** Traffic this release wants: canary weight and whether the header route is on. */
+  canaryWeight: z.int().min(0).max(100),
+  headerRoute: z.boolean(),
+  /** Whether the traffic above is confirmed applied. */
+  trafficApplied: z.boolean(),
+  /** Checks in the current step, and in the whole release, and the current streaks. */
+  stepChecks: CheckCountsSchema,
+  checks: CheckCountsSchema,
+  inconclusiveStreak: z.int().min(0),
+  errorStreak: z.int().min(0),
+  nextAnalysisAt: timestamp.optional(),
+  metrics: z.array(MetricStatusSchema),
+});
+export type ReleaseStatus = z.output<typeof ReleaseStatusSchema>;
+
+export const ConditionSchema = z.strictObject({
+  type: z.string(),
+  status: z.enum(["True", "False", "Unknown"]),
+  reason: z.string(),
+  message: z.string(),
+  lastTransitionTime: timestamp,
+});
+export type Condition = z.output<typeof ConditionSchema>;
+
+export const RELEASE_OUTCOMES = ["promoted", "rolled-back", "aborted", "superseded", "reverted", "removed"] as const;
+export type ReleaseOutcome = (typeof RELEASE_OUTCOMES)[number];
+
+export const HistoryEntrySchema = z.strictObject({
+  id: z.int().min(1),
+  version: z.string(),
+  fromVersion: z.string(),
+  outcome: z.enum(RELEASE_OUTCOMES),
+  reason: z.string(),
+  startedAt: timestamp,
+  finishedAt: timestamp,
+});
+export type HistoryEntry = z.output<typeof HistoryEntrySchema>;
+
+export const COMMANDS = ["abort", "promote", "pause", "resume", "retry"] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export const CommandRecordSchema = z.strictObject({
+  command: z.enum(COMMANDS),
+  value: z.string(),
+  source: z.enum(["annotation", "git", "cli"]),
+  user: z.string().optional(),
+  at: timestamp,
+  result: z.string(),
+});
+export type CommandRecord = z.output<typeof CommandRecordSchema>;
+
+export const RolloutStatusSchema = z.strictObject({
+  phase: z.enum(PHASES),
+  message: z.string(),
+  stableVersion: z.string(),
+  /** The version in flight, or the one that last failed (RolledBack, Aborted). */
+  canaryVersion: z.string().optional(),
+  canaryWeight: z.int().min(0).max(100),
+  /** "2/5" for display; empty when no release is in flight. */
+  step: z.string(),
+  releaseCount: z.int().min(0),
+  release: ReleaseStatusSchema.optional(),
+  conditions: z.array(ConditionSchema),
+  history: z.array(HistoryEntrySchema),
+  commands: z.array(CommandRecordSchema),
+  observedGeneration: z.int().min(0).optional(),
+});
+export type RolloutStatus = z.output<typeof RolloutStatusSchema>;
+
+/** History and command records kept in status; older ones are dropped. */
+export const HISTORY_LIMIT = 10;
+export const COMMAND_LIMIT = 10;
+
+export function emptyCounts(): CheckCounts {
+  return { passed: 0, failed: 0, inconclusive: 0, errored: 0 };
+}
