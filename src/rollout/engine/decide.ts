@@ -1,0 +1,149 @@
+/**
+ * The release engine: a pure function from (Rollout, status, observation, now) to the next
+ * status and the effects that make the world match it. No I/O, no clock, no randomness.
+ */
+import type { Rollout } from "../model.js";
+import type { RolloutStatus } from "../status.js";
+import { desiredTraffic, sameTraffic } from "../traffic.js";
+import { recordAnalysis } from "./checks.js";
+import { applyCommand } from "./commands.js";
+import { Draft } from "./context.js";
+import { advance, dropRelease, failRelease, scheduleAnalysis, startRelease, summarize } from "./progress.js";
+import type { Decision, Observation } from "./types.js";
+
+/** How long to wait before asking again for traffic that failed to apply. */
+export const TRAFFIC_RETRY_MS = 5_000;
+
+export function decide(rollout: Rollout, status: RolloutStatus | undefined, observation: Observation, now: number): Decision {
+  if (observation.type === "removed") return remove(rollout, status, now);
+  const draft = new Draft(rollout, status ? structuredClone(status) : adopt(rollout, now), now);
+  if (!status) {
+    draft.notify("adopted", `${rollout.name}: ${rollout.spec.version} adopted as stable, 100% of traffic`);
+    draft.driveTraffic();
+  }
+  followSpec(draft);
+  switch (observation.type) {
+    case "analysis":
+      recordAnalysis(draft, observation);
+      break;
+    case "command":
+      applyCommand(draft, observation);
+      break;
+    case "traffic":
+      recordTraffic(draft, observation);
+      break;
+    case "tick":
+    case "specChanged":
+      resumeSchedules(draft);
+      break;
+  }
+  advance(draft);
+  return { status: draft.status, effects: draft.effects, ...(draft.requeueAt !== undefined ? { requeueAt: draft.requeueAt } : {}) };
+}
+
+/** First sighting: the version in git is taken as stable, with no canary. */
+function adopt(rollout: Rollout, now: number): RolloutStatus {
+  return {
+    phase: "Healthy",
+    message: `${rollout.spec.version} is stable: 100% of traffic`,
+    stableVersion: rollout.spec.version,
+    canaryWeight: 0,
+    step: "",
+    releaseCount: 0,
+    conditions: [{ type: "Progressing", status: "False", reason: "Adopted", message: `${rollout.spec.version} adopted as stable`, lastTransitionTime: new Date(now).toISOString() }],
+    history: [],
+    commands: [],
+  };
+}
+
+/** Starts, supersedes, reverts or holds a release so that it follows spec.version. */
+function followSpec(draft: Draft): void {
+  const version = draft.rollout.spec.version;
+  const status = draft.status;
+  const release = status.release;
+  const held = draft.rollout.heldAbort;
+  if (release) {
+    if (release.version === version) {
+      if (held !== undefined) failRelease(draft, "aborted", `held aborted in git: ${held}`, { by: "git" });
+    } else if (version === status.stableVersion) {
+      dropRelease(draft, "reverted", `spec.version went back to ${version}`);
+    } else {
+      dropRelease(draft, "superseded", `superseded by ${version}`);
+      startOrHold(draft, version, held);
+    }
+    return;
+  }
+  if (version === status.stableVersion) {
+    if (status.phase !== "Healthy") {
+      status.phase = "Healthy";
+      delete status.canaryVersion;
+      draft.setCondition("Progressing", "False", "Reverted", `spec.version is the stable ${version}`);
+      summarize(draft);
+    }
+    return;
+  }
+  const failedAlready = (status.phase === "RolledBack" || status.phase === "Aborted") && status.canaryVersion === version;
+  if (!failedAlready) startOrHold(draft, version, held);
+}
+
+function startOrHold(draft: Draft, version: string, held: string | undefined): void {
+  if (held === undefined) {
+    startRelease(draft, version);
+    return;
+  }
+  const status = draft.status;
+  status.phase = "Aborted";
+  status.canaryVersion = version;
+  status.history = [...status.history, { id: status.releaseCount + 1, version, fromVersion: status.stableVersion, outcome: "aborted" as const, reason: `held aborted in git: ${held}`, startedAt: draft.iso, finishedAt: draft.iso }].slice(-10);
+  status.releaseCount += 1;
+  draft.setCondition("Progressing", "False", "Aborted", `held aborted in git: ${held}`);
+  draft.notify("held", `${draft.rollout.name} ${version}: not started, held aborted in git (${held})`, { reason: held }, "warning");
+  summarize(draft);
+}
+
+function recordTraffic(draft: Draft, observation: Extract<Observation, { type: "traffic" }>): void {
+  const wanted = desiredTraffic(draft.rollout, draft.status);
+  if (!sameTraffic(wanted, observation.traffic)) return; // a report about traffic status no longer wants
+  if (!observation.applied) {
+    const wasFailing = draft.status.conditions.some((c) => c.type === "TrafficApplied" && c.status === "False");
+    draft.setCondition("TrafficApplied", "False", "ApplyFailed", observation.error);
+    if (!wasFailing) draft.notify("traffic-failed", `${draft.rollout.name}: traffic not applied: ${observation.error}`, {}, "warning");
+    draft.wakeAt(draft.now + TRAFFIC_RETRY_MS);
+    return;
+  }
+  draft.setCondition("TrafficApplied", "True", "Applied", describeTraffic(wanted.stableVersion, wanted.canaryVersion, wanted.canaryWeight));
+  const release = draft.release;
+  if (release && !release.trafficApplied) release.trafficApplied = true;
+}
+
+function describeTraffic(stable: string, canary: string | undefined, weight: number): string {
+  return canary === undefined ? `100% to ${stable}` : `${100 - weight}% to ${stable}, ${weight}% to ${canary}`;
+}
+
+/**
+ * After a restart or a lost schedule (Redis flushed), a tick asks again for what status is
+ * waiting on: the overdue analysis run and the traffic not yet confirmed.
+ */
+function resumeSchedules(draft: Draft): void {
+  const release = draft.release;
+  if (!release) {
+    if (draft.status.conditions.some((c) => c.type === "TrafficApplied" && c.status === "False")) draft.driveTraffic();
+    return;
+  }
+  if (!release.trafficApplied) draft.driveTraffic();
+  if (release.nextAnalysisAt !== undefined) {
+    const at = Date.parse(release.nextAnalysisAt);
+    draft.effects.push({ type: "runAnalysis", at, releaseId: release.id, stepIndex: release.stepIndex, version: release.version, stableVersion: draft.status.stableVersion });
+  } else if (release.stepStartedAt !== undefined && draft.intervalMs !== undefined) {
+    const step = draft.steps[release.stepIndex];
+    if (step === undefined || step.kind === "pause") scheduleAnalysis(draft, release, draft.now + draft.intervalMs);
+  }
+}
+
+/** The Rollout left git: an in-flight canary goes back to stable; nothing is managed any more. */
+function remove(rollout: Rollout, status: RolloutStatus | undefined, now: number): Decision {
+  if (!status) return { status: undefined, effects: [] };
+  const draft = new Draft(rollout, structuredClone(status), now);
+  if (draft.release) dropRelease(draft, "removed", "the Rollout was removed from git");
+  return { status: undefined, effects: draft.effects };
+}

@@ -1,0 +1,61 @@
+/** What the release engine is told (observations) and what it asks for (effects). */
+import type { CheckOutcome, CommandName, RolloutStatus } from "../status.js";
+import type { Traffic } from "../traffic.js";
+
+/** One metric's result in one analysis run. */
+export interface MetricResult {
+  name: string;
+  outcome: CheckOutcome;
+  /** The measured value; null when there was none (no data, NaN). */
+  value: number | null;
+  /** Human-readable, e.g. "0.91 < 0.99" or "12 requests < 20". */
+  message: string;
+}
+
+export type Observation =
+  /** The Rollout was created or edited (new version, new steps, annotations held in git). */
+  | { type: "specChanged" }
+  /** The Rollout is gone from git: stop managing it. */
+  | { type: "removed" }
+  /** A timer fired, or a resync: re-evaluate against the clock. */
+  | { type: "tick" }
+  /** Results of the analysis run scheduled for `scheduledFor` (ms) in release `releaseId`. */
+  | { type: "analysis"; releaseId: number; stepIndex: number; scheduledFor: number; results: MetricResult[] }
+  /** A manual command, from an annotation on the live object, from git, or the CLI. */
+  | { type: "command"; command: CommandName; value: string; source: "annotation" | "git" | "cli"; user?: string }
+  /** The traffic adapter applied (or failed to apply) `traffic`. */
+  | { type: "traffic"; traffic: Traffic; applied: true }
+  | { type: "traffic"; traffic: Traffic; applied: false; error: string };
+
+export type EventKind =
+  | "adopted" | "started" | "step" | "check-failed" | "check-inconclusive" | "check-error"
+  | "paused" | "resumed" | "promoted" | "rolled-back" | "aborted" | "superseded" | "reverted"
+  | "removed" | "retried" | "held" | "command-ignored" | "traffic-failed";
+
+/** Something people should hear about: becomes a Kubernetes Event, a log line and a Slack message. */
+export interface ReleaseEvent {
+  kind: EventKind;
+  severity: "normal" | "warning";
+  message: string;
+  rollout: { name: string; namespace: string };
+  version: string;
+  stableVersion: string;
+  releaseId?: number;
+  /** e.g. step "2/5", weight, metric results, reason, user. */
+  details: Record<string, string | number | boolean | MetricResult[]>;
+}
+
+export type Effect =
+  /** Drive the mesh to this traffic (idempotent; report back with a traffic observation). */
+  | { type: "setTraffic"; traffic: Traffic }
+  /** Query the metrics at `at` (ms) and report back with an analysis observation. */
+  | { type: "runAnalysis"; at: number; releaseId: number; stepIndex: number; version: string; stableVersion: string }
+  | { type: "notify"; event: ReleaseEvent };
+
+export interface Decision {
+  /** The next status; undefined when the Rollout is no longer managed. */
+  status: RolloutStatus | undefined;
+  effects: Effect[];
+  /** When to call the engine again with a tick (ms), besides scheduled analysis runs. */
+  requeueAt?: number;
+}
