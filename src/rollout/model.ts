@@ -1,6 +1,6 @@
 /** The Rollout as the engine sees it: validated, defaults applied, steps normalised. */
 import { parseDuration } from "./duration.js";
-import { ABORT_ANNOTATION, type HeaderMatch, type RolloutDocument, type RolloutSpec, type Step } from "./schema.js";
+import { ABORT_ANNOTATION, type HeaderMatch, type Metric, type RolloutDocument, type RolloutSpec, type Step } from "./schema.js";
 
 export interface Rollout {
   name: string;
@@ -59,4 +59,18 @@ export function headerRouteAt(spec: RolloutSpec, stepIndex: number): HeaderRoute
 /** Milliseconds between checks, or undefined when the Rollout has no analysis. */
 export function analysisIntervalMs(spec: RolloutSpec): number | undefined {
   return spec.analysis ? parseDuration(spec.analysis.interval) : undefined;
+}
+
+/** Built-in metrics' thresholds when none is given: success-rate >= 0.99, latency-p99 <= 500 ms. */
+export const BUILT_IN_THRESHOLDS: Record<string, { min?: number; max?: number }> = {
+  "success-rate": { min: 0.99 },
+  "latency-p99": { max: 500 },
+};
+
+/** The thresholds a metric is checked against: its own, or the built-in default. */
+export function metricThresholds(metric: Metric): { min?: number; max?: number } {
+  if (metric.min !== undefined || metric.max !== undefined) {
+    return { ...(metric.min !== undefined ? { min: metric.min } : {}), ...(metric.max !== undefined ? { max: metric.max } : {}) };
+  }
+  return BUILT_IN_THRESHOLDS[metric.name] ?? {};
 }

@@ -145,12 +145,20 @@ export const IstioRoutingSchema = z
     }
   });
 
+/** Everything Tideway tells people about; Slack's `events` filter picks from these. */
+export const EVENT_KINDS = [
+  "adopted", "started", "step", "check-failed", "check-inconclusive", "check-error", "paused", "resumed",
+  "promoted", "rolled-back", "aborted", "superseded", "reverted", "removed", "retried", "held",
+  "command-ignored", "traffic-failed", "invalid",
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
 export const NotificationsSchema = z.strictObject({
   slack: z
     .strictObject({
       channel: z.string().min(1).optional().meta({ description: "Channel override, e.g. #deploys." }),
       events: z
-        .array(z.enum(["started", "step", "check-failed", "paused", "promoted", "rolled-back", "aborted", "invalid"]))
+        .array(z.enum(EVENT_KINDS))
         .optional()
         .meta({ description: "Only these events are posted; all when absent." }),
     })

@@ -1,5 +1,6 @@
 /** What the release engine is told (observations) and what it asks for (effects). */
 import type { CheckOutcome, CommandName, RolloutStatus } from "../status.js";
+import type { EventKind } from "../schema.js";
 import type { Traffic } from "../traffic.js";
 
 /** One metric's result in one analysis run. */
@@ -27,10 +28,7 @@ export type Observation =
   | { type: "traffic"; traffic: Traffic; applied: true }
   | { type: "traffic"; traffic: Traffic; applied: false; error: string };
 
-export type EventKind =
-  | "adopted" | "started" | "step" | "check-failed" | "check-inconclusive" | "check-error"
-  | "paused" | "resumed" | "promoted" | "rolled-back" | "aborted" | "superseded" | "reverted"
-  | "removed" | "retried" | "held" | "command-ignored" | "traffic-failed";
+export type { EventKind } from "../schema.js";
 
 /** Something people should hear about: becomes a Kubernetes Event, a log line and a Slack message. */
 export interface ReleaseEvent {

@@ -45,6 +45,8 @@ const rolloutShape = fc.record({
   onInconclusive: fc.constantFrom("pause" as const, "rollback" as const),
 });
 
+type RolloutShape = typeof rolloutShape extends fc.Arbitrary<infer T> ? T : never;
+
 interface Step {
   before: RolloutStatus | undefined;
   observation: Observation;
@@ -53,7 +55,7 @@ interface Step {
 }
 
 /** Plays the actions like the controller would, returning every engine call made. */
-function play(shape: fc.RecordValue<typeof rolloutShape>, actions: Action[]): Step[] {
+function play(shape: RolloutShape, actions: Action[]): Step[] {
   let rollout = makeRollout({
     steps: shape.steps,
     analysis: shape.analysed ? { interval: "15s", failureLimit: shape.failureLimit, inconclusiveLimit: 1, errorLimit: 1, onInconclusive: shape.onInconclusive, metrics: [{ name: "success-rate", min: 0.99 }] } : undefined,
