@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerPlanCommand } from "./cli/plan.js";
+import { registerRunCommand } from "./cli/run.js";
 import { registerValidateCommand } from "./cli/validate.js";
 import { packageVersion } from "./version.js";
 
@@ -11,5 +12,6 @@ export function buildCli(): Command {
     .showHelpAfterError();
   registerPlanCommand(program);
   registerValidateCommand(program);
+  registerRunCommand(program);
   return program;
 }

@@ -1,0 +1,127 @@
+/** `tideway run`: the controller. Every flag has a TIDEWAY_* environment variable. */
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { Option, type Command } from "commander";
+import { Controller } from "../controller/controller.js";
+import { createLogger, Secrets } from "../controller/log.js";
+import type { ControllerOptions } from "../controller/options.js";
+import { loadKubeConfig } from "../kube/config.js";
+import { parseDuration } from "../rollout/duration.js";
+
+interface RunFlags {
+  gitUrl?: string;
+  gitBranch: string;
+  gitPath: string;
+  gitInterval: string;
+  gitCacheDir: string;
+  gitSourceName: string;
+  gitTokenFile?: string;
+  gitSshKeyFile?: string;
+  gitAllowedSigners?: string;
+  gitGpgHome?: string;
+  webhookSecretFile?: string;
+  kubeconfig?: string;
+  namespace: string;
+  redisUrl: string;
+  queuePrefix: string;
+  listen: string;
+  logLevel: string;
+  resyncInterval: string;
+}
+
+const flag = (flags: string, description: string, env: string, fallback?: string) => {
+  const option = new Option(flags, description).env(env);
+  return fallback === undefined ? option : option.default(fallback);
+};
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command("run")
+    .description("run the controller: sync Rollouts from git and drive their releases")
+    .addOption(flag("--git-url <url>", "repository holding Rollouts (https://, ssh:// or a path)", "TIDEWAY_GIT_URL"))
+    .addOption(flag("--git-branch <branch>", "branch to follow", "TIDEWAY_GIT_BRANCH", "main"))
+    .addOption(flag("--git-path <dir>", "directory inside the repository holding Rollouts", "TIDEWAY_GIT_PATH", "."))
+    .addOption(flag("--git-interval <duration>", "how often to poll git", "TIDEWAY_GIT_INTERVAL", "30s"))
+    .addOption(flag("--git-cache-dir <dir>", "where the clone is kept", "TIDEWAY_GIT_CACHE_DIR", join(homedir(), ".cache", "tideway", "git")))
+    .addOption(flag("--git-source-name <name>", "label value marking the Rollout objects this source owns", "TIDEWAY_GIT_SOURCE_NAME", "git"))
+    .addOption(flag("--git-token-file <file>", "file holding an HTTPS token (or set TIDEWAY_GIT_TOKEN)", "TIDEWAY_GIT_TOKEN_FILE"))
+    .addOption(flag("--git-ssh-key-file <file>", "SSH private key for ssh:// remotes", "TIDEWAY_GIT_SSH_KEY_FILE"))
+    .addOption(flag("--git-allowed-signers <file>", "verify commit signatures against this SSH allowed-signers file", "TIDEWAY_GIT_ALLOWED_SIGNERS"))
+    .addOption(flag("--git-gpg-home <dir>", "verify commit signatures against this GnuPG home", "TIDEWAY_GIT_GPG_HOME"))
+    .addOption(flag("--webhook-secret-file <file>", "file holding the webhook secret (or set TIDEWAY_WEBHOOK_SECRET)", "TIDEWAY_WEBHOOK_SECRET_FILE"))
+    .addOption(flag("--kubeconfig <file>", "kubeconfig (default: in-cluster, then ~/.kube/config)", "TIDEWAY_KUBECONFIG"))
+    .addOption(flag("--namespace <ns>", "namespace for Events not tied to one Rollout", "TIDEWAY_NAMESPACE", "default"))
+    .addOption(flag("--redis-url <url>", "Redis for the work queues", "TIDEWAY_REDIS_URL", "redis://127.0.0.1:6379"))
+    .addOption(flag("--queue-prefix <prefix>", "Redis key prefix; replicas sharing it share the work", "TIDEWAY_QUEUE_PREFIX", "tideway"))
+    .addOption(flag("--listen <addr>", "HTTP address for webhooks, /metrics, /healthz, /readyz", "TIDEWAY_LISTEN", ":8080"))
+    .addOption(flag("--log-level <level>", "debug, info, warn or error", "TIDEWAY_LOG_LEVEL", "info"))
+    .addOption(flag("--resync-interval <duration>", "how often every Rollout is reconciled regardless", "TIDEWAY_RESYNC_INTERVAL", "5m"))
+    .action(async (flags: RunFlags) => {
+      const secrets = new Secrets();
+      const log = createLogger(secrets, { level: flags.logLevel });
+      let options: ControllerOptions;
+      try {
+        options = controllerOptions(flags, process.env, secrets);
+      } catch (error) {
+        program.error(`tideway run: ${error instanceof Error ? error.message : String(error)}`, { exitCode: 2 });
+      }
+      const controller = new Controller(options, loadKubeConfig(options.kubeconfig), log);
+      const shutdown = (signal: string) => {
+        log.info({ signal }, "stopping");
+        controller.stop().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once("SIGTERM", () => shutdown("SIGTERM"));
+      process.once("SIGINT", () => shutdown("SIGINT"));
+      await controller.start();
+    });
+}
+
+function duration(name: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new Error(`${name}: expected a duration such as "30s" or "1m", found "${text}"`);
+  return ms;
+}
+
+function readSecret(file: string | undefined, envValue: string | undefined, what: string): string | undefined {
+  if (envValue) return envValue;
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    throw new Error(`${what}: cannot read ${file}`);
+  }
+}
+
+export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secrets: Secrets): ControllerOptions {
+  if (!flags.gitUrl) throw new Error("--git-url (or TIDEWAY_GIT_URL) is required");
+  const token = readSecret(flags.gitTokenFile, env.TIDEWAY_GIT_TOKEN, "--git-token-file");
+  const webhookSecret = readSecret(flags.webhookSecretFile, env.TIDEWAY_WEBHOOK_SECRET, "--webhook-secret-file") ?? "";
+  secrets.add(token, webhookSecret);
+  const userinfo = /^[a-z]+:\/\/([^@/]+)@/i.exec(flags.gitUrl)?.[1];
+  if (userinfo) secrets.add(...userinfo.split(":").map((part) => decodeURIComponent(part)), userinfo);
+  const redisPassword = /^rediss?:\/\/[^@/]*:([^@/]+)@/.exec(flags.redisUrl)?.[1];
+  secrets.add(redisPassword);
+  return {
+    git: {
+      url: flags.gitUrl,
+      branch: flags.gitBranch,
+      path: flags.gitPath,
+      intervalMs: duration("--git-interval", flags.gitInterval),
+      cacheDir: flags.gitCacheDir,
+      sourceName: flags.gitSourceName,
+      ...(token ? { token } : {}),
+      ...(flags.gitSshKeyFile ? { sshKeyFile: flags.gitSshKeyFile } : {}),
+      ...(flags.gitAllowedSigners ? { allowedSignersFile: flags.gitAllowedSigners } : {}),
+      ...(flags.gitGpgHome ? { gpgHome: flags.gitGpgHome } : {}),
+    },
+    webhookSecret,
+    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    namespace: flags.namespace,
+    redisUrl: flags.redisUrl,
+    queuePrefix: flags.queuePrefix,
+    listen: flags.listen,
+    logLevel: flags.logLevel,
+    resyncIntervalMs: duration("--resync-interval", flags.resyncInterval),
+  };
+}

@@ -1,0 +1,75 @@
+/** `tideway validate [paths...]`: the checks the controller makes on git, run before a push. */
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import { readRolloutTree, type RolloutFile } from "../git/tree.js";
+import { formatProblem, parseRolloutFiles, type Problem } from "../rollout/parse.js";
+
+export interface ValidateIo {
+  /** Paths are resolved from here, and printed relative to it as the user typed them. */
+  cwd: string;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const processIo = (): ValidateIo => ({
+  cwd: process.cwd(),
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+});
+
+/** Validates the Rollouts under `paths`; returns the exit code: 1 when there is any problem. */
+export async function validate(paths: readonly string[], io: ValidateIo = processIo()): Promise<number> {
+  const files: RolloutFile[] = [];
+  const problems: Problem[] = [];
+  const read = new Set<string>();
+  for (const typed of paths.length > 0 ? paths : ["."]) {
+    const absolute = path.resolve(io.cwd, typed);
+    const root = repositoryRoot(absolute);
+    // Shown as typed: relative paths stay relative to the current directory, absolute ones absolute.
+    const shown = (file: string) => {
+      const full = path.resolve(root, file);
+      return path.isAbsolute(typed) ? full : path.relative(io.cwd, full) || ".";
+    };
+    const tree = await readRolloutTree(root, [path.relative(root, absolute) || "."]);
+    for (const file of tree.files) {
+      const full = path.resolve(root, file.path);
+      if (read.has(full)) continue;
+      read.add(full);
+      files.push({ path: shown(file.path), text: file.text });
+    }
+    problems.push(...tree.problems.map((problem) => ({ ...problem, file: shown(problem.file) })));
+  }
+  const parsed = parseRolloutFiles(files);
+  problems.push(...parsed.problems);
+  for (const problem of problems) io.stderr(`${formatProblem(problem)}\n`);
+  io.stdout(`${count(files.length, "file")}, ${count(parsed.rollouts.length, "Rollout")}, ${count(problems.length, "problem")}\n`);
+  return problems.length > 0 ? 1 : 0;
+}
+
+/**
+ * The git work tree holding `start` (symlinks may point anywhere inside it), or, outside git,
+ * the directory given (or the file's directory).
+ */
+function repositoryRoot(start: string): string {
+  const isDirectory = statSync(start, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  const first = isDirectory ? start : path.dirname(start);
+  for (let dir = first; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, ".git"))) return dir;
+    if (path.dirname(dir) === dir) return first;
+  }
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+export function registerValidateCommand(program: Command): void {
+  program
+    .command("validate")
+    .description("check the Rollouts in files or directories as the controller would, with file:line:column errors")
+    .argument("[paths...]", "YAML files or directories to check (default: the current directory)")
+    .action(async (paths: string[]) => {
+      process.exitCode = await validate(paths);
+    });
+}

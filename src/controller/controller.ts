@@ -1,0 +1,165 @@
+/**
+ * Wires the adapters together: git -> mirror -> Rollout objects -> informer -> reconcile queue.
+ * Nothing clever lives here; decisions are made in src/rollout.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Redis } from "ioredis";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { GitSource } from "../git/source.js";
+import { RolloutSync, type SyncOutcome } from "../git/sync.js";
+import { startHttpServer } from "../http/server.js";
+import { EventRecorder } from "../kube/events.js";
+import { RolloutWatch } from "../kube/informer.js";
+import { applyMirror } from "../kube/mirror.js";
+import { RolloutClient } from "../kube/rollouts.js";
+import { ReconcileQueue, type ReconcileJob } from "../queue/reconcile-queue.js";
+import { redisConnection } from "../queue/redis.js";
+import { SyncQueue } from "../queue/sync-queue.js";
+import { formatProblem } from "../rollout/parse.js";
+import type { Logger } from "./log.js";
+import type { ControllerOptions } from "./options.js";
+
+const SYNC_LOCK_KEY = "git:sync-lock";
+const SYNCED_KEY = "git:synced";
+
+/** What handles a reconcile job; the release loop plugs in here. */
+export type ReconcileHandler = (job: ReconcileJob) => Promise<void>;
+
+export class Controller {
+  readonly registry = new Registry();
+  readonly rollouts: RolloutClient;
+  readonly events: EventRecorder;
+  readonly reconcileQueue: ReconcileQueue;
+  private readonly redis: Redis;
+  private readonly syncQueue: SyncQueue;
+  private readonly source: GitSource;
+  private readonly gitSync: RolloutSync;
+  private readonly watch: RolloutWatch;
+  private http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private lastSync: SyncOutcome | undefined;
+  reconcile: ReconcileHandler = async () => undefined;
+
+  constructor(readonly options: ControllerOptions, readonly kc: KubeConfig, readonly log: Logger) {
+    collectDefaultMetrics({ register: this.registry });
+    this.redis = redisConnection(options.redisUrl);
+    this.redis.on("error", (error) => log.warn({ err: error.message }, "redis connection error"));
+    this.rollouts = new RolloutClient(kc);
+    this.events = new EventRecorder(kc);
+    this.events.onError = (error) => log.warn({ err: error.message }, "event not recorded");
+    this.syncQueue = new SyncQueue(this.redis, options.queuePrefix);
+    this.reconcileQueue = new ReconcileQueue(this.redis, options.queuePrefix);
+    this.source = new GitSource({ ...options.git });
+    this.gitSync = new RolloutSync(this.source, {
+      apply: (input) => applyMirror(this.rollouts, { ...input, source: options.git.sourceName }),
+    });
+    this.watch = new RolloutWatch(kc, {
+      onChange: (ref, kind) => {
+        log.debug({ rollout: `${ref.namespace}/${ref.name}`, kind }, "rollout changed");
+        this.reconcileQueue.request(ref).catch((error: unknown) => log.warn({ err: String(error) }, "reconcile not queued"));
+      },
+      onError: (error, restartInMs) => log.warn({ err: error.message, restartInMs }, "rollout watch failed; restarting"),
+      onConnect: () => log.info("rollout watch connected"),
+    });
+  }
+
+  private key(name: string): string {
+    return `${this.options.queuePrefix}:${name}`;
+  }
+
+  async start(): Promise<void> {
+    const { options, log } = this;
+    log.info({ git: this.source.displayUrl, branch: options.git.branch, path: options.git.path, intervalMs: options.git.intervalMs }, "starting");
+    this.syncQueue.start(async (job) => {
+      await this.syncOnce(String((job.data as { trigger?: string }).trigger ?? "poll"));
+    });
+    await this.syncQueue.schedulePolling(options.git.intervalMs);
+    await this.syncQueue.requestSync("startup");
+    this.reconcileQueue.start((job) => this.reconcile(job));
+    await this.watch.start();
+    this.http = await startHttpServer({
+      listen: options.listen,
+      registry: this.registry,
+      webhookSecret: options.webhookSecret,
+      branch: options.git.branch,
+      onPush: async (provider) => {
+        const queued = await this.syncQueue.requestSync(`webhook-${provider}`);
+        log.info({ provider, queued }, "webhook push received");
+      },
+      ready: async () => (this.redis.status !== "ready" ? `redis ${this.redis.status}` : !this.watch.connected ? "rollout watch not connected" : undefined),
+      log: (level, message, fields) => log[level](fields ?? {}, message),
+    });
+    log.info({ port: this.http.port }, "http listening");
+    this.resyncTimer = setInterval(() => this.resync(), options.resyncIntervalMs);
+    this.resync();
+  }
+
+  /** The port the HTTP server listens on. */
+  get port(): number | undefined {
+    return this.http?.port;
+  }
+
+  /** Re-queues every known Rollout: rebuilds every schedule from status after Redis lost it. */
+  resync(): void {
+    for (const ref of this.watch.list()) {
+      this.reconcileQueue.request(ref).catch((error: unknown) => this.log.warn({ err: String(error) }, "resync not queued"));
+    }
+  }
+
+  /** One sync, under a Redis lock so that replicas never apply concurrently. */
+  async syncOnce(trigger: string): Promise<SyncOutcome | undefined> {
+    const token = `${process.pid}-${Date.now()}`;
+    const locked = await this.redis.set(this.key(SYNC_LOCK_KEY), token, "PX", 120_000, "NX");
+    if (locked !== "OK") throw new Error("another replica is syncing; retrying");
+    const started = Date.now();
+    try {
+      const alreadySynced = (await this.redis.get(this.key(SYNCED_KEY))) ?? undefined;
+      const outcome = await this.gitSync.sync(alreadySynced);
+      this.lastSync = outcome;
+      await this.report(outcome, trigger, Date.now() - started);
+      if (outcome.result === "synced" && (outcome.mirror?.errors.length ?? 0) === 0) await this.redis.set(this.key(SYNCED_KEY), outcome.commit.sha);
+      return outcome;
+    } catch (error) {
+      this.log.error({ err: this.source.redact(error instanceof Error ? error.message : String(error)), trigger }, "git sync failed");
+      return undefined;
+    } finally {
+      if ((await this.redis.get(this.key(SYNC_LOCK_KEY))) === token) await this.redis.del(this.key(SYNC_LOCK_KEY));
+    }
+  }
+
+  private async report(outcome: SyncOutcome, trigger: string, durationMs: number): Promise<void> {
+    const { log } = this;
+    const commit = { sha: outcome.commit.sha, author: outcome.commit.author, subject: outcome.commit.subject };
+    if (outcome.result === "unverified") {
+      log.error({ commit, reason: outcome.reason }, "commit signature not verified; not applied");
+      await this.events.record({ namespace: this.options.namespace, name: "git" }, "Warning", "UnverifiedCommit", `commit ${outcome.commit.shortSha} not applied: ${outcome.reason ?? ""}`);
+      return;
+    }
+    if (outcome.result === "unchanged") {
+      log.debug({ commit, trigger }, "git unchanged");
+      return;
+    }
+    const mirror = outcome.mirror;
+    log.info({ commit, trigger, durationMs, parsedFiles: outcome.parsedFiles, rollouts: outcome.rollouts, applied: mirror?.applied.length ?? 0, deleted: mirror?.deleted ?? [], retained: mirror?.retained ?? [], problems: outcome.problems.length }, "synced commit");
+    for (const problem of outcome.problems) {
+      const text = formatProblem(problem);
+      log.warn({ commit: commit.sha, file: problem.file, line: problem.line, column: problem.column, rollout: problem.rollout }, `invalid Rollout file: ${text}`);
+      const target = problem.rollout ?? { namespace: this.options.namespace, name: "git" };
+      await this.events.record(target, "Warning", "InvalidRollout", `${text} (commit ${outcome.commit.shortSha})`);
+    }
+    for (const error of mirror?.errors ?? []) log.error({ commit: commit.sha, err: error }, "mirror write failed");
+  }
+
+  get lastSyncOutcome(): SyncOutcome | undefined {
+    return this.lastSync;
+  }
+
+  async stop(): Promise<void> {
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    await this.http?.close();
+    await this.watch.stop();
+    await this.syncQueue.close();
+    await this.reconcileQueue.close();
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,29 @@
+/** Everything `tideway run` is configured with (flags, or TIDEWAY_* environment variables). */
+
+export interface ControllerOptions {
+  git: {
+    url: string;
+    branch: string;
+    path: string;
+    intervalMs: number;
+    cacheDir: string;
+    /** Label value on the objects this source owns. */
+    sourceName: string;
+    token?: string;
+    tokenFile?: string;
+    sshKeyFile?: string;
+    allowedSignersFile?: string;
+    gpgHome?: string;
+  };
+  webhookSecret: string;
+  kubeconfig?: string;
+  /** Namespace for Events about files whose Rollout could not be named. */
+  namespace: string;
+  redisUrl: string;
+  /** BullMQ key prefix: replicas sharing one prefix share the work. */
+  queuePrefix: string;
+  listen: string;
+  logLevel: string;
+  /** How often every Rollout is reconciled again, whatever Redis holds. */
+  resyncIntervalMs: number;
+}

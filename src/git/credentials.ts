@@ -1,0 +1,63 @@
+/**
+ * Git credentials, kept out of URLs, argv, logs and error messages. An HTTPS token travels in
+ * an Authorization header set through GIT_CONFIG_* environment variables; an SSH key through
+ * GIT_SSH_COMMAND. `redact` scrubs them (and any userinfo in a URL) from text we show people.
+ */
+import { readFileSync } from "node:fs";
+
+export interface GitCredentialOptions {
+  /** HTTPS token (GitHub, GitLab, ...), or the path of a file holding it. */
+  token?: string;
+  tokenFile?: string;
+  /** Path of an SSH private key. */
+  sshKeyFile?: string;
+}
+
+export interface GitCredentials {
+  /** Environment for every git process. */
+  env: Record<string, string>;
+  /** The remote URL with any user:password@ removed. */
+  url: string;
+  /** Strings that must never be shown. */
+  secrets: string[];
+}
+
+export const GIT_ENV_NAMES = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT"];
+
+export function gitCredentials(rawUrl: string, options: GitCredentialOptions): GitCredentials {
+  const secrets: string[] = [];
+  let url = rawUrl;
+  let token = options.token ?? (options.tokenFile ? readFileSync(options.tokenFile, "utf8").trim() : undefined);
+  let user = "x-access-token";
+  if (/^https?:\/\//.test(rawUrl)) {
+    const parsed = new URL(rawUrl);
+    if (parsed.username || parsed.password) {
+      const embedded = decodeURIComponent(parsed.password || parsed.username);
+      if (parsed.password) user = decodeURIComponent(parsed.username);
+      token ??= embedded;
+      secrets.push(embedded, parsed.password, parsed.username);
+      parsed.username = "";
+      parsed.password = "";
+      url = parsed.toString();
+    }
+  }
+  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: "0" };
+  if (token) {
+    const basic = Buffer.from(`${user}:${token}`).toString("base64");
+    env.GIT_CONFIG_COUNT = "1";
+    env.GIT_CONFIG_KEY_0 = "http.extraHeader";
+    env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${basic}`;
+    secrets.push(token, basic);
+  }
+  if (options.sshKeyFile) {
+    env.GIT_SSH_COMMAND = `ssh -i '${options.sshKeyFile.replace(/'/g, "")}' -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes`;
+  }
+  return { env, url, secrets: secrets.filter((s) => s.length >= 4) };
+}
+
+/** Replaces every secret, and any user:password@ in URLs, with "***". */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, "$1***@");
+  for (const secret of secrets) out = out.split(secret).join("***");
+  return out;
+}

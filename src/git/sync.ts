@@ -1,0 +1,95 @@
+/**
+ * One git sync: fetch, verify, parse what changed since the last sync, and mirror the Rollouts
+ * into the cluster. Parse results are cached per file, so a commit that touches one file of a
+ * thousand parses one.
+ */
+import type { MirrorReport } from "../kube/mirror.js";
+import { parseRolloutFile, refuseDuplicates, type ParsedRollout, type ParseResult, type Problem } from "../rollout/parse.js";
+import type { CommitInfo, GitSource } from "./source.js";
+import { isRolloutFilePath, readRolloutTree } from "./tree.js";
+
+export interface SyncOutcome {
+  commit: CommitInfo;
+  /** "unchanged": HEAD was already synced; "unverified": the signature check refused HEAD. */
+  result: "synced" | "unchanged" | "unverified";
+  reason?: string;
+  parsedFiles: number;
+  rollouts: number;
+  problems: Problem[];
+  mirror?: MirrorReport;
+}
+
+export interface MirrorTarget {
+  apply(input: { commit: string; rollouts: ParsedRollout[]; problems: Problem[]; files: ReadonlySet<string>; changedFiles?: ReadonlySet<string> }): Promise<MirrorReport>;
+}
+
+export class RolloutSync {
+  private readonly files = new Map<string, ParseResult>();
+  private lastCommit: string | undefined;
+
+  constructor(private readonly source: GitSource, private readonly mirror: MirrorTarget) {}
+
+  /** The commit the cache reflects. */
+  get syncedCommit(): string | undefined {
+    return this.lastCommit;
+  }
+
+  /**
+   * Fetches and applies HEAD. `alreadySynced` is the commit applied last by any replica (from
+   * Redis): when HEAD equals it, only our parse cache is brought up to date.
+   */
+  async sync(alreadySynced?: string): Promise<SyncOutcome> {
+    const commit = await this.source.fetch();
+    if (commit.sha === this.lastCommit) {
+      return { commit, result: "unchanged", parsedFiles: 0, rollouts: this.allRollouts().length, problems: this.allProblems() };
+    }
+    if (this.source.verifiesSignatures) {
+      const reason = await this.source.verify(commit.sha);
+      if (reason) return { commit, result: "unverified", reason, parsedFiles: 0, rollouts: 0, problems: [] };
+    }
+    const changes = await this.source.changes(this.lastCommit, commit.sha);
+    let changedFiles: Set<string> | undefined;
+    let parsedFiles = 0;
+    if (changes.kind === "all") {
+      this.files.clear();
+      const tree = await readRolloutTree(this.source.workTree, [this.source.pathspec()]);
+      for (const file of tree.files) this.files.set(file.path, parseRolloutFile(file.path, file.text));
+      for (const problem of tree.problems) this.files.set(problem.file, { rollouts: [], problems: [problem] });
+      parsedFiles = tree.files.length;
+    } else {
+      changedFiles = new Set(changes.changed.filter((f) => isRolloutFilePath(f)));
+      for (const removed of changes.removed) this.files.delete(removed);
+      for (const changed of changedFiles) this.files.delete(changed);
+      if (changedFiles.size > 0) {
+        const tree = await readRolloutTree(this.source.workTree, [...changedFiles]);
+        for (const file of tree.files) this.files.set(file.path, parseRolloutFile(file.path, file.text));
+        for (const problem of tree.problems) this.files.set(problem.file, { rollouts: [], problems: [problem] });
+        parsedFiles = tree.files.length;
+      }
+    }
+    const { rollouts, problems } = this.combined();
+    if (commit.sha === alreadySynced) {
+      // Another replica applied this commit; our cache is now current, and there is nothing to write.
+      this.lastCommit = commit.sha;
+      return { commit, result: "unchanged", parsedFiles, rollouts: rollouts.length, problems };
+    }
+    const mirror = await this.mirror.apply({ commit: commit.sha, rollouts, problems, files: new Set(this.files.keys()), ...(changedFiles ? { changedFiles } : {}) });
+    if (mirror.errors.length === 0) this.lastCommit = commit.sha;
+    return { commit, result: "synced", parsedFiles, rollouts: rollouts.length, problems, mirror };
+  }
+
+  private allRollouts(): ParsedRollout[] {
+    return [...this.files.values()].flatMap((r) => r.rollouts);
+  }
+
+  private allProblems(): Problem[] {
+    return [...this.files.values()].flatMap((r) => r.problems);
+  }
+
+  /** All cached results (files in path order), with a Rollout defined twice reported at its second definition. */
+  private combined(): ParseResult {
+    const ordered = [...this.files.keys()].sort();
+    const { rollouts, problems } = refuseDuplicates(ordered.flatMap((file) => this.files.get(file)?.rollouts ?? []));
+    return { rollouts, problems: [...this.allProblems(), ...problems] };
+  }
+}

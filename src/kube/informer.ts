@@ -1,0 +1,82 @@
+/**
+ * Watches Rollout objects. client-node's informer stops on any error other than 410 Gone, so
+ * this one restarts it with exponential backoff, for as long as it runs.
+ */
+import { makeInformer, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { GROUP, PLURAL, RolloutClient, VERSION } from "./rollouts.js";
+
+export interface RolloutRef {
+  namespace: string;
+  name: string;
+}
+
+export interface WatchOptions {
+  onChange: (ref: RolloutRef, kind: "add" | "update" | "delete") => void;
+  onError?: (error: Error, restartInMs: number) => void;
+  onConnect?: () => void;
+  /** Backoff bounds for restarts. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export class RolloutWatch {
+  private informer: ReturnType<typeof makeInformer<KubernetesObject>> | undefined;
+  private stopped = false;
+  private backoffMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  connected = false;
+
+  constructor(private readonly kc: KubeConfig, private readonly options: WatchOptions) {
+    this.backoffMs = options.minBackoffMs ?? 500;
+  }
+
+  async start(): Promise<void> {
+    const client = new RolloutClient(this.kc);
+    const path = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+    const informer = makeInformer<KubernetesObject>(this.kc, path, async () => {
+      const { items, resourceVersion } = await client.listWithVersion();
+      return {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "RolloutList",
+        metadata: { resourceVersion },
+        items: items.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace, resourceVersion: o.metadata.resourceVersion } })),
+      };
+    });
+    const emit = (kind: "add" | "update" | "delete") => (object: KubernetesObject) => {
+      const name = object.metadata?.name;
+      const namespace = object.metadata?.namespace;
+      if (name && namespace) this.options.onChange({ namespace, name }, kind);
+    };
+    informer.on("add", emit("add"));
+    informer.on("update", emit("update"));
+    informer.on("delete", emit("delete"));
+    informer.on("connect", () => {
+      this.connected = true;
+      this.backoffMs = this.options.minBackoffMs ?? 500;
+      this.options.onConnect?.();
+    });
+    informer.on("error", (error: unknown) => {
+      this.connected = false;
+      if (this.stopped) return;
+      const delay = this.backoffMs;
+      this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
+      this.options.onError?.(error instanceof Error ? error : new Error(String(error)), delay);
+      this.timer = setTimeout(() => {
+        if (!this.stopped) informer.start().catch(() => undefined);
+      }, delay);
+    });
+    this.informer = informer;
+    await informer.start();
+  }
+
+  /** Every Rollout the informer knows of now. */
+  list(): RolloutRef[] {
+    return (this.informer?.list() ?? []).flatMap((o) => (o.metadata?.name && o.metadata.namespace ? [{ namespace: o.metadata.namespace, name: o.metadata.name }] : []));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.informer?.stop();
+  }
+}

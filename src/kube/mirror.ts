@@ -1,0 +1,112 @@
+/**
+ * The mirror: every valid Rollout in git becomes a Rollout object, applied with server-side
+ * apply as field manager `tideway-git`, so fields others own (a kubectl annotation, status)
+ * are left alone. Objects whose Rollout left git are deleted; only objects this source made.
+ */
+import type { ParsedRollout, Problem } from "../rollout/parse.js";
+import { ABORT_ANNOTATION } from "../rollout/schema.js";
+import { isNotFound } from "./errors.js";
+import type { RolloutClient, RolloutObject } from "./rollouts.js";
+
+export const FIELD_MANAGER = "tideway-git";
+export const SOURCE_LABEL = "tideway.io/source";
+export const COMMIT_ANNOTATION = "tideway.io/commit";
+export const FILE_ANNOTATION = "tideway.io/file";
+/** Git's `tideway.io/abort`, renamed so the controller never mistakes it for a one-shot command. */
+export const HELD_ABORT_ANNOTATION = "tideway.io/held-abort";
+/** The parse error of this Rollout's file, while its last good spec stays in force. */
+export const INVALID_ANNOTATION = "tideway.io/invalid";
+
+export interface MirrorInput {
+  source: string;
+  commit: string;
+  rollouts: ParsedRollout[];
+  problems: Problem[];
+  /** Every Rollout file in the tree now (a removed file's objects may be deleted). */
+  files: ReadonlySet<string>;
+  /** Apply only Rollouts from these files (the ones that changed); all when absent. */
+  changedFiles?: ReadonlySet<string>;
+}
+
+export interface MirrorReport {
+  applied: string[];
+  deleted: string[];
+  /** Objects kept although absent, because their file has errors. */
+  retained: string[];
+  /** Objects marked invalid, with their problem. */
+  invalid: { key: string; problem: Problem }[];
+  errors: string[];
+}
+
+const key = (namespace: string, name: string) => `${namespace}/${name}`;
+
+export async function applyMirror(client: RolloutClient, input: MirrorInput): Promise<MirrorReport> {
+  const report: MirrorReport = { applied: [], deleted: [], retained: [], invalid: [], errors: [] };
+  const live = new Map((await client.list(`${SOURCE_LABEL}=${input.source}`)).map((o) => [key(o.metadata.namespace, o.metadata.name), o]));
+  const wanted = new Set<string>();
+
+  for (const parsed of input.rollouts) {
+    const { rollout, document } = parsed;
+    const id = key(rollout.namespace, rollout.name);
+    wanted.add(id);
+    const existing = live.get(id);
+    const unchanged = input.changedFiles !== undefined && !input.changedFiles.has(parsed.file) && existing !== undefined;
+    if (unchanged && existing.metadata.annotations?.[INVALID_ANNOTATION] === undefined) continue;
+    const annotations: Record<string, string> = { ...(document.metadata.annotations ?? {}) };
+    delete annotations[ABORT_ANNOTATION];
+    if (rollout.heldAbort !== undefined) annotations[HELD_ABORT_ANNOTATION] = rollout.heldAbort;
+    annotations[COMMIT_ANNOTATION] = input.commit;
+    annotations[FILE_ANNOTATION] = parsed.file;
+    try {
+      await client.apply({
+        metadata: { name: rollout.name, namespace: rollout.namespace, labels: { ...(document.metadata.labels ?? {}), [SOURCE_LABEL]: input.source }, annotations },
+        spec: document.spec,
+      }, FIELD_MANAGER);
+      report.applied.push(id);
+      if (existing?.metadata.annotations?.[INVALID_ANNOTATION] !== undefined) {
+        await client.patchMetadata(rollout.namespace, rollout.name, { annotations: { [INVALID_ANNOTATION]: null } });
+      }
+    } catch (error) {
+      report.errors.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  // Files with problems: their objects are kept as they are, and marked with the error.
+  const troubledFiles = new Set(input.problems.map((p) => p.file));
+  for (const problem of input.problems) {
+    if (!problem.rollout) continue;
+    const id = key(problem.rollout.namespace, problem.rollout.name);
+    const object = live.get(id);
+    if (!object || wanted.has(id)) continue;
+    wanted.add(id);
+    report.invalid.push({ key: id, problem });
+    const message = `${problem.file}:${problem.line}:${problem.column}: ${problem.path ? `${problem.path}: ` : ""}${problem.message}`;
+    if (object.metadata.annotations?.[INVALID_ANNOTATION] === message) continue;
+    try {
+      await client.patchMetadata(object.metadata.namespace, object.metadata.name, { annotations: { [INVALID_ANNOTATION]: message } });
+    } catch (error) {
+      report.errors.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  for (const [id, object] of live) {
+    if (wanted.has(id)) continue;
+    const file = object.metadata.annotations?.[FILE_ANNOTATION];
+    if (file !== undefined && input.files.has(file) && troubledFiles.has(file)) {
+      report.retained.push(id); // its file is broken: maybe the Rollout is still there; keep it
+      continue;
+    }
+    await deleteObject(client, object, report);
+  }
+  return report;
+}
+
+async function deleteObject(client: RolloutClient, object: RolloutObject, report: MirrorReport): Promise<void> {
+  const id = key(object.metadata.namespace, object.metadata.name);
+  try {
+    await client.delete(object.metadata.namespace, object.metadata.name);
+    report.deleted.push(id);
+  } catch (error) {
+    if (!isNotFound(error)) report.errors.push(error instanceof Error ? error.message : String(error));
+  }
+}

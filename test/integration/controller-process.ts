@@ -1,0 +1,106 @@
+/** Runs `tideway run` as a real child process against the test services, capturing its JSON logs. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../env/index.js";
+import { services } from "./services.js";
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface ControllerProcess {
+  port: number;
+  url: string;
+  /** Every stdout/stderr line, raw. */
+  output: string[];
+  logs(): LogLine[];
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  stop(): Promise<void>;
+}
+
+const ROOT = new URL("../../", import.meta.url);
+
+export async function startController(options: { gitUrl: string; args?: string[]; env?: Record<string, string>; prefix?: string }): Promise<ControllerProcess> {
+  const port = await freePort();
+  const cacheDir = mkdtempSync(join(tmpdir(), "tideway-controller-"));
+  const { kubeconfigPath, redisUrl } = services();
+  const args = [
+    "--import", "tsx", "src/main.ts", "run",
+    "--git-url", options.gitUrl,
+    "--git-branch", "main",
+    "--git-interval", "1s",
+    "--git-cache-dir", cacheDir,
+    "--kubeconfig", kubeconfigPath,
+    "--redis-url", redisUrl,
+    "--queue-prefix", options.prefix ?? `t${Math.random().toString(36).slice(2, 8)}`,
+    "--listen", `127.0.0.1:${port}`,
+    "--log-level", "debug",
+    ...(options.args ?? []),
+  ];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const waiters = new Set<() => void>();
+  const collect = (chunk: Buffer) => {
+    output.push(...chunk.toString("utf8").split("\n").filter((l) => l.length > 0));
+    for (const wake of waiters) wake();
+  };
+  let partial = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    const text = partial + chunk.toString("utf8");
+    const lines = text.split("\n");
+    partial = lines.pop() ?? "";
+    collect(Buffer.from(lines.join("\n")));
+  });
+  child.stderr?.on("data", collect);
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const logs = () =>
+    output.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as LogLine];
+      } catch {
+        return [];
+      }
+    });
+  const controller: ControllerProcess = {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    output,
+    logs,
+    waitForLog(predicate, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = logs().find(predicate);
+          if (!found) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`log line not seen within ${timeoutMs} ms; last lines:\n${output.slice(-15).join("\n")}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(cacheDir, { recursive: true, force: true });
+    },
+  };
+  await controller.waitForLog((l) => l.msg === "http listening", 30_000);
+  return controller;
+}

@@ -1,0 +1,36 @@
+/** Rollout files as people write them, for tests. */
+
+export interface RolloutYamlOptions {
+  name: string;
+  namespace: string;
+  version: string;
+  service?: string;
+  annotations?: Record<string, string>;
+  /** YAML for `steps:` items, indented by 4; a short healthy sequence by default. */
+  steps?: string[];
+  /** Extra YAML under spec (indented by 2), e.g. an analysis block. */
+  specExtra?: string;
+}
+
+export function rolloutYaml(options: RolloutYamlOptions): string {
+  const steps = options.steps ?? ["- setWeight: 20", "- pause: 2s", "- setWeight: 60", "- pause: 2s"];
+  const annotations = Object.entries(options.annotations ?? {});
+  return [
+    "apiVersion: tideway.io/v1alpha1",
+    "kind: Rollout",
+    "metadata:",
+    `  name: ${options.name}`,
+    `  namespace: ${options.namespace}`,
+    ...(annotations.length > 0 ? ["  annotations:", ...annotations.map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`)] : []),
+    "spec:",
+    `  service: ${options.service ?? options.name}`,
+    `  version: ${options.version}`,
+    "  trafficRouting:",
+    "    istio:",
+    `      virtualService: { name: ${options.service ?? options.name} }`,
+    "  steps:",
+    ...steps.map((s) => `    ${s}`),
+    ...(options.specExtra ? [options.specExtra] : []),
+    "",
+  ].join("\n");
+}
