@@ -1,0 +1,182 @@
+/**
+ * The pure part of Istio routing: given a VirtualService as the API server has it and the
+ * traffic a Rollout wants, the VirtualService to write. Only the managed routes' stable and
+ * canary destinations and their weights change, plus Tideway's own header route; every other
+ * route, field and destination is carried over as it was.
+ */
+import type { Rollout } from "../rollout/model.js";
+import { renderTemplate } from "../rollout/template.js";
+import type { Traffic } from "../rollout/traffic.js";
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface Destination {
+  host: string;
+  subset?: string;
+}
+
+/** How versions map to destinations, from spec.trafficRouting.istio. */
+export interface DestinationScheme {
+  destination(version: string): Destination;
+  /** The version a destination belongs to, or undefined when it is not one of this Rollout's. */
+  versionOf(destination: JsonObject): string | undefined;
+}
+
+export class RoutingError extends Error {}
+
+const isObject = (value: Json | undefined): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value);
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** A regex that matches a rendered template and captures the version. */
+function templatePattern(template: string, values: Record<string, string>): RegExp {
+  const parts = template.split(/\{\{\s*version\s*\}\}/);
+  const literal = parts.map((part) => escapeRegex(renderTemplate(part, values)));
+  return new RegExp(`^${literal.join("(.+?)")}$`);
+}
+
+export function destinationScheme(rollout: Rollout): DestinationScheme {
+  const istio = rollout.spec.trafficRouting.istio;
+  const values = { service: rollout.spec.service, namespace: rollout.namespace };
+  const service = rollout.spec.service;
+  const serviceHost = (host: string) => host === service || host.startsWith(`${service}.`);
+  if (istio.host !== undefined) {
+    const template = istio.host;
+    const pattern = templatePattern(template, values);
+    return {
+      destination: (version) => ({ host: renderTemplate(template, { ...values, version }) }),
+      versionOf: (destination) => {
+        const host = destination.host;
+        if (typeof host !== "string") return undefined;
+        const short = host.split(".")[0] ?? host;
+        return pattern.exec(host)?.[1] ?? pattern.exec(short)?.[1];
+      },
+    };
+  }
+  const template = istio.subset ?? "{{ version }}";
+  const pattern = templatePattern(template, values);
+  return {
+    destination: (version) => ({ host: service, subset: renderTemplate(template, { ...values, version }) }),
+    versionOf: (destination) => {
+      const { host, subset } = destination;
+      if (typeof host !== "string" || typeof subset !== "string" || !serviceHost(host)) return undefined;
+      return pattern.exec(subset)?.[1];
+    },
+  };
+}
+
+/** The http routes Tideway manages: those named in the Rollout, or the only one there is. */
+export function managedRouteIndexes(http: Json[], rollout: Rollout, headerRouteName?: string): number[] {
+  const names = rollout.spec.trafficRouting.istio.virtualService.routes;
+  const vsName = rollout.spec.trafficRouting.istio.virtualService.name;
+  if (names === undefined) {
+    const candidates = http.flatMap((route, index) => (isObject(route) && route.name === headerRouteName && headerRouteName !== undefined ? [] : [index]));
+    if (candidates.length !== 1) {
+      throw new RoutingError(`VirtualService ${vsName} has ${candidates.length} http routes; name the ones Tideway manages in trafficRouting.istio.virtualService.routes`);
+    }
+    return candidates;
+  }
+  return names.map((name) => {
+    const index = http.findIndex((route) => isObject(route) && route.name === name);
+    if (index < 0) {
+      const known = http.flatMap((route) => (isObject(route) && typeof route.name === "string" ? [route.name] : []));
+      throw new RoutingError(`VirtualService ${vsName} has no http route named "${name}" (it has: ${known.join(", ") || "no named routes"})`);
+    }
+    return index;
+  });
+}
+
+/** Splits what the Rollout's destinations may have (100 minus unrelated destinations) by the canary weight. */
+function weights(total: number, canaryWeight: number): { stable: number; canary: number } {
+  const canary = Math.round((total * canaryWeight) / 100);
+  return { stable: total - canary, canary };
+}
+
+function rewriteRoute(route: JsonObject, scheme: DestinationScheme, traffic: Traffic, vsName: string): JsonObject {
+  const destinations = Array.isArray(route.route) ? route.route : [];
+  const versionAt = (entry: Json | undefined) => (isObject(entry) && isObject(entry.destination) ? scheme.versionOf(entry.destination) : undefined);
+  const managed = new Map<string, JsonObject>();
+  const others: Json[] = [];
+  let othersBeforeFirstManaged = -1;
+  let unrelatedWeight = 0;
+  for (const entry of destinations) {
+    const version = versionAt(entry);
+    if (version !== undefined && isObject(entry)) {
+      if (!managed.has(version)) managed.set(version, entry);
+      if (othersBeforeFirstManaged < 0) othersBeforeFirstManaged = others.length;
+    } else {
+      others.push(entry);
+      if (isObject(entry) && typeof entry.weight === "number") unrelatedWeight += entry.weight;
+    }
+  }
+  if (unrelatedWeight >= 100) throw new RoutingError(`VirtualService ${vsName}: other destinations of a managed route already take ${unrelatedWeight}% of its traffic`);
+  const canaryVersion = traffic.canaryVersion !== traffic.stableVersion ? traffic.canaryVersion : undefined;
+  const split = weights(100 - unrelatedWeight, canaryVersion === undefined ? 0 : traffic.canaryWeight);
+  const template = managed.get(traffic.stableVersion) ?? managed.values().next().value;
+  const entryFor = (version: string, weight: number): JsonObject => {
+    const own = managed.get(version);
+    if (own) return { ...own, weight }; // its destination stays exactly as it was
+    const wanted = scheme.destination(version);
+    const base = isObject(template?.destination) ? template.destination : {};
+    const destination: JsonObject = wanted.subset !== undefined ? { ...base, host: typeof base.host === "string" ? base.host : wanted.host, subset: wanted.subset } : { ...base, host: wanted.host };
+    return { ...(template ?? {}), destination, weight };
+  };
+  const ours = [entryFor(traffic.stableVersion, split.stable)];
+  if (canaryVersion !== undefined) ours.push(entryFor(canaryVersion, split.canary));
+  const alone = ours.length === 1 && others.length === 0;
+  const stableBefore = managed.get(traffic.stableVersion);
+  if (alone && stableBefore && stableBefore.weight === undefined && ours[0]) delete ours[0].weight; // a lone destination needs no weight
+  const at = othersBeforeFirstManaged < 0 ? 0 : othersBeforeFirstManaged;
+  return { ...route, route: [...others.slice(0, at), ...ours, ...others.slice(at)] };
+}
+
+function headerMatch(match: Record<string, { exact?: string | undefined; prefix?: string | undefined; regex?: string | undefined }>): JsonObject {
+  const headers: JsonObject = {};
+  for (const [name, rule] of Object.entries(match)) {
+    const value: JsonObject = {};
+    if (rule.exact !== undefined) value.exact = rule.exact;
+    if (rule.prefix !== undefined) value.prefix = rule.prefix;
+    if (rule.regex !== undefined) value.regex = rule.regex;
+    headers[name] = value;
+  }
+  return headers;
+}
+
+/** The VirtualService `spec.http` to write for `traffic`; throws RoutingError when it cannot be routed. */
+export function routeTraffic(http: Json[], rollout: Rollout, traffic: Traffic, headerRouteName: string): Json[] {
+  const vsName = rollout.spec.trafficRouting.istio.virtualService.name;
+  const scheme = destinationScheme(rollout);
+  const indexes = managedRouteIndexes(http, rollout, headerRouteName);
+  const next = http.map((route, index) => (indexes.includes(index) && isObject(route) ? rewriteRoute(route, scheme, traffic, vsName) : route));
+  const withoutHeaderRoute = next.filter((route) => !(isObject(route) && route.name === headerRouteName));
+  if (!traffic.headerRoute || traffic.canaryVersion === undefined) return withoutHeaderRoute;
+  const canary = scheme.destination(traffic.canaryVersion);
+  const headerRoute: JsonObject = {
+    name: headerRouteName,
+    match: [{ headers: headerMatch(traffic.headerRoute.headers) }],
+    route: [{ destination: { ...canary }, weight: 100 }],
+  };
+  const first = Math.min(...managedRouteIndexes(withoutHeaderRoute, rollout, headerRouteName));
+  return [...withoutHeaderRoute.slice(0, first), headerRoute, ...withoutHeaderRoute.slice(first)];
+}
+
+/** What the managed routes send where now: for verifying a write and for reporting. */
+export function observedWeights(http: Json[], rollout: Rollout, headerRouteName: string): { weights: Record<string, number>; headerRoute: boolean } {
+  const scheme = destinationScheme(rollout);
+  const weightsByVersion: Record<string, number> = {};
+  for (const index of managedRouteIndexes(http, rollout, headerRouteName)) {
+    const route = http[index];
+    const destinations = isObject(route) && Array.isArray(route.route) ? route.route : [];
+    for (const entry of destinations) {
+      if (!isObject(entry) || !isObject(entry.destination)) continue;
+      const version = scheme.versionOf(entry.destination);
+      if (version === undefined) continue;
+      const weight = typeof entry.weight === "number" ? entry.weight : destinations.length === 1 ? 100 : 0;
+      weightsByVersion[version] = Math.max(weightsByVersion[version] ?? 0, weight);
+    }
+  }
+  return { weights: weightsByVersion, headerRoute: http.some((route) => isObject(route) && route.name === headerRouteName) };
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import type { Rollout } from "../../src/rollout/model.js";
+import { RolloutSpecSchema, type RolloutSpecInput } from "../../src/rollout/schema.js";
+import { observedWeights, routeTraffic, type Json } from "../../src/traffic/virtual-service.js";
+
+function rollout(istio: Partial<RolloutSpecInput["trafficRouting"]["istio"]> = {}): Rollout {
+  const spec = RolloutSpecSchema.parse({
+    service: "reviews",
+    version: "v2",
+    trafficRouting: { istio: { virtualService: { name: "reviews" }, ...istio } },
+    steps: [{ setWeight: 10 }],
+  });
+  return { name: "reviews", namespace: "bookinfo", spec };
+}
+
+const dest = (subset: string, weight?: number, host = "reviews") => ({ destination: { host, subset }, ...(weight === undefined ? {} : { weight }) });
+const HEADER = "reviews-canary-header";
+
+describe("routing a single-route VirtualService", () => {
+  const http: Json[] = [{ name: "primary", route: [dest("v1")] }];
+
+  it.each([
+    [{ stableVersion: "v1", canaryVersion: "v2", canaryWeight: 10 }, [dest("v1", 90), dest("v2", 10)]],
+    [{ stableVersion: "v1", canaryVersion: "v2", canaryWeight: 0 }, [dest("v1", 100), dest("v2", 0)]],
+    [{ stableVersion: "v1", canaryVersion: "v2", canaryWeight: 100 }, [dest("v1", 0), dest("v2", 100)]],
+    [{ stableVersion: "v1", canaryWeight: 0 }, [dest("v1")]],
+    [{ stableVersion: "v2", canaryWeight: 0 }, [dest("v2", 100)]],
+  ])("routes %j", (traffic, route) => {
+    expect(routeTraffic(http, rollout(), traffic, HEADER)).toEqual([{ name: "primary", route }]);
+  });
+
+  it("drops the old version's destination after promotion", () => {
+    const during: Json[] = [{ name: "primary", route: [dest("v1", 50), dest("v2", 50)] }];
+    expect(routeTraffic(during, rollout(), { stableVersion: "v2", canaryWeight: 0 }, HEADER)).toEqual([{ name: "primary", route: [dest("v2", 100)] }]);
+  });
+
+  it("keeps the fields of a managed destination other than its weight", () => {
+    const rich: Json[] = [{ name: "primary", route: [{ destination: { host: "reviews.bookinfo.svc.cluster.local", subset: "v1", port: { number: 9080 } }, headers: { request: { set: { x: "1" } } } }] }];
+    expect(routeTraffic(rich, rollout(), { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 30 }, HEADER)).toEqual([{
+      name: "primary",
+      route: [
+        { destination: { host: "reviews.bookinfo.svc.cluster.local", subset: "v1", port: { number: 9080 } }, headers: { request: { set: { x: "1" } } }, weight: 70 },
+        { destination: { host: "reviews.bookinfo.svc.cluster.local", subset: "v2", port: { number: 9080 } }, headers: { request: { set: { x: "1" } } }, weight: 30 },
+      ],
+    }]);
+  });
+});
+
+describe("routing a VirtualService that others share", () => {
+  const http: Json[] = [
+    { name: "admin", match: [{ uri: { prefix: "/admin" } }], route: [{ destination: { host: "admin" } }], timeout: "3s" },
+    { name: "primary", retries: { attempts: 3 }, route: [dest("v1", 80), { destination: { host: "legacy-reviews" }, weight: 20 }] },
+    { name: "mirror", route: [{ destination: { host: "ratings" } }], mirror: { host: "ratings-shadow" } },
+  ];
+  const managed = rollout({ virtualService: { name: "reviews", routes: ["primary"] } });
+
+  it("changes only the managed route's own destinations, sharing what other destinations leave", () => {
+    const next = routeTraffic(http, managed, { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 50 }, HEADER);
+    expect(next[0]).toBe(http[0]);
+    expect(next[2]).toBe(http[2]);
+    expect(next[1]).toEqual({ name: "primary", retries: { attempts: 3 }, route: [dest("v1", 40), dest("v2", 40), { destination: { host: "legacy-reviews" }, weight: 20 }] });
+  });
+
+  it("inserts the header route before the managed route and removes it again", () => {
+    const headerRoute = { name: HEADER, headers: { "x-canary": { exact: "true" } } };
+    const withHeader = routeTraffic(http, managed, { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 10, headerRoute }, HEADER);
+    expect(withHeader.map((r) => (r as { name: string }).name)).toEqual(["admin", HEADER, "primary", "mirror"]);
+    expect(withHeader[1]).toEqual({ name: HEADER, match: [{ headers: { "x-canary": { exact: "true" } } }], route: [{ destination: { host: "reviews", subset: "v2" }, weight: 100 }] });
+    const without = routeTraffic(withHeader, managed, { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 10 }, HEADER);
+    expect(without.map((r) => (r as { name: string }).name)).toEqual(["admin", "primary", "mirror"]);
+  });
+
+  it("refuses to guess which of several routes to manage", () => {
+    expect(() => routeTraffic(http, rollout(), { stableVersion: "v1", canaryWeight: 0 }, HEADER)).toThrow(
+      "VirtualService reviews has 3 http routes; name the ones Tideway manages in trafficRouting.istio.virtualService.routes",
+    );
+  });
+
+  it("names the routes there are when a managed route is missing", () => {
+    expect(() => routeTraffic(http, rollout({ virtualService: { name: "reviews", routes: ["main"] } }), { stableVersion: "v1", canaryWeight: 0 }, HEADER)).toThrow(
+      'VirtualService reviews has no http route named "main" (it has: admin, primary, mirror)',
+    );
+  });
+
+  it("reports the weights the managed routes give each version", () => {
+    expect(observedWeights(http, managed, HEADER)).toEqual({ weights: { v1: 80 }, headerRoute: false });
+  });
+});
+
+describe("host-per-version routing", () => {
+  const byHost = rollout({ host: "reviews-{{ version }}" });
+
+  it("routes to one host per version", () => {
+    const http: Json[] = [{ route: [{ destination: { host: "reviews-v1" } }] }];
+    expect(routeTraffic(http, byHost, { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 25 }, HEADER)).toEqual([
+      { route: [{ destination: { host: "reviews-v1" }, weight: 75 }, { destination: { host: "reviews-v2" }, weight: 25 }] },
+    ]);
+  });
+});
+
+describe("weights", () => {
+  it.each([0, 1, 33, 50, 67, 99, 100])("are integers summing to 100 at canary weight %d with a 15%% unrelated destination", (w) => {
+    const http: Json[] = [{ route: [dest("v1", 85), { destination: { host: "other" }, weight: 15 }] }];
+    const [route] = routeTraffic(http, rollout(), { stableVersion: "v1", canaryVersion: "v2", canaryWeight: w }, HEADER) as { route: { weight: number }[] }[];
+    const weights = route!.route.map((r) => r.weight);
+    expect(weights.every((x) => Number.isInteger(x) && x >= 0)).toBe(true);
+    expect(weights.reduce((a, b) => a + b, 0)).toBe(100);
+  });
+});
