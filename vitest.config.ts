@@ -19,7 +19,7 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts"],
           // One API server, Redis and Prometheus for the whole run; tests isolate by namespace/prefix.
           globalSetup: ["test/env/global-setup.ts"],
-          testTimeout: 60_000,
+          testTimeout: 120_000,
           hookTimeout: 60_000,
         },
       },

@@ -28,6 +28,9 @@ interface RunFlags {
   listen: string;
   logLevel: string;
   resyncInterval: string;
+  prometheusUrl: string;
+  prometheusHeader: string[];
+  prometheusTimeout: string;
 }
 
 const flag = (flags: string, description: string, env: string, fallback?: string) => {
@@ -56,6 +59,14 @@ export function registerRunCommand(program: Command): void {
     .addOption(flag("--queue-prefix <prefix>", "Redis key prefix; replicas sharing it share the work", "TIDEWAY_QUEUE_PREFIX", "tideway"))
     .addOption(flag("--listen <addr>", "HTTP address for webhooks, /metrics, /healthz, /readyz", "TIDEWAY_LISTEN", ":8080"))
     .addOption(flag("--log-level <level>", "debug, info, warn or error", "TIDEWAY_LOG_LEVEL", "info"))
+    .addOption(flag("--prometheus-url <url>", "Prometheus that scrapes Istio's telemetry", "TIDEWAY_PROMETHEUS_URL", "http://127.0.0.1:9090"))
+    .addOption(
+      new Option("--prometheus-header <header...>", 'extra header for Prometheus queries, "Name: value" (repeatable; env: newline-separated)')
+        .env("TIDEWAY_PROMETHEUS_HEADERS")
+        .default([])
+        .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split("\n").filter((v) => v.trim())]),
+    )
+    .addOption(flag("--prometheus-timeout <duration>", "how long one Prometheus query may take", "TIDEWAY_PROMETHEUS_TIMEOUT", "10s"))
     .addOption(flag("--resync-interval <duration>", "how often every Rollout is reconciled regardless", "TIDEWAY_RESYNC_INTERVAL", "5m"))
     .action(async (flags: RunFlags) => {
       const secrets = new Secrets();
@@ -102,7 +113,16 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
   if (userinfo) secrets.add(...userinfo.split(":").map((part) => decodeURIComponent(part)), userinfo);
   const redisPassword = /^rediss?:\/\/[^@/]*:([^@/]+)@/.exec(flags.redisUrl)?.[1];
   secrets.add(redisPassword);
+  const headers: Record<string, string> = {};
+  for (const header of flags.prometheusHeader) {
+    const colon = header.indexOf(":");
+    if (colon <= 0) throw new Error(`--prometheus-header: expected "Name: value", found "${header.slice(0, 20)}..."`);
+    const value = header.slice(colon + 1).trim();
+    headers[header.slice(0, colon).trim()] = value;
+    secrets.add(value, value.replace(/^(Bearer|Basic)\s+/i, ""));
+  }
   return {
+    prometheus: { url: flags.prometheusUrl, headers, timeoutMs: duration("--prometheus-timeout", flags.prometheusTimeout) },
     git: {
       url: flags.gitUrl,
       branch: flags.gitBranch,

@@ -16,14 +16,17 @@ import { ReconcileQueue, type ReconcileJob } from "../queue/reconcile-queue.js";
 import { redisConnection } from "../queue/redis.js";
 import { SyncQueue } from "../queue/sync-queue.js";
 import { formatProblem } from "../rollout/parse.js";
+import { runAnalysis } from "../analysis/analyze.js";
+import { PrometheusClient } from "../analysis/prometheus.js";
+import { IstioTraffic } from "../traffic/istio.js";
 import type { Logger } from "./log.js";
+import { ControllerMetrics } from "./metrics.js";
 import type { ControllerOptions } from "./options.js";
+import { Reconciler, type EventSink } from "./reconciler.js";
 
 const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
 
-/** What handles a reconcile job; the release loop plugs in here. */
-export type ReconcileHandler = (job: ReconcileJob) => Promise<void>;
 
 export class Controller {
   readonly registry = new Registry();
@@ -38,7 +41,10 @@ export class Controller {
   private http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private lastSync: SyncOutcome | undefined;
-  reconcile: ReconcileHandler = async () => undefined;
+  readonly metrics: ControllerMetrics;
+  readonly reconciler: Reconciler;
+  /** Release events go here too (Slack); set before start(). */
+  notify: EventSink | undefined;
 
   constructor(readonly options: ControllerOptions, readonly kc: KubeConfig, readonly log: Logger) {
     collectDefaultMetrics({ register: this.registry });
@@ -52,6 +58,19 @@ export class Controller {
     this.source = new GitSource({ ...options.git });
     this.gitSync = new RolloutSync(this.source, {
       apply: (input) => applyMirror(this.rollouts, { ...input, source: options.git.sourceName }),
+    });
+    this.metrics = new ControllerMetrics(this.registry);
+    const prometheus = new PrometheusClient(options.prometheus);
+    this.reconciler = new Reconciler({
+      rollouts: this.rollouts,
+      traffic: new IstioTraffic(kc),
+      analysis: (rollout, context) =>
+        runAnalysis(prometheus, rollout, context, { observe: (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds) }),
+      queue: this.reconcileQueue,
+      events: this.events,
+      metrics: this.metrics,
+      log,
+      notify: (event, rollout) => this.notify?.(event, rollout) ?? Promise.resolve(),
     });
     this.watch = new RolloutWatch(kc, {
       onChange: (ref, kind) => {
@@ -75,7 +94,7 @@ export class Controller {
     });
     await this.syncQueue.schedulePolling(options.git.intervalMs);
     await this.syncQueue.requestSync("startup");
-    this.reconcileQueue.start((job) => this.reconcile(job));
+    this.reconcileQueue.start((job: ReconcileJob) => this.reconciler.handle(job));
     await this.watch.start();
     this.http = await startHttpServer({
       listen: options.listen,
@@ -99,10 +118,14 @@ export class Controller {
     return this.http?.port;
   }
 
-  /** Re-queues every known Rollout: rebuilds every schedule from status after Redis lost it. */
+  /**
+   * Wakes every known Rollout: rebuilds every schedule from status after Redis lost it. A tick
+   * job with its own id, so a reconcile job left behind by a killed replica cannot swallow it.
+   */
   resync(): void {
+    const at = Date.now();
     for (const ref of this.watch.list()) {
-      this.reconcileQueue.request(ref).catch((error: unknown) => this.log.warn({ err: String(error) }, "resync not queued"));
+      this.reconcileQueue.schedule({ kind: "tick", ...ref, at }, at).catch((error: unknown) => this.log.warn({ err: String(error) }, "resync not queued"));
     }
   }
 

@@ -20,6 +20,12 @@ export interface ControllerOptions {
   /** Namespace for Events about files whose Rollout could not be named. */
   namespace: string;
   redisUrl: string;
+  prometheus: {
+    url: string;
+    /** Extra request headers (e.g. Authorization); secret. */
+    headers: Record<string, string>;
+    timeoutMs: number;
+  };
   /** BullMQ key prefix: replicas sharing one prefix share the work. */
   queuePrefix: string;
   listen: string;

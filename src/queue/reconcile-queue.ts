@@ -46,7 +46,14 @@ export class ReconcileQueue {
   }
 
   start(run: (job: ReconcileJob, raw: Job) => Promise<void>, concurrency = 8): Worker {
-    this.worker = new Worker(RECONCILE_QUEUE, (raw: Job) => run(raw.data as ReconcileJob, raw), { connection: this.connection.duplicate(), prefix: this.prefix, concurrency });
+    // A short lock (renewed while the worker lives) so a killed replica's job is retried in seconds.
+    this.worker = new Worker(RECONCILE_QUEUE, (raw: Job) => run(raw.data as ReconcileJob, raw), {
+      connection: this.connection.duplicate(),
+      prefix: this.prefix,
+      concurrency,
+      lockDuration: 15_000,
+      stalledInterval: 5_000,
+    });
     return this.worker;
   }
 

@@ -60,3 +60,4 @@ export function endpointsOf(services: Services): ServiceEndpoints {
     prometheusTargetsDir: services.prometheus.targetsDir,
   };
 }
+export { startMeshSimulator, type MeshSimulator, type VersionBehaviour } from "./mesh-simulator.js";

@@ -20,6 +20,8 @@ export interface ControllerProcess {
   logs(): LogLine[];
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   stop(): Promise<void>;
+  /** SIGKILL: no chance to finish anything. */
+  kill(): Promise<void>;
 }
 
 const ROOT = new URL("../../", import.meta.url);
@@ -91,8 +93,15 @@ export async function startController(options: { gitUrl: string; args?: string[]
         check();
       });
     },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await exited;
+      }
+      rmSync(cacheDir, { recursive: true, force: true });
+    },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
         const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
         await exited;

@@ -8,6 +8,8 @@ export interface RolloutYamlOptions {
   annotations?: Record<string, string>;
   /** YAML for `steps:` items, indented by 4; a short healthy sequence by default. */
   steps?: string[];
+  /** Names of the managed http routes. */
+  routes?: string[];
   /** Extra YAML under spec (indented by 2), e.g. an analysis block. */
   specExtra?: string;
 }
@@ -27,7 +29,7 @@ export function rolloutYaml(options: RolloutYamlOptions): string {
     `  version: ${options.version}`,
     "  trafficRouting:",
     "    istio:",
-    `      virtualService: { name: ${options.service ?? options.name} }`,
+    `      virtualService: { name: ${options.service ?? options.name}${options.routes ? `, routes: [${options.routes.join(", ")}]` : ""} }`,
     "  steps:",
     ...steps.map((s) => `    ${s}`),
     ...(options.specExtra ? [options.specExtra] : []),

@@ -1,0 +1,112 @@
+/**
+ * Built-in PromQL for Istio's standard telemetry, and how metric query templates are rendered.
+ *
+ * The built-ins select the canary's server-side view of its traffic, with the labels Istio's
+ * standard metrics carry (https://istio.io/latest/docs/reference/config/metrics/):
+ *   reporter="destination"                    the receiving sidecar's report (one per request)
+ *   destination_service_name="{{ service }}"  the short service name, e.g. "reviews"
+ *   destination_service_namespace="{{ namespace }}"
+ *   destination_version="{{ version }}"       the pod's `version` label, i.e. the release
+ *   response_code                             HTTP status as text, e.g. "200", "503"
+ *   le                                        histogram bucket bound of istio_request_duration_milliseconds
+ * A mesh simulator exporting these labels (and no fewer) is enough for every built-in metric.
+ */
+import { formatDuration, parseDuration } from "../rollout/duration.js";
+import type { Rollout } from "../rollout/model.js";
+import { BUILT_IN_METRICS, type BuiltInMetric, type Metric } from "../rollout/schema.js";
+import { renderTemplate, type QUERY_VARIABLES } from "../rollout/template.js";
+
+/** Istio's request counter and request-duration histogram (milliseconds), as the built-ins query them. */
+export const ISTIO_METRICS = {
+  requests: "istio_requests_total",
+  duration: "istio_request_duration_milliseconds",
+} as const;
+
+/** The label names the built-in queries rely on (besides the histogram's `le`). */
+export const ISTIO_LABELS = [
+  "reporter",
+  "destination_service_name",
+  "destination_service_namespace",
+  "destination_version",
+  "response_code",
+] as const;
+export type IstioLabel = (typeof ISTIO_LABELS)[number];
+
+/** Istio's default bucket bounds for istio_request_duration_milliseconds. */
+export const ISTIO_DURATION_BUCKETS_MS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+] as const;
+
+/** The canary's requests as its own sidecars report them. */
+const CANARY_SELECTOR = [
+  'reporter="destination"',
+  'destination_service_name="{{ service }}"',
+  'destination_service_namespace="{{ namespace }}"',
+  'destination_version="{{ version }}"',
+].join(", ");
+
+const requests = (extra = "") => `${ISTIO_METRICS.requests}{${CANARY_SELECTOR}${extra}}`;
+
+/**
+ * PromQL templates of the built-in metrics. Success-rate falls back to 0 successes (`or vector(0)`)
+ * so that a canary answering only 5xx fails instead of having "no data".
+ */
+export const BUILT_IN_QUERIES: Readonly<Record<BuiltInMetric, string>> = {
+  "success-rate":
+    `(sum(rate(${requests(', response_code!~"5.."')}[{{ interval }}])) or vector(0))` +
+    ` / sum(rate(${requests()}[{{ interval }}]))`,
+  "latency-p99":
+    `histogram_quantile(0.99, sum(rate(${ISTIO_METRICS.duration}_bucket{${CANARY_SELECTOR}}[{{ interval }}])) by (le))`,
+};
+
+/** The canary's requests over the interval: below `minRequests`, built-in metrics are inconclusive. */
+export const REQUEST_COUNT_QUERY = `sum(increase(${requests()}[{{ interval }}]))`;
+
+export type QueryVariables = Readonly<Record<(typeof QUERY_VARIABLES)[number], string>>;
+
+export function isBuiltIn(metric: Metric): metric is Metric & { name: BuiltInMetric } {
+  return (BUILT_IN_METRICS as readonly string[]).includes(metric.name);
+}
+
+/** The metric's PromQL template: the built-in one, or the user's `query`. */
+export function queryTemplate(metric: Metric): string {
+  if (isBuiltIn(metric)) return BUILT_IN_QUERIES[metric.name];
+  // The schema requires a query on every metric that is not built in.
+  return metric.query ?? "";
+}
+
+/** Escapes text for the inside of a PromQL double-quoted string, so it cannot end the string. */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"\n\r\t]/g, (c) => ({ "\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c] ?? c);
+}
+
+/**
+ * Renders a query template. Every variable is escaped for a double-quoted label value; a variable
+ * placed in a regex matcher (`=~`) is not regex-escaped.
+ */
+export function renderQuery(template: string, variables: QueryVariables): string {
+  return renderTemplate(template, variables, escapeLabelValue);
+}
+
+/**
+ * A range for PromQL: whole seconds, at least 1s (Prometheus rejects "0s"), compound units
+ * allowed ("1m30s"). Covering enough scrapes (4x the scrape interval) is the user's choice.
+ */
+export function promqlRange(ms: number): string {
+  return formatDuration(Math.max(1, Math.round(ms / 1_000)) * 1_000);
+}
+
+export const DEFAULT_INTERVAL_MS = 15_000;
+
+/** The variables of one analysis run; `version` is the version being checked (the canary). */
+export function queryVariables(rollout: Rollout, context: { canaryVersion: string; stableVersion: string }): QueryVariables {
+  const interval = rollout.spec.analysis ? parseDuration(rollout.spec.analysis.interval) : undefined;
+  return {
+    service: rollout.spec.service,
+    namespace: rollout.namespace,
+    version: context.canaryVersion,
+    canaryVersion: context.canaryVersion,
+    stableVersion: context.stableVersion,
+    interval: promqlRange(interval ?? DEFAULT_INTERVAL_MS),
+  };
+}

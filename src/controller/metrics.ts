@@ -1,0 +1,38 @@
+/** The controller's own metrics, served on /metrics. */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { PHASES, type RolloutStatus } from "../rollout/status.js";
+
+export class ControllerMetrics {
+  readonly phase: Gauge;
+  readonly canaryWeight: Gauge;
+  readonly analysisOutcomes: Counter;
+  readonly reconcileSeconds: Histogram;
+  readonly prometheusQuerySeconds: Histogram;
+  readonly errors: Counter;
+  readonly trafficWrites: Counter;
+  readonly statusWrites: Counter;
+  readonly releaseEvents: Counter;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.phase = new Gauge({ name: "tideway_rollout_phase", help: "1 for the phase each Rollout is in", labelNames: ["namespace", "rollout", "phase"], registers });
+    this.canaryWeight = new Gauge({ name: "tideway_rollout_canary_weight", help: "Percent of traffic the canary receives", labelNames: ["namespace", "rollout"], registers });
+    this.analysisOutcomes = new Counter({ name: "tideway_analysis_checks_total", help: "Metric checks by outcome", labelNames: ["namespace", "rollout", "metric", "outcome"], registers });
+    this.reconcileSeconds = new Histogram({ name: "tideway_reconcile_duration_seconds", help: "Time to handle one reconcile job", labelNames: ["kind"], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
+    this.prometheusQuerySeconds = new Histogram({ name: "tideway_prometheus_query_duration_seconds", help: "Time of one Prometheus query", labelNames: ["metric", "outcome"], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
+    this.errors = new Counter({ name: "tideway_errors_total", help: "Errors by where they happened", labelNames: ["where"], registers });
+    this.trafficWrites = new Counter({ name: "tideway_virtualservice_writes_total", help: "VirtualService writes", labelNames: ["namespace", "rollout"], registers });
+    this.statusWrites = new Counter({ name: "tideway_status_writes_total", help: "Rollout status writes", labelNames: ["namespace", "rollout"], registers });
+    this.releaseEvents = new Counter({ name: "tideway_release_events_total", help: "Release events by kind", labelNames: ["namespace", "rollout", "kind"], registers });
+  }
+
+  observeStatus(namespace: string, rollout: string, status: RolloutStatus | undefined): void {
+    for (const phase of PHASES) this.phase.set({ namespace, rollout, phase }, status?.phase === phase ? 1 : 0);
+    this.canaryWeight.set({ namespace, rollout }, status?.canaryWeight ?? 0);
+  }
+
+  forget(namespace: string, rollout: string): void {
+    for (const phase of PHASES) this.phase.remove({ namespace, rollout, phase });
+    this.canaryWeight.remove({ namespace, rollout });
+  }
+}

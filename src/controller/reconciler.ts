@@ -1,0 +1,266 @@
+/**
+ * One reconcile of one Rollout: read the object, fold what happened into the engine, persist
+ * status (resourceVersion precondition), then drive traffic to what status says, then schedule
+ * the next wake-ups. Safe to run twice: a second run finds nothing to do.
+ */
+import { isDeepStrictEqual } from "node:util";
+import type { Logger } from "pino";
+import { isConflict, isNotFound } from "../kube/errors.js";
+import type { EventRecorder } from "../kube/events.js";
+import { HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
+import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
+import type { ReconcileJob, ReconcileQueue } from "../queue/reconcile-queue.js";
+import { decide, desiredTraffic, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
+import type { Rollout } from "../rollout/model.js";
+import { RolloutSpecSchema } from "../rollout/schema.js";
+import { COMMANDS, RolloutStatusSchema, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
+import { TrafficError, type IstioTraffic } from "../traffic/istio.js";
+import type { ControllerMetrics } from "./metrics.js";
+
+export const FINALIZER = "tideway.io/traffic";
+export const COMMAND_PREFIX = "tideway.io/";
+
+export type AnalysisRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<MetricResult[]>;
+export type EventSink = (event: ReleaseEvent, rollout: Rollout) => Promise<void>;
+
+export interface ReconcilerDeps {
+  rollouts: RolloutClient;
+  traffic: IstioTraffic;
+  analysis: AnalysisRunner;
+  queue: Pick<ReconcileQueue, "schedule">;
+  events: EventRecorder;
+  metrics: ControllerMetrics;
+  log: Logger;
+  /** Extra listeners for release events (Slack). */
+  notify?: EventSink;
+  now?: () => number;
+}
+
+export class Reconciler {
+  private readonly locks = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** Handles one job; jobs for the same Rollout run one at a time in this process. */
+  async handle(job: ReconcileJob): Promise<void> {
+    const key = `${job.namespace}/${job.name}`;
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(() => this.handleLocked(job));
+    const settled = run.catch(() => undefined);
+    this.locks.set(key, settled);
+    try {
+      await run;
+    } finally {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    }
+  }
+
+  private async handleLocked(job: ReconcileJob): Promise<void> {
+    const started = Date.now();
+    try {
+      // Changes that land while we work (a kubectl annotate) are picked up by running again.
+      for (let pass = 0; pass < 3; pass++) {
+        const again = await this.pass(job, pass);
+        if (!again) break;
+      }
+    } catch (error) {
+      if (isConflict(error)) {
+        this.deps.log.debug({ rollout: `${job.namespace}/${job.name}` }, "object changed underneath; retrying");
+      } else {
+        this.deps.metrics.errors.inc({ where: "reconcile" });
+      }
+      throw error;
+    } finally {
+      this.deps.metrics.reconcileSeconds.observe({ kind: job.kind }, (Date.now() - started) / 1000);
+    }
+  }
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  /** One read-decide-write-drive cycle. Returns true when the object changed meanwhile. */
+  private async pass(job: ReconcileJob, pass: number): Promise<boolean> {
+    const { rollouts, log } = this.deps;
+    let object: RolloutObject;
+    try {
+      object = await rollouts.get(job.namespace, job.name);
+    } catch (error) {
+      if (isNotFound(error)) {
+        this.deps.metrics.forget(job.namespace, job.name);
+        return false;
+      }
+      throw error;
+    }
+    const spec = RolloutSpecSchema.safeParse(object.spec);
+    if (!spec.success) {
+      log.error({ rollout: `${job.namespace}/${job.name}`, issues: spec.error.issues.slice(0, 3) }, "Rollout spec does not match the schema; not acting on it");
+      return false;
+    }
+    const rollout: Rollout = {
+      name: object.metadata.name,
+      namespace: object.metadata.namespace,
+      spec: spec.data,
+      ...(object.metadata.annotations?.[HELD_ABORT_ANNOTATION] !== undefined ? { heldAbort: object.metadata.annotations[HELD_ABORT_ANNOTATION] } : {}),
+    };
+    let status: RolloutStatus | undefined;
+    if (object.status !== undefined && object.status !== null && Object.keys(object.status as object).length > 0) {
+      const parsed = RolloutStatusSchema.safeParse(object.status);
+      if (!parsed.success) {
+        log.error({ rollout: `${rollout.namespace}/${rollout.name}` }, "Rollout status is unreadable; not acting on it until it is fixed or cleared");
+        return false;
+      }
+      status = parsed.data;
+    }
+
+    if (object.metadata.deletionTimestamp !== undefined) {
+      await this.finalize(object, rollout, status);
+      return false;
+    }
+    if (!(object.metadata.finalizers ?? []).includes(FINALIZER)) {
+      object = await rollouts.patchMetadata(rollout.namespace, rollout.name, { finalizers: [...(object.metadata.finalizers ?? []), FINALIZER], resourceVersion: object.metadata.resourceVersion });
+    }
+
+    const observations: Observation[] = [];
+    const commands = this.commandsOf(object);
+    for (const command of commands) observations.push({ type: "command", command: command.name, value: command.value, source: "annotation" });
+    const generation = object.metadata.generation;
+    if (!status || (generation !== undefined && status.observedGeneration !== generation)) observations.unshift({ type: "specChanged" });
+    if (pass === 0 && job.kind === "analysis") {
+      const release = status?.release;
+      if (release && release.id === job.releaseId && release.stepIndex === job.stepIndex && release.nextAnalysisAt !== undefined && Date.parse(release.nextAnalysisAt) === job.at) {
+        const results = await this.deps.analysis(rollout, { canaryVersion: release.version, stableVersion: status?.stableVersion ?? release.version });
+        for (const r of results) this.deps.metrics.analysisOutcomes.inc({ namespace: rollout.namespace, rollout: rollout.name, metric: r.name, outcome: r.outcome });
+        observations.push({ type: "analysis", releaseId: job.releaseId, stepIndex: job.stepIndex, scheduledFor: job.at, results });
+      }
+    }
+    observations.push({ type: "tick" });
+
+    const effects: Effect[] = [];
+    let next = status;
+    let requeueAt: number | undefined;
+    const fold = (observation: Observation) => {
+      const decision = decide(rollout, next, observation, this.now());
+      next = decision.status;
+      effects.push(...decision.effects);
+      if (decision.requeueAt !== undefined) requeueAt = Math.min(requeueAt ?? Infinity, decision.requeueAt);
+      return decision;
+    };
+    for (const observation of observations) fold(observation);
+    object = await this.persist(object, rollout, next);
+
+    // Drive traffic to what status now says, and tell the engine how it went, until it is content.
+    // A plain reconcile (informer event, resync) also re-asserts the managed weights.
+    for (let round = 0; round < 6 && next; round++) {
+      const asked = round === 0 && (job.kind === "reconcile" || effects.some((e) => e.type === "setTraffic"));
+      if (!asked && !trafficPending(next)) break;
+      const traffic = desiredTraffic(rollout, next);
+      let observation: Observation;
+      try {
+        const outcome = await this.deps.traffic.setTraffic(rollout, traffic);
+        if (outcome.writes > 0) this.deps.metrics.trafficWrites.inc({ namespace: rollout.namespace, rollout: rollout.name }, outcome.writes);
+        observation = { type: "traffic", traffic, applied: true };
+      } catch (error) {
+        if (!(error instanceof TrafficError)) throw error;
+        this.deps.metrics.errors.inc({ where: "traffic" });
+        log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error.message }, "traffic not applied");
+        observation = { type: "traffic", traffic, applied: false, error: error.message };
+      }
+      fold(observation);
+      object = await this.persist(object, rollout, next);
+      if (!observation.applied) break;
+    }
+
+    await this.schedule(rollout, effects, requeueAt);
+    await this.announce(rollout, object, effects);
+    if (commands.length > 0) {
+      const annotations = Object.fromEntries(commands.map((c) => [c.annotation, null]));
+      object = await rollouts.patchMetadata(rollout.namespace, rollout.name, { annotations });
+    }
+    this.deps.metrics.observeStatus(rollout.namespace, rollout.name, next);
+    const latest = await rollouts.get(rollout.namespace, rollout.name).catch(() => object);
+    return latest.metadata.resourceVersion !== object.metadata.resourceVersion;
+  }
+
+  /** Writes status when it changed; the write fails (409) if the object moved since it was read. */
+  private async persist(object: RolloutObject, rollout: Rollout, status: RolloutStatus | undefined): Promise<RolloutObject> {
+    if (!status) return object;
+    const invalid = object.metadata.annotations?.[INVALID_ANNOTATION];
+    const wanted: unknown = JSON.parse(JSON.stringify({
+      ...status,
+      observedGeneration: object.metadata.generation ?? status.observedGeneration ?? 0,
+      conditions: validCondition(status.conditions, invalid, this.now()),
+    }));
+    if (isDeepStrictEqual(object.status, wanted)) return object;
+    const written = await this.deps.rollouts.replaceStatus(object, wanted);
+    this.deps.metrics.statusWrites.inc({ namespace: rollout.namespace, rollout: rollout.name });
+    return written;
+  }
+
+  private async finalize(object: RolloutObject, rollout: Rollout, status: RolloutStatus | undefined): Promise<void> {
+    const decision = decide(rollout, status, { type: "removed" }, this.now());
+    const traffic = decision.effects.filter((e) => e.type === "setTraffic").at(-1);
+    if (traffic && traffic.type === "setTraffic") await this.deps.traffic.setTraffic(rollout, traffic.traffic);
+    await this.announce(rollout, object, decision.effects);
+    const finalizers = (object.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+    if (finalizers.length !== (object.metadata.finalizers ?? []).length) {
+      await this.deps.rollouts.patchMetadata(rollout.namespace, rollout.name, { finalizers, resourceVersion: object.metadata.resourceVersion });
+    }
+    this.deps.metrics.forget(rollout.namespace, rollout.name);
+  }
+
+  private commandsOf(object: RolloutObject): { name: CommandName; value: string; annotation: string }[] {
+    const annotations = object.metadata.annotations ?? {};
+    return COMMANDS.flatMap((name) => {
+      const annotation = `${COMMAND_PREFIX}${name}`;
+      const value = annotations[annotation];
+      return value === undefined ? [] : [{ name, value, annotation }];
+    });
+  }
+
+  private async schedule(rollout: Rollout, effects: Effect[], requeueAt: number | undefined): Promise<void> {
+    const ref = { namespace: rollout.namespace, name: rollout.name };
+    const seen = new Set<string>();
+    for (const effect of effects) {
+      if (effect.type !== "runAnalysis") continue;
+      const id = `${effect.releaseId}-${effect.stepIndex}-${effect.at}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      await this.deps.queue.schedule({ kind: "analysis", ...ref, at: effect.at, releaseId: effect.releaseId, stepIndex: effect.stepIndex });
+    }
+    if (requeueAt !== undefined) await this.deps.queue.schedule({ kind: "tick", ...ref, at: requeueAt });
+  }
+
+  private async announce(rollout: Rollout, object: RolloutObject, effects: Effect[]): Promise<void> {
+    for (const effect of effects) {
+      if (effect.type !== "notify") continue;
+      const event = effect.event;
+      this.deps.metrics.releaseEvents.inc({ namespace: rollout.namespace, rollout: rollout.name, kind: event.kind });
+      const fields = { rollout: `${rollout.namespace}/${rollout.name}`, kind: event.kind, version: event.version, stable: event.stableVersion };
+      if (event.severity === "warning") this.deps.log.warn(fields, event.message);
+      else this.deps.log.info(fields, event.message);
+      await this.deps.events.record({ namespace: rollout.namespace, name: rollout.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) }, event.severity === "warning" ? "Warning" : "Normal", reasonOf(event.kind), event.message);
+      await this.deps.notify?.(event, rollout).catch((error: unknown) => this.deps.log.warn({ err: String(error) }, "notification not queued"));
+    }
+  }
+}
+
+function trafficPending(status: RolloutStatus): boolean {
+  if (status.release) return !status.release.trafficApplied;
+  const condition = status.conditions.find((c) => c.type === "TrafficApplied");
+  return condition === undefined || condition.status !== "True";
+}
+
+function reasonOf(kind: string): string {
+  return kind.split("-").map((part) => (part[0] ?? "").toUpperCase() + part.slice(1)).join("");
+}
+
+/** The Valid condition mirrors the git side's verdict on this Rollout's file. */
+function validCondition(conditions: Condition[], invalid: string | undefined, now: number): Condition[] {
+  const existing = conditions.find((c) => c.type === "Valid");
+  const status = invalid === undefined ? "True" : "False";
+  const message = invalid ?? "the Rollout in git is valid";
+  if (existing && existing.status === status && existing.message === message) return conditions;
+  const condition: Condition = { type: "Valid", status, reason: invalid === undefined ? "Valid" : "InvalidFile", message, lastTransitionTime: existing?.status === status ? existing.lastTransitionTime : new Date(now).toISOString() };
+  return [...conditions.filter((c) => c.type !== "Valid"), condition].sort((a, b) => a.type.localeCompare(b.type));
+}

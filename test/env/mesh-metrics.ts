@@ -1,0 +1,94 @@
+/**
+ * What the mesh simulator reports, as Istio's destination sidecar would: `istio_requests_total`
+ * and `istio_request_duration_milliseconds` with the standard labels, on its own prom-client
+ * Registry, served at http://127.0.0.1:<port>/metrics.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counter, Histogram, Registry } from "prom-client";
+
+/** source_workload of every simulated request. */
+export const SOURCE_WORKLOAD = "mesh-simulator";
+/** Istio's default buckets for istio_request_duration_milliseconds (its stats plugin's list). */
+export const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+/** The standard labels a sidecar puts on both metrics. */
+export const ISTIO_LABELS = [
+  "reporter", "source_workload", "source_workload_namespace", "source_app",
+  "destination_service", "destination_service_name", "destination_service_namespace",
+  "destination_workload", "destination_workload_namespace", "destination_app", "destination_version",
+  "request_protocol", "response_code", "response_flags", "connection_security_policy",
+] as const;
+type IstioLabels = Record<(typeof ISTIO_LABELS)[number], string>;
+
+export interface MeshTelemetry {
+  /** host:port of /metrics. */
+  readonly target: string;
+  record(version: string, responseCode: string, latencyMs: number): void;
+  close(): Promise<void>;
+}
+
+export async function startMeshTelemetry(options: { namespace: string; service: string; port?: number }): Promise<MeshTelemetry> {
+  const { namespace, service } = options;
+  const registry = new Registry();
+  const requestsTotal = new Counter({ name: "istio_requests_total", help: "Requests, as Istio's destination sidecar counts them", labelNames: ISTIO_LABELS, registers: [registry] });
+  const requestDuration = new Histogram({
+    name: "istio_request_duration_milliseconds", help: "Request duration, as Istio's destination sidecar measures it",
+    labelNames: ISTIO_LABELS, buckets: DURATION_BUCKETS, registers: [registry],
+  });
+  const labelsFor = (version: string, responseCode: string): IstioLabels => ({
+    reporter: "destination",
+    source_workload: SOURCE_WORKLOAD,
+    source_workload_namespace: namespace,
+    source_app: SOURCE_WORKLOAD,
+    destination_service: `${service}.${namespace}.svc.cluster.local`,
+    destination_service_name: service,
+    destination_service_namespace: namespace,
+    destination_workload: `${service}-${version}`,
+    destination_workload_namespace: namespace,
+    destination_app: service,
+    destination_version: version,
+    request_protocol: "http",
+    response_code: responseCode,
+    response_flags: "-",
+    connection_security_policy: "mutual_tls",
+  });
+
+  const server = createServer((request, response) => {
+    if (request.url !== "/metrics") {
+      response.statusCode = 404;
+      response.end();
+      return;
+    }
+    registry.metrics().then(
+      (body) => {
+        response.setHeader("content-type", registry.contentType);
+        response.end(body);
+      },
+      (error: unknown) => {
+        response.statusCode = 500;
+        response.end(String(error));
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    target: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    record(version, responseCode, latencyMs) {
+      const labels = labelsFor(version, responseCode);
+      requestsTotal.inc(labels);
+      requestDuration.observe(labels, latencyMs);
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // Prometheus keeps its scrape connection alive
+      });
+      return closing;
+    },
+  };
+}

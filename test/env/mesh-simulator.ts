@@ -1,0 +1,270 @@
+/**
+ * A small mesh simulator for tests and the demo. It reads the live VirtualService, sends
+ * simulated requests to the service's versions the way Istio would route them (header routes,
+ * then weights), and exports what a destination sidecar would report: `istio_requests_total`
+ * and `istio_request_duration_milliseconds`, with Istio's standard labels, on `/metrics`.
+ * No real requests reach any backend; each version's error rate and latency are configured.
+ */
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { startMeshTelemetry } from "./mesh-metrics.js";
+import { MeshConfigError, observeRouting, parseRoutingTable, routeRequest, type ObservedRouting, type RoutingTable, type SimulatedRequest, type VersionFrom } from "./mesh-routing.js";
+import { registerTarget } from "./prometheus.js";
+
+export { DURATION_BUCKETS, ISTIO_LABELS, SOURCE_WORKLOAD } from "./mesh-metrics.js";
+export { MeshConfigError, type ObservedRouting, type VersionFrom } from "./mesh-routing.js";
+
+/** How one version of the service answers. */
+export interface VersionBehaviour {
+  /** Share of requests answered with 503, 0..1. */
+  errorRate: number;
+  /** Mean latency in milliseconds. */
+  latencyMs: number;
+  /** Latency is uniform in latencyMs +/- latencyJitterMs (never below 0). Default 0. */
+  latencyJitterMs?: number;
+}
+
+export interface MeshSimulatorOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** The mesh service (destination_service_name), e.g. "reviews". */
+  service: string;
+  /** Default: the service name. */
+  virtualService?: string;
+  /** http routes whose weights currentWeights() reports; default: the first route without `match`. */
+  routes?: readonly string[];
+  /** How a destination names a version. Default "subset"; "host" reads "reviews-v2" as v2. */
+  versionFrom?: VersionFrom;
+  /** Requests per second. Default 50. */
+  rate?: number;
+  /** A share of requests that carry extra headers, e.g. { headers: { "x-canary": "true" }, fraction: 0.1 }. */
+  headerTraffic?: { headers: Record<string, string>; fraction: number };
+  /** Per version; versions not listed answer as `defaultBehaviour`. */
+  behaviour?: Record<string, VersionBehaviour>;
+  /** Default: healthy, { errorRate: 0, latencyMs: 20, latencyJitterMs: 10 }. */
+  defaultBehaviour?: VersionBehaviour;
+  /** Register with this Prometheus (file_sd) while running; `labels` are added as target labels. */
+  prometheus?: { url: string; targetsDir: string; labels?: Record<string, string> };
+  /** PRNG seed, so runs are repeatable. Default 1. */
+  seed?: number;
+  /** Default 100. */
+  tickMs?: number;
+  /** How often the VirtualService is read. Default 250. */
+  pollMs?: number;
+  /** Port for /metrics on 127.0.0.1. Default: a free one. */
+  port?: number;
+  /** Told when reading the VirtualService starts or stops failing. */
+  log?: (line: string) => void;
+}
+
+export interface VersionTraffic {
+  requests: number;
+  /** Of those, requests that carried the `headerTraffic` headers. */
+  withHeaders: number;
+  /** Requests per response code, e.g. { "200": 180, "503": 20 }. */
+  responseCodes: Record<string, number>;
+}
+
+/** What the simulator sent since it started. */
+export interface TrafficSnapshot {
+  /** Every simulated request, routed or not. */
+  requests: number;
+  versions: Record<string, VersionTraffic>;
+  /** Requests that reached no version of the service, by reason. */
+  unrouted: Record<string, number>;
+}
+
+export interface MeshSimulator {
+  /** host:port of the /metrics endpoint. */
+  readonly target: string;
+  readonly metricsUrl: string;
+  /** Why the last read of the VirtualService could not be used; undefined when it could. */
+  readonly lastError: string | undefined;
+  setBehaviour(version: string, behaviour: VersionBehaviour): void;
+  setRate(requestsPerSecond: number): void;
+  snapshot(): TrafficSnapshot;
+  /** What it last read from the VirtualService; undefined while it has nothing usable. */
+  currentWeights(): ObservedRouting | undefined;
+  /** Reads the VirtualService now instead of waiting for the next poll. */
+  refresh(): Promise<void>;
+  /** Stops sending, unregisters from Prometheus and closes /metrics. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
+
+/** mulberry32: tiny, fast and good enough to make simulated traffic repeatable. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function checkBehaviour(version: string, behaviour: VersionBehaviour): VersionBehaviour {
+  const { errorRate, latencyMs, latencyJitterMs = 0 } = behaviour;
+  if (!(errorRate >= 0 && errorRate <= 1)) throw new RangeError(`behaviour of ${version}: errorRate must be within 0..1, got ${errorRate}`);
+  if (!(latencyMs >= 0) || !(latencyJitterMs >= 0)) throw new RangeError(`behaviour of ${version}: latencyMs and latencyJitterMs must be >= 0`);
+  return { errorRate, latencyMs, latencyJitterMs };
+}
+
+function checkRate(rate: number): number {
+  if (!(rate >= 0 && Number.isFinite(rate))) throw new RangeError(`rate must be a finite number of requests per second >= 0, got ${rate}`);
+  return rate;
+}
+
+/** The API server's own message for a failed read, without the raw response. */
+function readError(error: unknown, vsName: string): string {
+  if (typeof error === "object" && error !== null && "code" in error && typeof error.code === "number") {
+    if (error.code === 404) return `VirtualService ${vsName} not found`;
+    const body = "body" in error && typeof error.body === "string" ? error.body : "";
+    const message = /"message":\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
+    return `reading VirtualService ${vsName}: HTTP ${error.code}${message ? `: ${message}` : ""}`;
+  }
+  return `reading VirtualService ${vsName}: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+export async function startMeshSimulator(options: MeshSimulatorOptions): Promise<MeshSimulator> {
+  const { namespace, service } = options;
+  const vsName = options.virtualService ?? service;
+  const vsLabel = `${namespace}/${vsName}`;
+  const scope = { namespace, service, routes: options.routes, versionFrom: options.versionFrom ?? "subset" };
+  const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+  const random = seededRandom(options.seed ?? 1);
+  const tickMs = options.tickMs ?? 100;
+  const pollMs = options.pollMs ?? 250;
+  const log = options.log ?? (() => undefined);
+  let rate = checkRate(options.rate ?? 50);
+  const defaultBehaviour = checkBehaviour("unknown versions", options.defaultBehaviour ?? { errorRate: 0, latencyMs: 20, latencyJitterMs: 10 });
+  const behaviours = new Map<string, VersionBehaviour>();
+  for (const [version, behaviour] of Object.entries(options.behaviour ?? {})) behaviours.set(version, checkBehaviour(version, behaviour));
+  const headerTraffic = options.headerTraffic;
+  if (headerTraffic && !(headerTraffic.fraction >= 0 && headerTraffic.fraction <= 1)) throw new RangeError(`headerTraffic.fraction must be within 0..1, got ${headerTraffic.fraction}`);
+  const canaryRequest: SimulatedRequest = {
+    headers: Object.fromEntries(Object.entries(headerTraffic?.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
+  };
+  const plainRequest: SimulatedRequest = { headers: {} };
+  const telemetry = await startMeshTelemetry({ namespace, service, port: options.port });
+  const target = telemetry.target;
+
+  const counts: TrafficSnapshot = { requests: 0, versions: {}, unrouted: {} };
+  let table: RoutingTable | undefined;
+  let lastError: string | undefined;
+  let stopped = false;
+  let owed = 0; // fractional requests carried from tick to tick, so low rates stay exact
+  let lastTick = performance.now();
+
+  const sendOne = () => {
+    if (!table) return;
+    const withHeaders = headerTraffic !== undefined && random() < headerTraffic.fraction;
+    counts.requests += 1;
+    const routed = routeRequest(table, withHeaders ? canaryRequest : plainRequest, random);
+    if ("unrouted" in routed) {
+      counts.unrouted[routed.unrouted] = (counts.unrouted[routed.unrouted] ?? 0) + 1;
+      return;
+    }
+    const { version } = routed;
+    const behaviour = behaviours.get(version) ?? defaultBehaviour;
+    const responseCode = random() < behaviour.errorRate ? "503" : "200";
+    const jitter = behaviour.latencyJitterMs ?? 0;
+    const latencyMs = Math.max(0, behaviour.latencyMs + (2 * random() - 1) * jitter);
+    telemetry.record(version, responseCode, latencyMs);
+    const traffic = (counts.versions[version] ??= { requests: 0, withHeaders: 0, responseCodes: {} });
+    traffic.requests += 1;
+    if (withHeaders) traffic.withHeaders += 1;
+    traffic.responseCodes[responseCode] = (traffic.responseCodes[responseCode] ?? 0) + 1;
+  };
+
+  const tick = () => {
+    const now = performance.now();
+    const elapsedSeconds = Math.min(now - lastTick, 1_000) / 1_000; // a stalled event loop must not cause a burst
+    lastTick = now;
+    if (!table) {
+      owed = 0; // nothing is routable: count nothing, and start afresh when it is again
+      return;
+    }
+    owed += rate * elapsedSeconds;
+    const due = Math.floor(owed);
+    owed -= due;
+    for (let i = 0; i < due; i++) sendOne();
+  };
+
+  // Reads may overlap (poll and refresh()); only a newer read may replace what an older one set.
+  let readsStarted = 0;
+  let newestApplied = 0;
+  const refresh = async () => {
+    const read = ++readsStarted;
+    let next: RoutingTable | undefined;
+    let error: string | undefined;
+    try {
+      const object: unknown = await api.getNamespacedCustomObject({ ...VS, namespace, name: vsName });
+      next = parseRoutingTable(object, scope, vsLabel);
+    } catch (caught) {
+      error = caught instanceof MeshConfigError ? caught.message : readError(caught, vsLabel);
+    }
+    if (stopped || read < newestApplied) return;
+    newestApplied = read;
+    if (error !== lastError) log(error === undefined ? `mesh simulator: routing by VirtualService ${vsLabel} again` : `mesh simulator: ${error}`);
+    table = next;
+    lastError = error;
+  };
+
+  let unregister: (() => void) | undefined;
+  try {
+    await refresh();
+    if (options.prometheus) {
+      const { url, targetsDir, labels } = options.prometheus;
+      unregister = await registerTarget(url, targetsDir, target, labels);
+    }
+  } catch (error) {
+    await telemetry.close();
+    throw error;
+  }
+
+  let pollTimer: NodeJS.Timeout | undefined;
+  const poll = () => {
+    pollTimer = setTimeout(() => {
+      void refresh().finally(() => {
+        if (!stopped) poll();
+      });
+    }, pollMs);
+  };
+  poll();
+  lastTick = performance.now();
+  const tickTimer = setInterval(tick, tickMs);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    target,
+    metricsUrl: `http://${target}/metrics`,
+    get lastError() {
+      return lastError;
+    },
+    setBehaviour(version, behaviour) {
+      behaviours.set(version, checkBehaviour(version, behaviour));
+    },
+    setRate(requestsPerSecond) {
+      rate = checkRate(requestsPerSecond);
+    },
+    snapshot() {
+      return structuredClone(counts);
+    },
+    currentWeights() {
+      return table ? observeRouting(table) : undefined;
+    },
+    refresh,
+    stop() {
+      stopping ??= (async () => {
+        stopped = true;
+        clearInterval(tickTimer);
+        clearTimeout(pollTimer);
+        unregister?.();
+        await telemetry.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,142 @@
+/** A whole release world for one test: namespace, mesh objects, git, mesh simulator, controller. */
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { RolloutClient, type RolloutObject } from "../../src/kube/rollouts.js";
+import { RolloutStatusSchema, type RolloutStatus } from "../../src/rollout/status.js";
+import { createGitRemote, waitUntil, type GitRemote } from "../env/index.js";
+import { startMeshSimulator, type MeshSimulator, type VersionBehaviour } from "../env/mesh-simulator.js";
+import { startController, type ControllerProcess } from "./controller-process.js";
+import { rolloutYaml } from "./rollout-yaml.js";
+import { kubeConfig, services, uniqueName } from "./services.js";
+
+export const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
+export const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
+
+/** Fast steps for tests: two weights, each baked for a few seconds with 3 s analysis. */
+export const FAST_STEPS = ["- setWeight: 20", "- pause: 4s", "- setWeight: 60", "- pause: 4s"];
+export const FAST_ANALYSIS = [
+  "  analysis:",
+  "    interval: 3s",
+  "    minRequests: 5",
+  "    inconclusiveLimit: 2",
+  "    metrics:",
+  "      - name: success-rate",
+  "        min: 0.95",
+].join("\n");
+
+export interface World {
+  namespace: string;
+  remote: GitRemote;
+  mesh: MeshSimulator;
+  controller: ControllerProcess;
+  rollouts: RolloutClient;
+  objects: CustomObjectsApi;
+  /** Commits the Rollout `name` (default "reviews") at `version`. */
+  release(version: string, options?: { name?: string; steps?: string[]; analysis?: string; annotations?: Record<string, string> }): Promise<string>;
+  status(name?: string): Promise<RolloutStatus | undefined>;
+  waitForStatus(check: (s: RolloutStatus) => boolean, timeoutMs?: number, name?: string): Promise<RolloutStatus>;
+  /** Weight per version in the VirtualService's managed route. */
+  weights(vsName?: string, route?: string): Promise<Record<string, number>>;
+  waitForWeights(check: (w: Record<string, number>) => boolean, timeoutMs?: number): Promise<Record<string, number>>;
+  /** Stops (SIGTERM, or SIGKILL with `kill`) and starts the controller again. */
+  restartController(options?: { kill?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface WorldOptions {
+  rate?: number;
+  behaviour?: Record<string, VersionBehaviour>;
+  /** http routes of the VirtualService; default: one "primary" route to v1. */
+  http?: unknown[];
+  services?: string[];
+}
+
+export async function createWorld(options: WorldOptions = {}): Promise<World> {
+  const kc = kubeConfig();
+  const namespace = uniqueName("rel");
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  const objects = kc.makeApiClient(CustomObjectsApi);
+  for (const service of options.services ?? ["reviews"]) {
+    await objects.createNamespacedCustomObject({
+      ...DR, namespace,
+      body: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: service }, spec: { host: service, subsets: ["v1", "v2", "v3", "v4", "v5"].map((v) => ({ name: v, labels: { version: v } })) } },
+    });
+    await objects.createNamespacedCustomObject({
+      ...VS, namespace,
+      body: {
+        apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: service },
+        spec: { hosts: [service], http: service === "reviews" && options.http ? options.http : [{ name: "primary", route: [{ destination: { host: service, subset: "v1" } }] }] },
+      },
+    });
+  }
+  const remote = await createGitRemote();
+  const { prometheusUrl, prometheusTargetsDir } = services();
+  const mesh = await startMeshSimulator({
+    kubeConfig: kc, namespace, service: "reviews", rate: options.rate ?? 100,
+    ...(options.http ? { routes: ["primary"] } : {}),
+    behaviour: options.behaviour ?? {},
+    prometheus: { url: prometheusUrl, targetsDir: prometheusTargetsDir },
+  });
+  const rollouts = new RolloutClient(kc);
+  const release: World["release"] = async (version, o = {}) => {
+    const name = o.name ?? "reviews";
+    return remote.commit({
+      [`rollouts/${name}.yaml`]: rolloutYaml({
+        name, namespace, version, steps: o.steps ?? FAST_STEPS, specExtra: o.analysis ?? FAST_ANALYSIS,
+        ...(o.annotations ? { annotations: o.annotations } : {}),
+        ...(options.http && name === "reviews" ? { routes: ["primary"] } : {}),
+      }),
+    }, `${name} ${version}`);
+  };
+  const controllerArgs = ["--git-source-name", namespace, "--prometheus-url", prometheusUrl, "--resync-interval", "5s"];
+  const prefix = `w${namespace.replace(/-/g, "")}`;
+  let controller = await startController({ gitUrl: remote.url, prefix, args: controllerArgs });
+  const status = async (name = "reviews"): Promise<RolloutStatus | undefined> => {
+    let object: RolloutObject;
+    try {
+      object = await rollouts.get(namespace, name);
+    } catch {
+      return undefined;
+    }
+    const parsed = RolloutStatusSchema.safeParse(object.status);
+    return parsed.success ? parsed.data : undefined;
+  };
+  const weights = async (vsName = "reviews", route = "primary") => {
+    const vs = (await objects.getNamespacedCustomObject({ ...VS, namespace, name: vsName })) as { spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] } };
+    const managed = vs.spec.http.find((r) => r.name === route) ?? vs.spec.http[0];
+    const out: Record<string, number> = {};
+    for (const d of managed?.route ?? []) out[d.destination.subset ?? "?"] = d.weight ?? (managed?.route.length === 1 ? 100 : 0);
+    return out;
+  };
+  const world: World = {
+    namespace, remote, mesh, objects, rollouts, release, status, weights,
+    get controller() {
+      return controller;
+    },
+    async waitForStatus(check, timeoutMs = 60_000, name = "reviews") {
+      let last: RolloutStatus | undefined;
+      await waitUntil(`status of ${name}`, async () => {
+        last = await status(name);
+        return last !== undefined && check(last);
+      }, { timeoutMs, intervalMs: 100 }).catch((error: unknown) => {
+        throw new Error(`${error instanceof Error ? error.message : String(error)}\nlast status: ${JSON.stringify(last)}\ncontroller:\n${controller.output.filter((l) => !l.includes("git unchanged")).slice(-25).join("\n")}`);
+      });
+      return last as RolloutStatus;
+    },
+    async waitForWeights(check, timeoutMs = 30_000) {
+      let last: Record<string, number> = {};
+      await waitUntil("VirtualService weights", async () => check((last = await weights())), { timeoutMs, intervalMs: 50 });
+      return last;
+    },
+    async restartController(o = {}) {
+      if (o.kill) await controller.kill();
+      else await controller.stop();
+      controller = await startController({ gitUrl: remote.url, prefix, args: controllerArgs });
+    },
+    async stop() {
+      await controller.stop();
+      await mesh.stop();
+      await remote.stop();
+    },
+  };
+  return world;
+}

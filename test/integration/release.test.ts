@@ -1,0 +1,158 @@
+import { execFileSync } from "node:child_process";
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { createWorld, VS, type World } from "./release-harness.js";
+import { services } from "./services.js";
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.stop();
+  world = undefined;
+});
+
+describe("the release loop", () => {
+  it("(a) promotes a healthy canary through every step: 100% on the new version, now stable", async () => {
+    world = await createWorld();
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v1");
+    await world.release("v2");
+    const seen = new Set<number>();
+    await world.waitForStatus((s) => {
+      if (s.release) seen.add(s.canaryWeight);
+      return s.phase === "Healthy" && s.stableVersion === "v2";
+    }, 90_000);
+    // Status is written first, then traffic follows it.
+    await world.waitForWeights((w) => w.v2 === 100 && w.v1 === undefined);
+    expect([...seen].filter((w) => w > 0)).toEqual(expect.arrayContaining([20, 60]));
+    const status = await world.status();
+    expect(status?.history.at(-1)).toMatchObject({ version: "v2", fromVersion: "v1", outcome: "promoted" });
+    expect(world.mesh.snapshot().versions.v2?.requests ?? 0).toBeGreaterThan(0);
+  });
+
+  it("(b) rolls back a canary with 30% errors: traffic is 100% stable again", async () => {
+    world = await createWorld({ behaviour: { v2: { errorRate: 0.3, latencyMs: 20 } } });
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2");
+    await world.waitForWeights((w) => (w.v2 ?? 0) > 0);
+    const errorsStart = Date.now();
+    const status = await world.waitForStatus((s) => s.phase === "RolledBack", 60_000);
+    await world.waitForWeights((w) => (w.v2 ?? 0) === 0 && w.v1 === 100);
+    console.log(`[measure] canary errors start -> 100% stable: ${Date.now() - errorsStart} ms`);
+    expect(status.history.at(-1)).toMatchObject({ version: "v2", outcome: "rolled-back" });
+    expect(status.history.at(-1)?.reason).toMatch(/^success-rate 0\.\d+ < 0\.95$/);
+    expect(status.message).toMatch(/v2 rolled back: success-rate 0\.\d+ < 0\.95; 100% to v1/);
+  });
+
+  it("(c) never promotes a canary with too little traffic", async () => {
+    world = await createWorld({ rate: 1 });
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2");
+    const paused = await world.waitForStatus((s) => s.phase === "Paused", 60_000);
+    expect(paused.release?.pauseReason).toBe("inconclusive");
+    expect(paused.release?.metrics[0]?.lastOutcome).toBe("inconclusive");
+    expect(paused.stableVersion).toBe("v1");
+    expect((await world.weights()).v2).toBe(20);
+  });
+
+  it("(d) lets a newer version committed mid-release supersede it", async () => {
+    world = await createWorld();
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2", { steps: ["- setWeight: 20", "- pause: 1h"] });
+    await world.waitForStatus((s) => s.canaryVersion === "v2" && s.canaryWeight === 20);
+    await world.release("v3");
+    const done = await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v3", 90_000);
+    expect(done.history.map((h) => [h.version, h.outcome])).toEqual([["v2", "superseded"], ["v3", "promoted"]]);
+    await world.waitForWeights((w) => w.v3 === 100 && Object.keys(w).length === 1);
+  });
+
+  it("(e) stops managing a Rollout removed from git, sending an in-flight canary back to stable", async () => {
+    world = await createWorld();
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2", { steps: ["- setWeight: 30", "- pause: 1h"] });
+    await world.waitForWeights((w) => w.v2 === 30);
+    await world.remote.commit({ "rollouts/reviews.yaml": null });
+    await world.waitForWeights((w) => w.v1 === 100 && w.v2 === undefined);
+    await world.waitForStatus(() => false, 0).catch(() => undefined);
+    expect(await world.status()).toBeUndefined();
+  });
+
+  it("(f) reports a bad commit while other Rollouts keep progressing", async () => {
+    world = await createWorld({ services: ["reviews", "ratings"] });
+    await world.release("v1");
+    await world.release("v1", { name: "ratings" });
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.waitForStatus((s) => s.phase === "Healthy", 30_000, "ratings");
+    await world.release("v2");
+    await world.remote.commit({ "rollouts/ratings.yaml": "apiVersion: tideway.io/v1alpha1\nkind: Rollout\nmetadata: { name: ratings, namespace: " + world.namespace + " }\nspec:\n  service: ratings\n  version: v2\n  trafficRouting: { istio: { virtualService: { name: ratings } } }\n  steps:\n    - setWeight: 150\n" });
+    const ratings = await world.waitForStatus((s) => s.conditions.some((c) => c.type === "Valid" && c.status === "False"), 30_000, "ratings");
+    expect(ratings.conditions.find((c) => c.type === "Valid")?.message).toMatch(/^rollouts\/ratings\.yaml:9:\d+: spec\.steps\[0\]\.setWeight: /);
+    expect(ratings.stableVersion).toBe("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 90_000);
+  });
+
+  it("(g) sends 100% to stable within a second of tideway.io/abort on the live Rollout", async () => {
+    world = await createWorld();
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2", { steps: ["- setWeight: 40", "- pause: 1h"] });
+    await world.waitForWeights((w) => w.v2 === 40);
+    const { kubectl, kubeconfigPath } = services();
+    const sent = Date.now();
+    execFileSync(kubectl!, ["--kubeconfig", kubeconfigPath, "-n", world.namespace, "annotate", "rollout", "reviews", "tideway.io/abort=bad latency"]);
+    await world.waitForWeights((w) => w.v1 === 100 && (w.v2 ?? 0) === 0, 10_000);
+    const elapsed = Date.now() - sent;
+    console.log(`[measure] abort annotation -> 100% stable: ${elapsed} ms`);
+    const status = await world.waitForStatus((s) => s.phase === "Aborted");
+    expect(status.commands.at(-1)).toMatchObject({ command: "abort", value: "bad latency", result: "aborted v2" });
+    const object = await world.rollouts.get(world.namespace, "reviews");
+    await expect.poll(async () => (await world!.rollouts.get(world!.namespace, "reviews")).metadata.annotations?.["tideway.io/abort"]).toBeUndefined();
+    expect(object.metadata.name).toBe("reviews");
+  });
+
+  it("(h) keeps every route but the managed weights byte-for-byte in a shared VirtualService", async () => {
+    const http = [
+      { name: "admin", match: [{ uri: { prefix: "/admin" } }], route: [{ destination: { host: "reviews-admin", port: { number: 8080 } } }], timeout: "3s" },
+      { name: "primary", retries: { attempts: 3, perTryTimeout: "2s" }, timeout: "10s", route: [{ destination: { host: "reviews", subset: "v1" }, weight: 90 }, { destination: { host: "reviews-legacy" }, weight: 10 }] },
+      { name: "shadow", match: [{ headers: { "x-shadow": { exact: "1" } } }], route: [{ destination: { host: "reviews", subset: "v1" } }], mirror: { host: "reviews-mirror" }, mirrorPercentage: { value: 50 } },
+      { name: "fallback", route: [{ destination: { host: "ratings" } }], fault: { delay: { percentage: { value: 1 }, fixedDelay: "1s" } } },
+    ];
+    world = await createWorld({ http });
+    const before = (await world.objects.getNamespacedCustomObject({ ...VS, namespace: world.namespace, name: "reviews" })) as { metadata: { annotations?: Record<string, string> }; spec: { hosts: string[]; http: typeof http } };
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2");
+    await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 90_000);
+    await world.waitForWeights((w) => w.v2 === 90);
+    const after = (await world.objects.getNamespacedCustomObject({ ...VS, namespace: world.namespace, name: "reviews" })) as typeof before;
+    expect(after.spec.hosts).toEqual(before.spec.hosts);
+    expect(after.metadata.annotations).toEqual(before.metadata.annotations);
+    expect([after.spec.http[0], after.spec.http[2], after.spec.http[3]]).toEqual([http[0], http[2], http[3]]);
+    const { route, ...rest } = after.spec.http[1]!;
+    const originalRest: Record<string, unknown> = { ...http[1]! };
+    delete originalRest.route;
+    expect(rest).toEqual(originalRest);
+    expect(route).toEqual([{ destination: { host: "reviews", subset: "v2" }, weight: 90 }, { destination: { host: "reviews-legacy" }, weight: 10 }]);
+  });
+
+  it("(i) continues where it was after the controller is killed mid-release, and after Redis is flushed", async () => {
+    world = await createWorld();
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2", { steps: ["- setWeight: 20", "- pause: 6s", "- setWeight: 50", "- pause: 6s", "- setWeight: 80", "- pause: 4s"] });
+    await world.waitForStatus((s) => s.canaryWeight === 20);
+    await world.restartController({ kill: true });
+    await world.waitForStatus((s) => s.canaryWeight === 50, 60_000);
+    // Every queued job and schedule of this controller disappears; status in the API server is the memory.
+    const redis = new Redis(services().redisUrl);
+    const keys = await redis.keys(`w${world.namespace.replace(/-/g, "")}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    const done = await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 90_000);
+    expect(done.history.at(-1)).toMatchObject({ version: "v2", outcome: "promoted" });
+    expect(done.releaseCount).toBe(1);
+  }, 180_000);
+});
