@@ -10,7 +10,7 @@ import { RolloutSync, type SyncOutcome } from "../git/sync.js";
 import { startHttpServer } from "../http/server.js";
 import { EventRecorder } from "../kube/events.js";
 import { RolloutWatch } from "../kube/informer.js";
-import { applyMirror } from "../kube/mirror.js";
+import { applyMirror, SOURCE_LABEL } from "../kube/mirror.js";
 import { RolloutClient } from "../kube/rollouts.js";
 import { ReconcileQueue, type ReconcileJob } from "../queue/reconcile-queue.js";
 import { redisConnection } from "../queue/redis.js";
@@ -72,7 +72,9 @@ export class Controller {
       log,
       notify: (event, rollout) => this.notify?.(event, rollout) ?? Promise.resolve(),
     });
+    // A controller manages the Rollouts its git source made: several can share a cluster.
     this.watch = new RolloutWatch(kc, {
+      labelSelector: `${SOURCE_LABEL}=${options.git.sourceName}`,
       onChange: (ref, kind) => {
         log.debug({ rollout: `${ref.namespace}/${ref.name}`, kind }, "rollout changed");
         this.reconcileQueue.request(ref).catch((error: unknown) => log.warn({ err: String(error) }, "reconcile not queued"));

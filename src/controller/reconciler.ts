@@ -200,7 +200,15 @@ export class Reconciler {
   private async finalize(object: RolloutObject, rollout: Rollout, status: RolloutStatus | undefined): Promise<void> {
     const decision = decide(rollout, status, { type: "removed" }, this.now());
     const traffic = decision.effects.filter((e) => e.type === "setTraffic").at(-1);
-    if (traffic && traffic.type === "setTraffic") await this.deps.traffic.setTraffic(rollout, traffic.traffic);
+    if (traffic && traffic.type === "setTraffic") {
+      try {
+        await this.deps.traffic.setTraffic(rollout, traffic.traffic);
+      } catch (error) {
+        // Without a VirtualService there is no canary traffic to take back; anything else is retried.
+        if (!(error instanceof TrafficError && error.notFound)) throw error;
+        this.deps.log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error.message }, "removed Rollout had no VirtualService to restore");
+      }
+    }
     await this.announce(rollout, object, decision.effects);
     const finalizers = (object.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
     if (finalizers.length !== (object.metadata.finalizers ?? []).length) {

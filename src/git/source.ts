@@ -122,17 +122,25 @@ export class GitSource {
     return { kind: "diff", changed, removed };
   }
 
-  /** "" when HEAD's signature verifies against the configured keys; otherwise why not. */
+  /** "" when the commit's signature verifies against the configured keys; otherwise why not. */
   async verify(sha: string): Promise<string> {
     const config: string[] = [];
     if (this.options.allowedSignersFile) config.push("-c", `gpg.ssh.allowedSignersFile=${this.options.allowedSignersFile}`);
-    try {
-      await this.git(this.workTree).raw([...config, "verify-commit", sha]);
-      return "";
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      return this.redact(message).trim().split("\n").slice(0, 3).join(" ") || "no valid signature";
-    }
+    // %G? is G only for a good signature by a trusted key; git exits 0 whatever it finds.
+    const out = await this.run("verify", () => this.git(this.workTree).raw([...config, "log", "-1", "--format=%G?%x00%GS%x00%GK", sha, "--"]));
+    const [verdict = "N", signer = "", key = ""] = out.trim().split("\0");
+    if (verdict === "G") return "";
+    const meaning: Record<string, string> = {
+      N: "the commit is not signed",
+      B: "the signature is bad",
+      U: "the signature is good but the key is not trusted",
+      X: "the signature has expired",
+      Y: "the signature was made by an expired key",
+      R: "the signature was made by a revoked key",
+      E: "the signature cannot be checked (no key for it among the allowed signers)",
+    };
+    const by = signer || key ? ` (signer ${signer || key})` : "";
+    return `${meaning[verdict] ?? `signature state ${verdict}`}${by}`;
   }
 
   get verifiesSignatures(): boolean {

@@ -14,6 +14,8 @@ export interface WatchOptions {
   onChange: (ref: RolloutRef, kind: "add" | "update" | "delete") => void;
   onError?: (error: Error, restartInMs: number) => void;
   onConnect?: () => void;
+  /** Only Rollouts with these labels, e.g. "tideway.io/source=git". */
+  labelSelector?: string;
   /** Backoff bounds for restarts. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -34,14 +36,14 @@ export class RolloutWatch {
     const client = new RolloutClient(this.kc);
     const path = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
     const informer = makeInformer<KubernetesObject>(this.kc, path, async () => {
-      const { items, resourceVersion } = await client.listWithVersion();
+      const { items, resourceVersion } = await client.listWithVersion(this.options.labelSelector);
       return {
         apiVersion: `${GROUP}/${VERSION}`,
         kind: "RolloutList",
         metadata: { resourceVersion },
         items: items.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace, resourceVersion: o.metadata.resourceVersion } })),
       };
-    });
+    }, this.options.labelSelector);
     const emit = (kind: "add" | "update" | "delete") => (object: KubernetesObject) => {
       const name = object.metadata?.name;
       const namespace = object.metadata?.namespace;

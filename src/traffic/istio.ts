@@ -14,7 +14,11 @@ const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservic
 const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
 
 /** A routing failure to show people: what is wrong and what to fix. */
-export class TrafficError extends Error {}
+export class TrafficError extends Error {
+  constructor(message: string, readonly notFound = false) {
+    super(message);
+  }
+}
 
 export interface TrafficOutcome {
   /** False when the VirtualService already routed as wanted. */
@@ -78,7 +82,7 @@ export class IstioTraffic {
     } catch (error) {
       if (error instanceof TrafficError) throw error;
       const failure = kubeError(error, `reading VirtualService ${namespace}/${name}`);
-      if (isNotFound(failure)) throw new TrafficError(`VirtualService ${namespace}/${name} not found: create it, or fix trafficRouting.istio.virtualService.name`);
+      if (isNotFound(failure)) throw new TrafficError(`VirtualService ${namespace}/${name} not found: create it, or fix trafficRouting.istio.virtualService.name`, true);
       throw new TrafficError(failure.message);
     }
   }
@@ -111,7 +115,7 @@ export class IstioTraffic {
     const items = isObject(rules) && Array.isArray(rules.items) ? rules.items : [];
     const rule = items.find((item) => isObject(item) && isObject(item.spec) && typeof item.spec.host === "string" && (item.spec.host === service || item.spec.host.startsWith(`${service}.`)));
     if (!isObject(rule) || !isObject(rule.spec)) {
-      throw new TrafficError(`no DestinationRule for host ${service} in namespace ${rollout.namespace}: subsets ${wanted.join(", ")} are needed`);
+      throw new TrafficError(`no DestinationRule for host ${service} in namespace ${rollout.namespace}: subsets ${wanted.join(", ")} are needed`, true);
     }
     const subsets = Array.isArray(rule.spec.subsets) ? rule.spec.subsets.flatMap((s) => (isObject(s) && typeof s.name === "string" ? [s.name] : [])) : [];
     const missing = wanted.filter((subset) => !subsets.includes(subset));

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { symlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
@@ -107,6 +108,27 @@ describe("git to Rollout objects", () => {
     const logged = await controller.waitForLog((l) => String(l.msg).includes("rollouts-evil.yaml:1:1:"));
     expect(String(logged.msg)).toContain("symlink points outside the repository");
     expect(controller.output.join("\n")).not.toContain("root:x:0:0");
+  });
+});
+
+describe("commit signature verification", () => {
+  it("applies a commit signed by an allowed key and refuses an unsigned one, saying so", async () => {
+    const keys = mkdtempSync(join(tmpdir(), "tideway-keys-"));
+    cleanups.push(async () => rmSync(keys, { recursive: true, force: true }));
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "release-bot", "-f", join(keys, "signer")]);
+    writeFileSync(join(keys, "allowed_signers"), `test@tideway.invalid ${readFileSync(join(keys, "signer.pub"), "utf8")}`);
+    const { remote, controller, namespace, client } = await setup(["--git-allowed-signers", join(keys, "allowed_signers")]);
+    await remote.git.addConfig("gpg.format", "ssh");
+    await remote.git.addConfig("user.signingkey", join(keys, "signer.pub"));
+    await remote.git.addConfig("commit.gpgsign", "true");
+    await remote.commit({ "rollouts/reviews.yaml": rolloutYaml({ name: "reviews", namespace, version: "v1" }) }, "signed");
+    await waitForRollout(client, namespace, "reviews", (o) => versionOf(o) === "v1");
+
+    await remote.git.addConfig("commit.gpgsign", "false");
+    const unsigned = await remote.commit({ "rollouts/reviews.yaml": rolloutYaml({ name: "reviews", namespace, version: "v2" }) }, "unsigned");
+    const refused = await controller.waitForLog((l) => l.msg === "commit signature not verified; not applied" && (l.commit as { sha: string }).sha === unsigned);
+    expect(refused.reason).toBe("the commit is not signed");
+    expect(versionOf(await rolloutOf(client, namespace, "reviews"))).toBe("v1");
   });
 });
 
