@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerControlCommands } from "./cli/control.js";
 import { registerPlanCommand } from "./cli/plan.js";
 import { registerRunCommand } from "./cli/run.js";
 import { registerValidateCommand } from "./cli/validate.js";
@@ -13,5 +14,6 @@ export function buildCli(): Command {
   registerPlanCommand(program);
   registerValidateCommand(program);
   registerRunCommand(program);
+  registerControlCommands(program);
   return program;
 }

@@ -70,7 +70,7 @@ export class Controller {
       events: this.events,
       metrics: this.metrics,
       log,
-      notify: (event, rollout) => this.notify?.(event, rollout) ?? Promise.resolve(),
+      notify: (event, rollout, commit) => this.notify?.(event, rollout, commit) ?? Promise.resolve(),
     });
     // A controller manages the Rollouts its git source made: several can share a cluster.
     this.watch = new RolloutWatch(kc, {

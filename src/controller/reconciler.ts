@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { isConflict, isNotFound } from "../kube/errors.js";
 import type { EventRecorder } from "../kube/events.js";
-import { HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
+import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
 import type { ReconcileJob, ReconcileQueue } from "../queue/reconcile-queue.js";
 import { decide, desiredTraffic, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
@@ -21,7 +21,12 @@ export const FINALIZER = "tideway.io/traffic";
 export const COMMAND_PREFIX = "tideway.io/";
 
 export type AnalysisRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<MetricResult[]>;
-export type EventSink = (event: ReleaseEvent, rollout: Rollout) => Promise<void>;
+export interface CommitContext {
+  sha: string;
+  author?: string;
+  subject?: string;
+}
+export type EventSink = (event: ReleaseEvent, rollout: Rollout, commit?: CommitContext) => Promise<void>;
 
 export interface ReconcilerDeps {
   rollouts: RolloutClient;
@@ -248,7 +253,16 @@ export class Reconciler {
       if (event.severity === "warning") this.deps.log.warn(fields, event.message);
       else this.deps.log.info(fields, event.message);
       await this.deps.events.record({ namespace: rollout.namespace, name: rollout.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) }, event.severity === "warning" ? "Warning" : "Normal", reasonOf(event.kind), event.message);
-      await this.deps.notify?.(event, rollout).catch((error: unknown) => this.deps.log.warn({ err: String(error) }, "notification not queued"));
+      const annotations = object.metadata.annotations ?? {};
+      const sha = annotations[COMMIT_ANNOTATION];
+      const commit: CommitContext | undefined = sha === undefined ? undefined : {
+        sha,
+        ...(annotations[COMMIT_AUTHOR_ANNOTATION] !== undefined ? { author: annotations[COMMIT_AUTHOR_ANNOTATION] } : {}),
+        ...(annotations[COMMIT_SUBJECT_ANNOTATION] !== undefined ? { subject: annotations[COMMIT_SUBJECT_ANNOTATION] } : {}),
+      };
+      // The uid makes the id unique across a Rollout deleted and created again under the same name.
+      const global = { ...event, id: `${object.metadata.uid ?? `${rollout.namespace}-${rollout.name}`}-${event.id}` };
+      await this.deps.notify?.(global, rollout, commit).catch((error: unknown) => this.deps.log.warn({ err: String(error) }, "notification not queued"));
     }
   }
 }

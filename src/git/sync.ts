@@ -20,7 +20,7 @@ export interface SyncOutcome {
 }
 
 export interface MirrorTarget {
-  apply(input: { commit: string; rollouts: ParsedRollout[]; problems: Problem[]; files: ReadonlySet<string>; changedFiles?: ReadonlySet<string> }): Promise<MirrorReport>;
+  apply(input: { commit: string; commitAuthor?: string; commitSubject?: string; rollouts: ParsedRollout[]; problems: Problem[]; files: ReadonlySet<string>; changedFiles?: ReadonlySet<string> }): Promise<MirrorReport>;
 }
 
 export class RolloutSync {
@@ -73,7 +73,7 @@ export class RolloutSync {
       this.lastCommit = commit.sha;
       return { commit, result: "unchanged", parsedFiles, rollouts: rollouts.length, problems };
     }
-    const mirror = await this.mirror.apply({ commit: commit.sha, rollouts, problems, files: new Set(this.files.keys()), ...(changedFiles ? { changedFiles } : {}) });
+    const mirror = await this.mirror.apply({ commit: commit.sha, commitAuthor: commit.author, commitSubject: commit.subject, rollouts, problems, files: new Set(this.files.keys()), ...(changedFiles ? { changedFiles } : {}) });
     if (mirror.errors.length === 0) this.lastCommit = commit.sha;
     return { commit, result: "synced", parsedFiles, rollouts: rollouts.length, problems, mirror };
   }

@@ -11,6 +11,9 @@ import type { RolloutClient, RolloutObject } from "./rollouts.js";
 export const FIELD_MANAGER = "tideway-git";
 export const SOURCE_LABEL = "tideway.io/source";
 export const COMMIT_ANNOTATION = "tideway.io/commit";
+/** Who made the commit and its first line: for notifications. */
+export const COMMIT_AUTHOR_ANNOTATION = "tideway.io/commit-author";
+export const COMMIT_SUBJECT_ANNOTATION = "tideway.io/commit-subject";
 export const FILE_ANNOTATION = "tideway.io/file";
 /** Git's `tideway.io/abort`, renamed so the controller never mistakes it for a one-shot command. */
 export const HELD_ABORT_ANNOTATION = "tideway.io/held-abort";
@@ -20,6 +23,8 @@ export const INVALID_ANNOTATION = "tideway.io/invalid";
 export interface MirrorInput {
   source: string;
   commit: string;
+  commitAuthor?: string;
+  commitSubject?: string;
   rollouts: ParsedRollout[];
   problems: Problem[];
   /** Every Rollout file in the tree now (a removed file's objects may be deleted). */
@@ -56,6 +61,8 @@ export async function applyMirror(client: RolloutClient, input: MirrorInput): Pr
     delete annotations[ABORT_ANNOTATION];
     if (rollout.heldAbort !== undefined) annotations[HELD_ABORT_ANNOTATION] = rollout.heldAbort;
     annotations[COMMIT_ANNOTATION] = input.commit;
+    if (input.commitAuthor !== undefined) annotations[COMMIT_AUTHOR_ANNOTATION] = input.commitAuthor.slice(0, 200);
+    if (input.commitSubject !== undefined) annotations[COMMIT_SUBJECT_ANNOTATION] = input.commitSubject.slice(0, 200);
     annotations[FILE_ANNOTATION] = parsed.file;
     try {
       await client.apply({

@@ -108,6 +108,8 @@ export const RolloutStatusSchema = z.strictObject({
   history: z.array(HistoryEntrySchema),
   commands: z.array(CommandRecordSchema),
   observedGeneration: z.int().min(0).optional(),
+  /** Events announced so far; numbers each event so a replayed reconcile announces it once. */
+  eventCount: z.int().min(0).optional(),
 });
 export type RolloutStatus = z.output<typeof RolloutStatusSchema>;
 

@@ -41,9 +41,11 @@ export class Draft {
 
   notify(kind: EventKind, message: string, details: ReleaseEvent["details"] = {}, severity: ReleaseEvent["severity"] = "normal"): void {
     const release = this.status.release;
+    this.status.eventCount = (this.status.eventCount ?? 0) + 1;
     this.effects.push({
       type: "notify",
       event: {
+        id: String(this.status.eventCount),
         kind,
         severity,
         message,

@@ -32,6 +32,8 @@ export type { EventKind } from "../schema.js";
 
 /** Something people should hear about: becomes a Kubernetes Event, a log line and a Slack message. */
 export interface ReleaseEvent {
+  /** Unique for this Rollout ("7": the 7th event it announced); prefix it with the object's uid to make it global. */
+  id: string;
   kind: EventKind;
   severity: "normal" | "warning";
   message: string;

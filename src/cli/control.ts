@@ -1,0 +1,153 @@
+/**
+ * `tideway status` and the manual-control commands. Each command writes the same annotation a
+ * person would write with kubectl, so every path goes through the controller the same way.
+ */
+import type { Command } from "commander";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { loadKubeConfig } from "../kube/config.js";
+import { RolloutClient, type RolloutObject } from "../kube/rollouts.js";
+import { COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
+
+export interface ControlIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  kubeConfig: (path?: string) => KubeConfig;
+  sleep: (ms: number) => Promise<void>;
+}
+
+const processIo: ControlIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  kubeConfig: (path) => loadKubeConfig(path),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+interface TargetFlags {
+  namespace?: string;
+  kubeconfig?: string;
+}
+
+function defaultNamespace(kc: KubeConfig): string {
+  return kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
+}
+
+function statusOf(object: RolloutObject): RolloutStatus | undefined {
+  const parsed = RolloutStatusSchema.safeParse(object.status);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The last analysis of the release in flight: "success-rate 0.998 (pass)". */
+function lastAnalysis(status: RolloutStatus | undefined): string {
+  const metrics = status?.release?.metrics ?? [];
+  return metrics.filter((m) => m.lastOutcome).map((m) => `${m.name} ${m.lastValue ?? "-"} (${m.lastOutcome})`).join(", ");
+}
+
+export function statusTable(objects: RolloutObject[], allNamespaces: boolean): string {
+  const header = [...(allNamespaces ? ["NAMESPACE"] : []), "NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "LAST ANALYSIS", "MESSAGE"];
+  const rows = objects.map((object) => {
+    const status = statusOf(object);
+    return [
+      ...(allNamespaces ? [object.metadata.namespace] : []),
+      object.metadata.name,
+      status?.phase ?? "Pending",
+      status?.stableVersion ?? "",
+      status?.canaryVersion ?? "",
+      status ? String(status.canaryWeight) : "",
+      status?.step ?? "",
+      lastAnalysis(status),
+      status?.message ?? "",
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("   ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n") + "\n";
+}
+
+export function registerControlCommands(program: Command, io: ControlIo = processIo): void {
+  program
+    .command("status [name]")
+    .description("show Rollouts: phase, versions, weight, step and last analysis")
+    .option("-n, --namespace <ns>", "namespace (default: the kubeconfig context's)")
+    .option("-A, --all-namespaces", "Rollouts in every namespace")
+    .option("-w, --watch", "keep printing as they change")
+    .option("-o, --output <format>", "table or json", "table")
+    .option("--kubeconfig <file>", "kubeconfig file")
+    .action(async (name: string | undefined, flags: TargetFlags & { allNamespaces?: boolean; watch?: boolean; output: string }) => {
+      const kc = io.kubeConfig(flags.kubeconfig);
+      const client = new RolloutClient(kc);
+      const namespace = flags.namespace ?? defaultNamespace(kc);
+      const read = async (): Promise<RolloutObject[]> => {
+        if (name) return [await client.get(namespace, name)];
+        const all = await client.list();
+        return (flags.allNamespaces ? all : all.filter((o) => o.metadata.namespace === namespace)).sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+      };
+      const render = (objects: RolloutObject[]) =>
+        flags.output === "json"
+          ? `${JSON.stringify(objects.map((o) => ({ name: o.metadata.name, namespace: o.metadata.namespace, status: o.status ?? null })), null, 2)}\n`
+          : statusTable(objects, flags.allNamespaces === true);
+      let last = "";
+      for (;;) {
+        const text = render(await read());
+        if (text !== last) io.stdout(last === "" ? text : `\n${text}`);
+        last = text;
+        if (!flags.watch) return;
+        await io.sleep(1_000);
+      }
+    });
+
+  for (const command of COMMANDS) {
+    const sub = program
+      .command(`${command} <name>`)
+      .description(describe(command))
+      .option("-n, --namespace <ns>", "namespace (default: the kubeconfig context's)")
+      .option("--kubeconfig <file>", "kubeconfig file")
+      .option("--no-wait", "do not wait for the controller to acknowledge it")
+      .option("--timeout <seconds>", "how long to wait for the acknowledgement", "15");
+    if (command === "abort" || command === "pause") sub.option("--reason <text>", "why (recorded in status and posted to Slack)");
+    if (command === "promote") sub.option("--full", "promote all the way at once instead of completing the current step");
+    sub.action(async (name: string, flags: TargetFlags & { reason?: string; full?: boolean; wait: boolean; timeout: string }) => {
+      const kc = io.kubeConfig(flags.kubeconfig);
+      const namespace = flags.namespace ?? defaultNamespace(kc);
+      const value = command === "promote" ? (flags.full ? "full" : "step") : (flags.reason ?? (command === "abort" ? "aborted with the tideway CLI" : ""));
+      const code = await sendCommand(new RolloutClient(kc), io, { namespace, name, command, value, wait: flags.wait, timeoutMs: Number(flags.timeout) * 1000 });
+      if (code !== 0) process.exitCode = code;
+    });
+  }
+}
+
+function describe(command: CommandName): string {
+  return {
+    abort: "send all traffic back to stable and mark the release aborted",
+    promote: "complete the current step (or, with --full, promote at once)",
+    pause: "hold the release where it is",
+    resume: "continue a paused release",
+    retry: "start a rolled-back or aborted version again",
+  }[command];
+}
+
+/** Writes `tideway.io/<command>` and waits until the controller records and removes it. */
+export async function sendCommand(
+  client: RolloutClient,
+  io: ControlIo,
+  request: { namespace: string; name: string; command: CommandName; value: string; wait: boolean; timeoutMs: number },
+): Promise<number> {
+  const { namespace, name, command, value } = request;
+  const annotation = `tideway.io/${command}`;
+  const before = statusOf(await client.get(namespace, name))?.commands.length ?? 0;
+  await client.patchMetadata(namespace, name, { annotations: { [annotation]: value } });
+  io.stdout(`${namespace}/${name}: ${annotation}=${JSON.stringify(value)} written\n`);
+  if (!request.wait) return 0;
+  const deadline = Date.now() + request.timeoutMs;
+  while (Date.now() < deadline) {
+    await io.sleep(100);
+    const object = await client.get(namespace, name);
+    const status = statusOf(object);
+    const recorded = status?.commands.at(-1);
+    if (object.metadata.annotations?.[annotation] === undefined && recorded && recorded.command === command && (status?.commands.length ?? 0) >= Math.min(before + 1, 10)) {
+      io.stdout(`${namespace}/${name}: ${recorded.result}\n`);
+      return recorded.result.startsWith("ignored") ? 1 : 0;
+    }
+  }
+  io.stderr(`${namespace}/${name}: not acknowledged within ${request.timeoutMs / 1000}s; is the controller running?\n`);
+  return 1;
+}

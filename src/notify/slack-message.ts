@@ -1,0 +1,236 @@
+/**
+ * A release event as a Slack incoming-webhook post: a one-line `text` for notifications and
+ * Block Kit `blocks` for the channel. Pure: built only from the event and its context.
+ */
+import type { MetricResult, ReleaseEvent } from "../rollout/engine.js";
+import type { Rollout } from "../rollout/model.js";
+import type { EventKind } from "../rollout/schema.js";
+import { code, context, escapeText, fields, header, oneLine, progressBar, section, truncate, type SlackBlock } from "./slack-blocks.js";
+
+/** The git commit that carried the change, when the controller knows it. */
+export interface CommitInfo {
+  sha: string;
+  author?: string;
+  /** The commit message; only its first line is shown. */
+  subject?: string;
+}
+
+export interface NotificationContext {
+  rollout?: Rollout;
+  commit?: CommitInfo;
+}
+
+export interface SlackMessage {
+  text: string;
+  blocks: SlackBlock[];
+  channel?: string;
+}
+
+const PRESENTATION: Record<EventKind, { icon: string; title: string }> = {
+  adopted: { icon: ":seedling:", title: "adopted as stable" },
+  started: { icon: ":rocket:", title: "canary started" },
+  step: { icon: ":arrow_forward:", title: "next step" },
+  "check-failed": { icon: ":x:", title: "check failed" },
+  "check-inconclusive": { icon: ":grey_question:", title: "check inconclusive" },
+  "check-error": { icon: ":warning:", title: "analysis error" },
+  paused: { icon: ":double_vertical_bar:", title: "paused" },
+  resumed: { icon: ":arrow_forward:", title: "resumed" },
+  promoted: { icon: ":white_check_mark:", title: "promoted" },
+  "rolled-back": { icon: ":rewind:", title: "rolled back" },
+  aborted: { icon: ":octagonal_sign:", title: "aborted" },
+  superseded: { icon: ":fast_forward:", title: "superseded" },
+  reverted: { icon: ":leftwards_arrow_with_hook:", title: "reverted" },
+  removed: { icon: ":wastebasket:", title: "removed from git" },
+  retried: { icon: ":repeat:", title: "retry requested" },
+  held: { icon: ":lock:", title: "held aborted in git" },
+  "command-ignored": { icon: ":information_source:", title: "command ignored" },
+  "traffic-failed": { icon: ":rotating_light:", title: "traffic not applied" },
+  invalid: { icon: ":no_entry:", title: "invalid Rollout in git" },
+};
+
+const OUTCOME_ICONS: Record<MetricResult["outcome"], string> = {
+  pass: ":white_check_mark:",
+  fail: ":x:",
+  inconclusive: ":grey_question:",
+  error: ":warning:",
+};
+
+const TEXT_LIMIT = 300;
+
+/** Whether the Rollout's `spec.notifications.slack.events` lets this event through (all do when absent). */
+export function shouldNotify(event: ReleaseEvent, rollout?: Rollout): boolean {
+  const events = rollout?.spec.notifications?.slack?.events;
+  return events === undefined || events.includes(event.kind);
+}
+
+export function slackMessage(event: ReleaseEvent, notificationContext: NotificationContext = {}): SlackMessage {
+  const { rollout, commit } = notificationContext;
+  const { icon, title } = PRESENTATION[event.kind];
+  const name = event.rollout.name;
+  const headline = event.kind === "invalid" ? `${name}: ${title}` : `${name} ${event.version} ${title}`;
+  const blocks: SlackBlock[] = [
+    header(`${icon} ${headline}`),
+    section(escapeText(event.message), releaseFields(event)),
+    ...detailBlocks(event, rollout),
+  ];
+  if (commit) blocks.push(context([commitLine(commit)]));
+  const channel = rollout?.spec.notifications?.slack?.channel;
+  return { text: escapeText(oneLine(event.message, TEXT_LIMIT)), blocks, ...(channel !== undefined ? { channel } : {}) };
+}
+
+function releaseFields(event: ReleaseEvent): string[] {
+  const { name, namespace } = event.rollout;
+  const out = [`*Rollout*\n${code(name)} in ${code(namespace)}`];
+  if (event.kind === "invalid") return out;
+  out.push(event.version === event.stableVersion
+    ? `*Stable*\n${code(event.stableVersion)}`
+    : `*Stable → canary*\n${code(event.stableVersion)} → ${code(event.version)}`);
+  if (event.releaseId !== undefined) out.push(`*Release*\n#${event.releaseId}`);
+  return out;
+}
+
+function detailBlocks(event: ReleaseEvent, rollout: Rollout | undefined): SlackBlock[] {
+  const details = event.details;
+  const blocks: SlackBlock[] = [];
+  const progress = progressFields(details);
+  if (progress.length > 0) blocks.push(fields(progress));
+  switch (event.kind) {
+    case "started": {
+      const steps = numberDetail(details, "steps");
+      if (steps !== undefined) blocks.push(section(`${steps} step${steps === 1 ? "" : "s"}; traffic stays 100% on ${code(event.stableVersion)} until the first weight step.`));
+      break;
+    }
+    case "check-failed":
+    case "check-inconclusive":
+    case "check-error": {
+      const results = resultsDetail(details);
+      if (results.length > 0) blocks.push(section(results.map((r) => metricLine(r, rollout)).join("\n")));
+      break;
+    }
+    case "paused":
+      blocks.push(...pausedBlocks(event, stringDetail(details, "reason")));
+      break;
+    case "rolled-back":
+    case "aborted":
+      blocks.push(...failedBlocks(event));
+      break;
+    case "invalid":
+      blocks.push(section(invalidText(event)));
+      break;
+    case "command-ignored": {
+      const command = stringDetail(details, "command");
+      if (command !== undefined) blocks.push(section(`*Command*\n${code(command)}`));
+      break;
+    }
+    default: {
+      const reason = stringDetail(details, "reason");
+      if (reason !== undefined) blocks.push(section(`*Reason*\n${escapeText(reason)}`));
+    }
+  }
+  return blocks;
+}
+
+function progressFields(details: ReleaseEvent["details"]): string[] {
+  const out: string[] = [];
+  const step = stringDetail(details, "step");
+  if (step !== undefined) out.push(`*Progress*\n${escapeText(progressBar(step) ?? step)}`);
+  const weight = numberDetail(details, "weight");
+  if (weight !== undefined) out.push(`*Canary weight*\n${weight}%`);
+  const route = stringDetail(details, "headerRoute");
+  if (route !== undefined) out.push(`*Header route*\n${code(route)} → canary`);
+  return out;
+}
+
+/** ":x: *success-rate*: `0.91` (min 0.99): 0.91 < 0.99" */
+function metricLine(result: MetricResult, rollout: Rollout | undefined): string {
+  const value = result.value === null ? "no data" : code(formatNumber(result.value));
+  const metric = rollout?.spec.analysis?.metrics.find((m) => m.name === result.name);
+  const bounds = [metric?.min !== undefined ? `min ${metric.min}` : "", metric?.max !== undefined ? `max ${metric.max}` : ""].filter(Boolean).join(", ");
+  const threshold = bounds ? ` (${bounds})` : "";
+  const message = result.message ? `: ${escapeText(result.message)}` : "";
+  return `${OUTCOME_ICONS[result.outcome]} *${escapeText(result.name)}*: ${value}${threshold}${message}`;
+}
+
+function pausedBlocks(event: ReleaseEvent, reason: string | undefined): SlackBlock[] {
+  const { name, namespace } = event.rollout;
+  const target = `${name} -n ${namespace}`;
+  const atGate = reason === "gate";
+  const why = atGate ? "Waiting at a manual gate for a promote."
+    : reason === "manual" ? "Paused by hand."
+    : reason === "inconclusive" ? "Paused: too many inconclusive checks in a row."
+    : reason === "error" ? "Paused: too many analysis errors in a row."
+    : "Paused.";
+  const proceed = atGate
+    ? [`kubectl annotate rollout ${target} tideway.io/promote=step`, `tideway promote ${target}`]
+    : [`kubectl annotate rollout ${target} tideway.io/resume=true`, `tideway resume ${target}`];
+  const stop = [`kubectl annotate rollout ${target} tideway.io/abort="stopped by hand"`, `tideway abort ${target}`];
+  return [
+    section(why),
+    section(`*To continue*\n${codeBlock(proceed)}`),
+    section(`*To stop* (100% back to ${code(event.stableVersion)})\n${codeBlock(stop)}`),
+  ];
+}
+
+function failedBlocks(event: ReleaseEvent): SlackBlock[] {
+  const details = event.details;
+  const facts: string[] = [];
+  const reason = stringDetail(details, "reason");
+  if (reason !== undefined) facts.push(`*Reason*\n${escapeText(reason)}`);
+  const by = stringDetail(details, "by");
+  if (by !== undefined) facts.push(`*By*\n${escapeText(by)}`);
+  const failed = numberDetail(details, "failedChecks");
+  const limit = numberDetail(details, "failureLimit");
+  if (failed !== undefined) facts.push(`*Failed checks*\n${failed}${limit !== undefined ? ` (limit ${limit})` : ""}`);
+  facts.push(`*Traffic*\n100% to ${code(event.stableVersion)}`);
+  const target = `${event.rollout.name} -n ${event.rollout.namespace}`;
+  return [
+    fields(facts),
+    section(`*To try ${code(event.version)} again*\n${codeBlock([`kubectl annotate rollout ${target} tideway.io/retry=true`, `tideway retry ${target}`])}`),
+  ];
+}
+
+/** "`rollouts/reviews.yaml:12:7` `spec.steps[1].setWeight`" and the problem, quoted. */
+function invalidText(event: ReleaseEvent): string {
+  const details = event.details;
+  const file = stringDetail(details, "file");
+  const line = numberDetail(details, "line");
+  const column = numberDetail(details, "column");
+  const where = file === undefined ? undefined : [file, line, line !== undefined ? column : undefined].filter((p) => p !== undefined).join(":");
+  const path = stringDetail(details, "path");
+  const problem = stringDetail(details, "message") ?? event.message;
+  const location = [where !== undefined ? code(where) : "", path ? code(path) : ""].filter(Boolean).join(" ");
+  const quoted = escapeText(problem).split("\n").map((l) => `> ${l}`).join("\n");
+  return `${location ? `${location}\n` : ""}${quoted}\nEvery other Rollout is unaffected; fix the file and push.`;
+}
+
+/** "`1a2b3c4` by Ann · Bump reviews to v2" */
+function commitLine(commit: CommitInfo): string {
+  const parts = [`commit ${code(commit.sha.slice(0, 7))}`];
+  if (commit.author) parts[0] += ` by ${escapeText(oneLine(commit.author, 80))}`;
+  const subject = commit.subject?.split("\n")[0]?.trim();
+  if (subject) parts.push(escapeText(truncate(subject, 120)));
+  return parts.join(" · ");
+}
+
+function codeBlock(lines: string[]): string {
+  return `\`\`\`${lines.map(escapeText).join("\n")}\`\`\``;
+}
+
+function formatNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
+}
+
+function stringDetail(details: ReleaseEvent["details"], key: string): string | undefined {
+  const value = details[key];
+  return typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : undefined;
+}
+
+function numberDetail(details: ReleaseEvent["details"], key: string): number | undefined {
+  const value = details[key];
+  return typeof value === "number" ? value : undefined;
+}
+
+function resultsDetail(details: ReleaseEvent["details"]): MetricResult[] {
+  const value = details["results"];
+  return Array.isArray(value) ? value : [];
+}
