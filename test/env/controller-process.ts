@@ -1,0 +1,122 @@
+/** Runs `tideway run` as a real child process against the test services, capturing its JSON logs. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, waitUntil } from "./process.js";
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface ControllerProcess {
+  port: number;
+  url: string;
+  /** Every stdout/stderr line, raw. */
+  output: string[];
+  logs(): LogLine[];
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  stop(): Promise<void>;
+  /** SIGKILL: no chance to finish anything. */
+  kill(): Promise<void>;
+}
+
+const ROOT = new URL("../../", import.meta.url);
+
+export interface ControllerEndpoints {
+  kubeconfigPath: string;
+  redisUrl: string;
+}
+
+export async function startController(options: { gitUrl: string; endpoints: ControllerEndpoints; args?: string[]; env?: Record<string, string>; prefix?: string; logLevel?: string }): Promise<ControllerProcess> {
+  const port = await freePort();
+  const cacheDir = mkdtempSync(join(tmpdir(), "tideway-controller-"));
+  const { kubeconfigPath, redisUrl } = options.endpoints;
+  const args = [
+    "--import", "tsx", "src/main.ts", "run",
+    "--git-url", options.gitUrl,
+    "--git-branch", "main",
+    "--git-interval", "1s",
+    "--git-cache-dir", cacheDir,
+    "--kubeconfig", kubeconfigPath,
+    "--redis-url", redisUrl,
+    "--queue-prefix", options.prefix ?? `t${Math.random().toString(36).slice(2, 8)}`,
+    "--listen", `127.0.0.1:${port}`,
+    "--log-level", options.logLevel ?? "debug",
+    ...(options.args ?? []),
+  ];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const waiters = new Set<() => void>();
+  const collect = (chunk: Buffer) => {
+    output.push(...chunk.toString("utf8").split("\n").filter((l) => l.length > 0));
+    for (const wake of waiters) wake();
+  };
+  let partial = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    const text = partial + chunk.toString("utf8");
+    const lines = text.split("\n");
+    partial = lines.pop() ?? "";
+    collect(Buffer.from(lines.join("\n")));
+  });
+  child.stderr?.on("data", collect);
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const logs = () =>
+    output.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as LogLine];
+      } catch {
+        return [];
+      }
+    });
+  const controller: ControllerProcess = {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    output,
+    logs,
+    waitForLog(predicate, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = logs().find(predicate);
+          if (!found) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`log line not seen within ${timeoutMs} ms; last lines:\n${output.slice(-15).join("\n")}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await exited;
+      }
+      rmSync(cacheDir, { recursive: true, force: true });
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(cacheDir, { recursive: true, force: true });
+    },
+  };
+  await waitUntil("the controller's /healthz", async () => {
+    if (child.exitCode !== null) throw new Error(`tideway run exited with ${child.exitCode}:\n${output.slice(-15).join("\n")}`);
+    return (await fetch(`${controller.url}/healthz`)).ok;
+  }, { timeoutMs: 30_000, intervalMs: 100 });
+  return controller;
+}

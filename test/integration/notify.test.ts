@@ -1,0 +1,202 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { NOTIFY_QUEUE, NotificationQueue, type NotificationQueueOptions, type NotifyLogFields } from "../../src/notify/delivery.js";
+import { redisConnection } from "../../src/queue/redis.js";
+import type { ReleaseEvent } from "../../src/rollout/engine.js";
+import { startSlackReceiver, waitUntil, type SlackPost, type SlackReceiver } from "../env/index.js";
+import { services, uniqueName } from "./services.js";
+
+const STEPS = [
+  ["started", "reviews v2: canary started (stable v1)"],
+  ["step", "reviews v2: step 1/5, 10% to canary"],
+  ["step", "reviews v2: step 3/5, 50% to canary"],
+  ["paused", "reviews v2: paused, waiting at a manual gate"],
+  ["promoted", "reviews v2 promoted: 100% of traffic, now stable (was v1)"],
+] as const;
+
+function releaseEvents(first = 1): ReleaseEvent[] {
+  return STEPS.map(([kind, message], i) => ({
+    id: String(first + i), kind, severity: "normal", message,
+    rollout: { name: "reviews", namespace: "bookinfo" }, version: "v2", stableVersion: "v1", releaseId: 1, details: {},
+  }));
+}
+
+const textOf = (post: SlackPost) => (post.body as { text: string }).text;
+
+interface Harness {
+  queue: NotificationQueue;
+  prefix: string;
+  logLines: string[];
+}
+
+const open: { queue: NotificationQueue; connection: Redis; receivers: SlackReceiver[] }[] = [];
+
+afterEach(async () => {
+  for (const { queue, connection, receivers } of open.splice(0)) {
+    await queue.close();
+    connection.disconnect();
+    for (const receiver of receivers) await receiver.stop();
+  }
+});
+
+/** A started NotificationQueue on the real Redis, under a prefix of its own, with fast retries. */
+async function startQueue(options: Partial<NotificationQueueOptions>, receivers: SlackReceiver[]): Promise<Harness> {
+  const connection = redisConnection(services().redisUrl);
+  const logLines: string[] = [];
+  const prefix = uniqueName("notify");
+  const queue = new NotificationQueue({
+    connection,
+    prefix,
+    minBackoffMs: 10,
+    maxBackoffMs: 200,
+    log: (level: string, message: string, fields: NotifyLogFields) => logLines.push(JSON.stringify({ level, message, ...fields })),
+    ...options,
+  });
+  open.push({ queue, connection, receivers });
+  await queue.start();
+  return { queue, prefix, logLines };
+}
+
+async function enqueueAll(queue: NotificationQueue, events: ReleaseEvent[]): Promise<void> {
+  for (const event of events) await queue.enqueue(event);
+}
+
+describe("Slack notifications through the queue", () => {
+  it("delivers a release's events once each, in the order they happened", async () => {
+    const slack = await startSlackReceiver();
+    const { queue } = await startQueue({ slack: { webhookUrl: slack.webhookUrl } }, [slack]);
+
+    await enqueueAll(queue, releaseEvents());
+    await slack.waitForPosts(5);
+
+    expect(slack.delivered().map(textOf)).toEqual(STEPS.map(([, message]) => message));
+    expect(slack.posts[0]?.body).toMatchObject({ blocks: expect.arrayContaining([expect.objectContaining({ type: "header" })]) });
+  });
+
+  it("posts an event enqueued twice only once", async () => {
+    const slack = await startSlackReceiver();
+    const { queue } = await startQueue({ slack: { webhookUrl: slack.webhookUrl } }, [slack]);
+    const [started, firstStep] = releaseEvents();
+    if (!started || !firstStep) throw new Error("fixture");
+
+    await queue.enqueue(started);
+    await queue.enqueue(started);
+    await slack.waitForPosts(1);
+    await queue.enqueue(started);
+    // Events arrive in order, so once the next one is here a duplicate would have arrived before it.
+    await queue.enqueue(firstStep);
+    await slack.waitForPosts(2);
+
+    expect(slack.posts.map(textOf)).toEqual([started.message, firstStep.message]);
+  });
+
+  it("waits out a 429 for as long as Retry-After says, and keeps the order", async () => {
+    const slack = await startSlackReceiver();
+    const { queue } = await startQueue({ slack: { webhookUrl: slack.webhookUrl } }, [slack]);
+    slack.failNext(1, 429, 2);
+
+    await enqueueAll(queue, releaseEvents().slice(0, 3));
+    const posts = await slack.waitForPosts(4, 15_000);
+
+    expect(posts.map((p) => p.status)).toEqual([429, 200, 200, 200]);
+    const [limited, retried] = posts;
+    expect(retried!.receivedAt - limited!.receivedAt).toBeGreaterThanOrEqual(2_000);
+    expect(slack.delivered().map(textOf)).toEqual(STEPS.slice(0, 3).map(([, message]) => message));
+  });
+
+  it("rides out twenty 500s in a row: every message still arrives exactly once, in order", async () => {
+    const slack = await startSlackReceiver();
+    const { queue } = await startQueue({ slack: { webhookUrl: slack.webhookUrl } }, [slack]);
+    slack.failNext(20, 500);
+
+    await enqueueAll(queue, releaseEvents());
+    await slack.waitForPosts(25, 30_000);
+
+    expect(slack.posts.filter((p) => p.status === 500)).toHaveLength(20);
+    expect(slack.delivered().map(textOf)).toEqual(STEPS.map(([, message]) => message));
+  });
+
+  it("posts to the Rollout's channel, or else to the configured one", async () => {
+    const slack = await startSlackReceiver();
+    const { queue } = await startQueue({ slack: { webhookUrl: slack.webhookUrl, channel: "#releases" } }, [slack]);
+    const [started] = releaseEvents();
+    if (!started) throw new Error("fixture");
+
+    await queue.enqueue(started);
+    await slack.waitForPosts(1);
+
+    expect(slack.posts[0]?.body).toMatchObject({ channel: "#releases" });
+  });
+});
+
+describe("a generic webhook target", () => {
+  it("receives each event as a JSON body with its headers, alongside Slack", async () => {
+    const slack = await startSlackReceiver();
+    const hook = await startSlackReceiver();
+    const { queue } = await startQueue({
+      slack: { webhookUrl: slack.webhookUrl },
+      webhook: { url: hook.webhookUrl, headers: { authorization: "Bearer hook-token-1234" } },
+    }, [slack, hook]);
+    const [started] = releaseEvents();
+    if (!started) throw new Error("fixture");
+
+    await queue.enqueue(started, { commit: { sha: "1a2b3c4d5e6f", author: "Ann", subject: "Release reviews v2" } });
+    const [post] = await hook.waitForPosts(1);
+    await slack.waitForPosts(1);
+
+    expect(post?.headers["authorization"]).toBe("Bearer hook-token-1234");
+    expect(post?.headers["content-type"]).toBe("application/json");
+    expect(post?.body).toEqual({
+      id: "bookinfo/reviews/1", kind: "started", severity: "normal", message: started.message,
+      rollout: "reviews", namespace: "bookinfo", version: "v2", stableVersion: "v1", releaseId: 1, details: {},
+      commit: { sha: "1a2b3c4d5e6f", author: "Ann", subject: "Release reviews v2" },
+    });
+  });
+
+  it("is not held back by Slack being down", async () => {
+    const slack = await startSlackReceiver();
+    const hook = await startSlackReceiver();
+    const { queue } = await startQueue({ slack: { webhookUrl: slack.webhookUrl }, webhook: { url: hook.webhookUrl }, minBackoffMs: 5_000, maxBackoffMs: 5_000 }, [slack, hook]);
+    slack.failNext(1, 500);
+
+    await enqueueAll(queue, releaseEvents().slice(0, 2));
+    const t0 = Date.now();
+    await hook.waitForPosts(2);
+    console.log("hook took", Date.now() - t0, hook.posts.map((p) => p.receivedAt - t0), slack.posts.map((p) => p.receivedAt - t0));
+
+    expect(slack.delivered()).toHaveLength(0);
+  });
+});
+
+describe("the webhook URLs are secrets", () => {
+  it("never appear in a log line, through 429s, 500s and a target that cannot be reached", async () => {
+    const slack = await startSlackReceiver();
+    const gone = await startSlackReceiver();
+    await gone.stop();
+    const { queue, prefix, logLines } = await startQueue({
+      slack: { webhookUrl: slack.webhookUrl },
+      webhook: { url: gone.webhookUrl, headers: { authorization: "Bearer hook-token-1234" } },
+      maxAttempts: 3,
+    }, [slack]);
+    slack.failNext(1, 429, 1);
+    slack.failNext(1, 500);
+    const [started] = releaseEvents();
+    if (!started) throw new Error("fixture");
+
+    await queue.enqueue(started);
+    await slack.waitForPosts(3);
+    await waitUntil("Slack delivered and the unreachable webhook given up", async () => logLines.some((l) => l.includes("dropped after 3 attempts")) && logLines.some((l) => l.includes("delivered")), { timeoutMs: 15_000, intervalMs: 50 });
+
+    console.log(logLines.join("\n"));
+    const statuses = logLines.map((l) => (JSON.parse(l) as { target: string; status?: unknown }).status);
+    expect(statuses).toEqual(expect.arrayContaining([429, 500, 200, "unreachable"]));
+    const failed = new Queue(`${NOTIFY_QUEUE}-webhook`, { connection: redisConnection(services().redisUrl), prefix });
+    const reasons = (await failed.getFailed()).map((job) => job.failedReason);
+    await failed.close();
+    expect(reasons).toEqual(["webhook unavailable after 3 attempts (last: unreachable)"]);
+    for (const secret of [slack.webhookUrl, gone.webhookUrl, "testsecrettoken", "/services/", "hook-token-1234"]) {
+      for (const line of [...logLines, ...reasons]) expect(line).not.toContain(secret);
+    }
+  });
+});

@@ -1,0 +1,213 @@
+import { describe, expect, it } from "vitest";
+import { shouldNotify, slackMessage, type SlackMessage } from "../../src/notify/slack-message.js";
+import { webhookMessage } from "../../src/notify/webhook-message.js";
+import type { ReleaseEvent } from "../../src/rollout/engine.js";
+import type { Rollout } from "../../src/rollout/model.js";
+import { EVENT_KINDS, RolloutSpecSchema, type EventKind, type RolloutSpecInput } from "../../src/rollout/schema.js";
+
+function rollout(notifications?: RolloutSpecInput["notifications"]): Rollout {
+  const spec = RolloutSpecSchema.parse({
+    service: "reviews",
+    version: "v2",
+    trafficRouting: { istio: { virtualService: { name: "reviews" } } },
+    steps: [{ setWeight: 10 }, { pause: "1m" }, { setWeight: 50 }, { pause: "1m" }, { pause: {} }],
+    analysis: { metrics: [{ name: "success-rate", min: 0.99 }, { name: "latency-p99", max: 500 }] },
+    ...(notifications ? { notifications } : {}),
+  });
+  return { name: "reviews", namespace: "bookinfo", spec };
+}
+
+const failing = [
+  { name: "success-rate", outcome: "fail", value: 0.91, message: "0.91 < 0.99" },
+  { name: "latency-p99", outcome: "pass", value: 212.4567, message: "212.5 <= 500" },
+] as const;
+
+function event(id: number, kind: EventKind, message: string, details: ReleaseEvent["details"] = {}, severity: ReleaseEvent["severity"] = "normal"): ReleaseEvent {
+  const inRelease = !["adopted", "invalid", "command-ignored", "traffic-failed"].includes(kind);
+  return {
+    id: String(id), kind, severity, message, details,
+    rollout: { name: "reviews", namespace: "bookinfo" },
+    version: kind === "adopted" ? "v1" : "v2",
+    stableVersion: "v1",
+    ...(inRelease ? { releaseId: 3 } : {}),
+  };
+}
+
+interface Case {
+  event: ReleaseEvent;
+  /** The plain fallback line starts with this. */
+  text: string;
+  /** Somewhere in the blocks. */
+  shows: string[];
+}
+
+const CASES: Record<EventKind, Case> = {
+  adopted: { event: event(1, "adopted", "reviews: v1 adopted as stable, 100% of traffic"), text: "reviews: v1 adopted", shows: ["*Stable*\n`v1`"] },
+  started: { event: event(2, "started", "reviews v2: canary started (stable v1)", { steps: 5 }), text: "reviews v2: canary started", shows: ["`v1` → `v2`", "5 steps", "*Release*\n#3"] },
+  step: { event: event(3, "step", "reviews v2: step 2/5, 50% to canary", { step: "2/5", weight: 50 }), text: "reviews v2: step 2/5", shows: ["▰▰▱▱▱ 2/5", "50%"] },
+  "check-failed": {
+    event: event(4, "check-failed", "reviews v2: check failed: success-rate 0.91 < 0.99", { step: "2/5", weight: 50, results: [...failing] }, "warning"),
+    text: "reviews v2: check failed: success-rate 0.91 < 0.99",
+    shows: [":x: *success-rate*: `0.91` (min 0.99): 0.91 < 0.99", ":white_check_mark: *latency-p99*: `212.5` (max 500)"],
+  },
+  "check-inconclusive": {
+    event: event(5, "check-inconclusive", "reviews v2: check inconclusive: success-rate 12 requests < 20", { step: "1/5", weight: 10, results: [{ name: "success-rate", outcome: "inconclusive", value: null, message: "12 requests < 20" }] }),
+    text: "reviews v2: check inconclusive",
+    shows: [":grey_question: *success-rate*: no data (min 0.99): 12 requests < 20"],
+  },
+  "check-error": {
+    event: event(6, "check-error", "reviews v2: analysis error: success-rate prometheus unreachable", { step: "1/5", weight: 10, results: [{ name: "success-rate", outcome: "error", value: null, message: "prometheus unreachable" }] }, "warning"),
+    text: "reviews v2: analysis error",
+    shows: [":warning: *success-rate*: no data (min 0.99): prometheus unreachable"],
+  },
+  paused: {
+    event: event(7, "paused", "reviews v2: paused, waiting at a manual gate", { reason: "gate", step: "5/5" }),
+    text: "reviews v2: paused",
+    shows: [
+      "kubectl annotate rollout reviews -n bookinfo tideway.io/promote=step",
+      "tideway promote reviews -n bookinfo",
+      "kubectl annotate rollout reviews -n bookinfo tideway.io/abort=\"stopped by hand\"",
+      "tideway abort reviews -n bookinfo",
+      "▰▰▰▰▰ 5/5",
+    ],
+  },
+  resumed: { event: event(8, "resumed", "reviews v2: resumed at step 3/5"), text: "reviews v2: resumed", shows: [] },
+  promoted: { event: event(9, "promoted", "reviews v2 promoted: 100% of traffic, now stable (was v1)", { reason: "all steps passed" }), text: "reviews v2 promoted", shows: ["all steps passed"] },
+  "rolled-back": {
+    event: event(10, "rolled-back", "reviews v2 rolled back: success-rate 0.91 < 0.99; 100% to v1", { reason: "success-rate 0.91 < 0.99", failedChecks: 2, failureLimit: 1 }, "warning"),
+    text: "reviews v2 rolled back: success-rate 0.91 < 0.99",
+    shows: ["*Reason*\nsuccess-rate 0.91 < 0.99", "*Failed checks*\n2 (limit 1)", "100% to `v1`", "tideway retry reviews -n bookinfo"],
+  },
+  aborted: {
+    event: event(11, "aborted", "reviews v2 aborted: bad latency by alice; 100% to v1", { reason: "bad latency by alice", by: "alice" }, "warning"),
+    text: "reviews v2 aborted: bad latency",
+    shows: ["*Reason*\nbad latency by alice", "*By*\nalice"],
+  },
+  superseded: { event: event(12, "superseded", "reviews v2 superseded: v3 committed; 100% to v1", { reason: "v3 committed" }), text: "reviews v2 superseded", shows: ["*Reason*\nv3 committed"] },
+  reverted: { event: event(13, "reverted", "reviews v2 reverted: spec.version is v1 again; 100% to v1", { reason: "spec.version is v1 again" }), text: "reviews v2 reverted", shows: ["*Reason*\nspec.version is v1 again"] },
+  removed: { event: event(14, "removed", "reviews v2 removed: deleted from git; 100% to v1", { reason: "deleted from git" }), text: "reviews v2 removed", shows: ["removed from git"] },
+  retried: { event: event(15, "retried", "reviews v2: retry requested by alice"), text: "reviews v2: retry requested", shows: [] },
+  held: { event: event(16, "held", "reviews v2: not started, held aborted in git (known bad build)", { reason: "known bad build" }, "warning"), text: "reviews v2: not started", shows: ["*Reason*\nknown bad build"] },
+  "command-ignored": { event: event(17, "command-ignored", "reviews: retry ignored: nothing to retry", { command: "retry" }), text: "reviews: retry ignored", shows: ["*Command*\n`retry`"] },
+  "traffic-failed": { event: event(18, "traffic-failed", "reviews: traffic not applied: VirtualService reviews not found", {}, "warning"), text: "reviews: traffic not applied", shows: ["VirtualService reviews not found"] },
+  invalid: {
+    event: event(19, "invalid", "rollouts/reviews.yaml:12:7: spec.steps[0].setWeight: expected a number <= 100, found 150", {
+      file: "rollouts/reviews.yaml", line: 12, column: 7, path: "spec.steps[0].setWeight", message: "expected a number <= 100, found 150",
+    }, "warning"),
+    text: "rollouts/reviews.yaml:12:7: spec.steps[0].setWeight",
+    shows: ["`rollouts/reviews.yaml:12:7` `spec.steps[0].setWeight`", "> expected a number <= 100, found 150"],
+  },
+};
+
+/** What Slack shows for mrkdwn: its three escapes undone. */
+function shown(text: string): string {
+  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+}
+
+/** Every piece of text in the blocks, joined: what a person would read. */
+function blockText(message: SlackMessage): string {
+  return shown(JSON.stringify(message.blocks).replace(/\\n/g, "\n").replace(/\\"/g, "\""));
+}
+
+describe("a Slack message for each kind of release event", () => {
+  it("has a case for every kind Tideway announces", () => {
+    expect(Object.keys(CASES).sort()).toEqual([...EVENT_KINDS].sort());
+  });
+
+  it.each(EVENT_KINDS.map((kind) => [kind, CASES[kind]] as const))("%s: one plain line, a header naming the Rollout, and the details", (_kind, { event, text, shows }) => {
+    const message = slackMessage(event, { rollout: rollout() });
+    expect(shown(message.text).startsWith(text)).toBe(true);
+    expect(message.text).not.toContain("\n");
+    expect(message.blocks[0]).toMatchObject({ type: "header", text: { type: "plain_text" } });
+    const readable = blockText(message);
+    expect(readable).toContain("*Rollout*\n`reviews` in `bookinfo`");
+    for (const fragment of shows) expect(readable).toContain(fragment);
+  });
+
+  it("draws a progress bar and the canary weight for a step", () => {
+    const message = slackMessage(CASES.step.event, {});
+    expect(message.blocks).toContainEqual({
+      type: "section",
+      fields: [{ type: "mrkdwn", text: "*Progress*\n▰▰▱▱▱ 2/5" }, { type: "mrkdwn", text: "*Canary weight*\n50%" }],
+    });
+  });
+
+  it("still shows each metric's value without the Rollout, leaving out the threshold it cannot know", () => {
+    const readable = blockText(slackMessage(CASES["check-failed"].event, {}));
+    expect(readable).toContain(":x: *success-rate*: `0.91`: 0.91 < 0.99");
+  });
+
+  it("offers resume, not promote, when a release is paused by hand", () => {
+    const paused = event(20, "paused", "reviews v2: paused, paused by hand by alice", { reason: "manual", step: "2/5" });
+    const readable = blockText(slackMessage(paused, {}));
+    expect(readable).toContain("kubectl annotate rollout reviews -n bookinfo tideway.io/resume=true");
+    expect(readable).not.toContain("tideway.io/promote");
+  });
+
+  it("names the commit that carried the change: short SHA, author and the first line of its message", () => {
+    const commit = { sha: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d", author: "Ann Example", subject: "Release reviews v2\n\nLonger body that is not shown" };
+    const message = slackMessage(CASES.started.event, { commit });
+    expect(message.blocks.at(-1)).toEqual({ type: "context", elements: [{ type: "mrkdwn", text: "commit `1a2b3c4` by Ann Example · Release reviews v2" }] });
+    expect(blockText(message)).not.toContain("Longer body");
+  });
+
+  it("leaves out the commit context when the commit is unknown", () => {
+    expect(slackMessage(CASES.started.event, {}).blocks.some((b) => b.type === "context")).toBe(false);
+  });
+
+  it("posts to the Rollout's channel when it names one, and to the webhook's own channel otherwise", () => {
+    expect(slackMessage(CASES.started.event, { rollout: rollout({ slack: { channel: "#deploys" } }) }).channel).toBe("#deploys");
+    expect(slackMessage(CASES.started.event, { rollout: rollout() })).not.toHaveProperty("channel");
+  });
+
+  it("cannot be made to ping @channel or forge a link by text from git", () => {
+    const hostile = event(21, "aborted", "reviews v2 aborted: <!channel> <https://evil.example|click>", { reason: "<!channel>", by: "mallory" });
+    const message = slackMessage(hostile, { commit: { sha: "abcdef0123", subject: "<!here> fix" } });
+    expect(JSON.stringify(message)).not.toMatch(/<!channel>|<!here>|<https:/);
+  });
+
+  it("keeps the header within Slack's 150 characters however long the version", () => {
+    const long = { ...CASES.started.event, version: "v".repeat(200) };
+    const headerBlock = slackMessage(long, {}).blocks[0];
+    expect(headerBlock?.type === "header" && headerBlock.text.text.length).toBeLessThanOrEqual(150);
+  });
+});
+
+describe("shouldNotify", () => {
+  it("lets every kind through when the Rollout lists no events", () => {
+    for (const kind of EVENT_KINDS) expect(shouldNotify(CASES[kind].event, rollout())).toBe(true);
+    expect(shouldNotify(CASES.step.event)).toBe(true);
+  });
+
+  it("lets through only the kinds in spec.notifications.slack.events", () => {
+    const picky = rollout({ slack: { events: ["promoted", "rolled-back", "paused"] } });
+    const allowed = EVENT_KINDS.filter((kind) => shouldNotify(CASES[kind].event, picky));
+    expect(allowed).toEqual(["paused", "promoted", "rolled-back"]);
+  });
+});
+
+describe("a generic webhook body", () => {
+  it("carries the event flat, with an id unique across Rollouts and the commit", () => {
+    const body = webhookMessage(CASES["rolled-back"].event, { commit: { sha: "1a2b3c4d", author: "Ann" } });
+    expect(body).toEqual({
+      id: "bookinfo/reviews/10",
+      kind: "rolled-back",
+      severity: "warning",
+      message: "reviews v2 rolled back: success-rate 0.91 < 0.99; 100% to v1",
+      rollout: "reviews",
+      namespace: "bookinfo",
+      version: "v2",
+      stableVersion: "v1",
+      releaseId: 3,
+      details: { reason: "success-rate 0.91 < 0.99", failedChecks: 2, failureLimit: 1 },
+      commit: { sha: "1a2b3c4d", author: "Ann" },
+    });
+  });
+
+  it("derives the same id for the same event when the producer gave none", () => {
+    const anonymous = { ...CASES.promoted.event, id: "" };
+    expect(webhookMessage(anonymous).id).toBe(webhookMessage({ ...anonymous }).id);
+    expect(webhookMessage(anonymous).id).toMatch(/^bookinfo\/reviews\/promoted-[0-9a-f]{16}$/);
+    expect(webhookMessage({ ...anonymous, message: "something else" }).id).not.toBe(webhookMessage(anonymous).id);
+  });
+});
