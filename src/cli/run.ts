@@ -31,6 +31,10 @@ interface RunFlags {
   prometheusUrl: string;
   prometheusHeader: string[];
   prometheusTimeout: string;
+  slackWebhookUrlFile?: string;
+  slackChannel?: string;
+  notifyWebhookUrlFile?: string;
+  notifyMaxBackoff: string;
 }
 
 const flag = (flags: string, description: string, env: string, fallback?: string) => {
@@ -67,6 +71,10 @@ export function registerRunCommand(program: Command): void {
         .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split("\n").filter((v) => v.trim())]),
     )
     .addOption(flag("--prometheus-timeout <duration>", "how long one Prometheus query may take", "TIDEWAY_PROMETHEUS_TIMEOUT", "10s"))
+    .addOption(flag("--slack-webhook-url-file <file>", "file holding the Slack incoming-webhook URL (or set TIDEWAY_SLACK_WEBHOOK_URL)", "TIDEWAY_SLACK_WEBHOOK_URL_FILE"))
+    .addOption(flag("--slack-channel <channel>", "Slack channel when a Rollout names none", "TIDEWAY_SLACK_CHANNEL"))
+    .addOption(flag("--notify-webhook-url-file <file>", "file holding a generic JSON webhook URL (or set TIDEWAY_NOTIFY_WEBHOOK_URL)", "TIDEWAY_NOTIFY_WEBHOOK_URL_FILE"))
+    .addOption(flag("--notify-max-backoff <duration>", "longest wait between retries of a notification", "TIDEWAY_NOTIFY_MAX_BACKOFF", "60s"))
     .addOption(flag("--resync-interval <duration>", "how often every Rollout is reconciled regardless", "TIDEWAY_RESYNC_INTERVAL", "5m"))
     .action(async (flags: RunFlags) => {
       const secrets = new Secrets();
@@ -121,7 +129,24 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
     headers[header.slice(0, colon).trim()] = value;
     secrets.add(value, value.replace(/^(Bearer|Basic)\s+/i, ""));
   }
+  const slackUrl = readSecret(flags.slackWebhookUrlFile, env.TIDEWAY_SLACK_WEBHOOK_URL, "--slack-webhook-url-file");
+  const webhookUrl = readSecret(flags.notifyWebhookUrlFile, env.TIDEWAY_NOTIFY_WEBHOOK_URL, "--notify-webhook-url-file");
+  for (const url of [slackUrl, webhookUrl]) {
+    if (url === undefined) continue;
+    secrets.add(url);
+    try {
+      const parsed = new URL(url);
+      secrets.add(parsed.pathname.length > 8 ? parsed.pathname : undefined);
+    } catch {
+      throw new Error("a notification webhook URL is not a valid URL");
+    }
+  }
   return {
+    notify: {
+      maxBackoffMs: duration("--notify-max-backoff", flags.notifyMaxBackoff),
+      ...(slackUrl ? { slack: { webhookUrl: slackUrl, ...(flags.slackChannel ? { channel: flags.slackChannel } : {}) } } : {}),
+      ...(webhookUrl ? { webhookUrl } : {}),
+    },
     prometheus: { url: flags.prometheusUrl, headers, timeoutMs: duration("--prometheus-timeout", flags.prometheusTimeout) },
     git: {
       url: flags.gitUrl,

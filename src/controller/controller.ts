@@ -18,6 +18,8 @@ import { SyncQueue } from "../queue/sync-queue.js";
 import { formatProblem } from "../rollout/parse.js";
 import { runAnalysis } from "../analysis/analyze.js";
 import { PrometheusClient } from "../analysis/prometheus.js";
+import { NotificationQueue } from "../notify/delivery.js";
+import { shouldNotify } from "../notify/slack-message.js";
 import { IstioTraffic } from "../traffic/istio.js";
 import type { Logger } from "./log.js";
 import { ControllerMetrics } from "./metrics.js";
@@ -43,8 +45,9 @@ export class Controller {
   private lastSync: SyncOutcome | undefined;
   readonly metrics: ControllerMetrics;
   readonly reconciler: Reconciler;
-  /** Release events go here too (Slack); set before start(). */
+  /** Release events go here too (Slack and the generic webhook). */
   notify: EventSink | undefined;
+  private readonly notifications: NotificationQueue | undefined;
 
   constructor(readonly options: ControllerOptions, readonly kc: KubeConfig, readonly log: Logger) {
     collectDefaultMetrics({ register: this.registry });
@@ -59,6 +62,21 @@ export class Controller {
     this.gitSync = new RolloutSync(this.source, {
       apply: (input) => applyMirror(this.rollouts, { ...input, source: options.git.sourceName }),
     });
+    if (options.notify.slack || options.notify.webhookUrl) {
+      const notifications = new NotificationQueue({
+        connection: this.redis,
+        prefix: options.queuePrefix,
+        ...(options.notify.slack ? { slack: options.notify.slack } : {}),
+        ...(options.notify.webhookUrl ? { webhook: { url: options.notify.webhookUrl } } : {}),
+        log: (level, message, fields) => log[level](fields, message),
+        maxBackoffMs: options.notify.maxBackoffMs,
+        minBackoffMs: Math.min(1_000, options.notify.maxBackoffMs),
+      });
+      this.notifications = notifications;
+      this.notify = async (event, rollout, commit) => {
+        if (shouldNotify(event, rollout)) await notifications.enqueue(event, { rollout, ...(commit ? { commit } : {}) });
+      };
+    }
     this.metrics = new ControllerMetrics(this.registry);
     const prometheus = new PrometheusClient(options.prometheus);
     this.reconciler = new Reconciler({
@@ -97,6 +115,7 @@ export class Controller {
     await this.syncQueue.schedulePolling(options.git.intervalMs);
     await this.syncQueue.requestSync("startup");
     this.reconcileQueue.start((job: ReconcileJob) => this.reconciler.handle(job));
+    await this.notifications?.start();
     await this.watch.start();
     this.http = await startHttpServer({
       listen: options.listen,
@@ -185,6 +204,7 @@ export class Controller {
     await this.watch.stop();
     await this.syncQueue.close();
     await this.reconcileQueue.close();
+    await this.notifications?.close();
     this.redis.disconnect();
   }
 }

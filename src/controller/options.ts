@@ -20,6 +20,14 @@ export interface ControllerOptions {
   /** Namespace for Events about files whose Rollout could not be named. */
   namespace: string;
   redisUrl: string;
+  notify: {
+    /** Incoming-webhook URL (a secret) and the channel used when a Rollout names none. */
+    slack?: { webhookUrl: string; channel?: string };
+    /** A generic JSON webhook for other chat tools (a secret). */
+    webhookUrl?: string;
+    /** Longest wait between delivery retries. */
+    maxBackoffMs: number;
+  };
   prometheus: {
     url: string;
     /** Extra request headers (e.g. Authorization); secret. */

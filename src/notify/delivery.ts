@@ -115,6 +115,8 @@ export class NotificationQueue {
         concurrency: 1,
         // Needed for the manual rate limit that parks the queue until a retry is due; also a sane pace.
         limiter: { max: 10, duration: 1_000 },
+        // Re-check a parked queue every second; a longer sleep can outlast close() (it is not always woken).
+        maximumRateLimitDelay: 1_000,
         maxStalledCount: 5,
       });
       worker.on("error", (error) => this.log("warn", "notification worker error", { target: target.name, reason: this.scrub(error.message) }));

@@ -125,7 +125,8 @@ function rewriteRoute(route: JsonObject, scheme: DestinationScheme, traffic: Tra
     return { ...(template ?? {}), destination, weight };
   };
   const ours = [entryFor(traffic.stableVersion, split.stable)];
-  if (canaryVersion !== undefined) ours.push(entryFor(canaryVersion, split.canary));
+  // A canary at 0% needs no destination: starting and ending a release then writes nothing.
+  if (canaryVersion !== undefined && split.canary > 0) ours.push(entryFor(canaryVersion, split.canary));
   const alone = ours.length === 1 && others.length === 0;
   const stableBefore = managed.get(traffic.stableVersion);
   if (alone && stableBefore && stableBefore.weight === undefined && ours[0]) delete ours[0].weight; // a lone destination needs no weight

@@ -12,6 +12,7 @@ export interface LogLine {
 }
 
 export interface ControllerProcess {
+  pid: number;
   port: number;
   url: string;
   /** Every stdout/stderr line, raw. */
@@ -30,12 +31,22 @@ export interface ControllerEndpoints {
   redisUrl: string;
 }
 
-export async function startController(options: { gitUrl: string; endpoints: ControllerEndpoints; args?: string[]; env?: Record<string, string>; prefix?: string; logLevel?: string }): Promise<ControllerProcess> {
+export async function startController(options: {
+  gitUrl: string;
+  endpoints: ControllerEndpoints;
+  args?: string[];
+  env?: Record<string, string>;
+  prefix?: string;
+  logLevel?: string;
+  /** Run the compiled dist/main.js (as in production) instead of the TypeScript source through tsx. */
+  compiled?: boolean;
+}): Promise<ControllerProcess> {
   const port = await freePort();
   const cacheDir = mkdtempSync(join(tmpdir(), "tideway-controller-"));
   const { kubeconfigPath, redisUrl } = options.endpoints;
   const args = [
-    "--import", "tsx", "src/main.ts", "run",
+    // Compiled, as the container image runs it (same V8 flag as its NODE_OPTIONS).
+    ...(options.compiled ? ["--max-semi-space-size=1", "--max-old-space-size=96", "dist/main.js"] : ["--import", "tsx", "src/main.ts"]), "run",
     "--git-url", options.gitUrl,
     "--git-branch", "main",
     "--git-interval", "1s",
@@ -76,6 +87,7 @@ export async function startController(options: { gitUrl: string; endpoints: Cont
       }
     });
   const controller: ControllerProcess = {
+    pid: child.pid ?? 0,
     port,
     url: `http://127.0.0.1:${port}`,
     output,

@@ -48,6 +48,8 @@ export interface WorldOptions {
   /** http routes of the VirtualService; default: one "primary" route to v1. */
   http?: unknown[];
   services?: string[];
+  /** Extra environment for the controller (e.g. the Slack webhook URL). */
+  controllerEnv?: Record<string, string>;
 }
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
@@ -89,7 +91,8 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   };
   const controllerArgs = ["--git-source-name", namespace, "--prometheus-url", prometheusUrl, "--resync-interval", "5s"];
   const prefix = `w${namespace.replace(/-/g, "")}`;
-  let controller = await startController({ gitUrl: remote.url, prefix, args: controllerArgs });
+  const env = options.controllerEnv ?? {};
+  let controller = await startController({ gitUrl: remote.url, prefix, args: controllerArgs, env });
   const status = async (name = "reviews"): Promise<RolloutStatus | undefined> => {
     let object: RolloutObject;
     try {
@@ -130,7 +133,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     async restartController(o = {}) {
       if (o.kill) await controller.kill();
       else await controller.stop();
-      controller = await startController({ gitUrl: remote.url, prefix, args: controllerArgs });
+      controller = await startController({ gitUrl: remote.url, prefix, args: controllerArgs, env });
     },
     async stop() {
       await controller.stop();

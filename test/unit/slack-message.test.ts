@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadSlackWebhookUrl } from "../../src/notify/delivery.js";
+import { parseRetryAfter } from "../../src/notify/post.js";
 import { shouldNotify, slackMessage, type SlackMessage } from "../../src/notify/slack-message.js";
 import { webhookMessage } from "../../src/notify/webhook-message.js";
 import type { ReleaseEvent } from "../../src/rollout/engine.js";
@@ -209,5 +214,59 @@ describe("a generic webhook body", () => {
     expect(webhookMessage(anonymous).id).toBe(webhookMessage({ ...anonymous }).id);
     expect(webhookMessage(anonymous).id).toMatch(/^bookinfo\/reviews\/promoted-[0-9a-f]{16}$/);
     expect(webhookMessage({ ...anonymous, message: "something else" }).id).not.toBe(webhookMessage(anonymous).id);
+  });
+});
+
+describe("Retry-After", () => {
+  const now = Date.parse("2025-01-01T12:00:00Z");
+
+  it.each([
+    ["2", 2_000],
+    ["0.5", 500],
+    ["Wed, 01 Jan 2025 12:00:30 GMT", 30_000],
+    ["Wed, 01 Jan 2025 11:00:00 GMT", 0],
+    ["86400", 3_600_000],
+  ])("reads %j as %i ms (at most an hour)", (header, ms) => {
+    expect(parseRetryAfter(header, now)).toBe(ms);
+  });
+
+  it.each([null, "", "soon", "-1"])("ignores %j, leaving the delay to the backoff", (header) => {
+    expect(parseRetryAfter(header, now)).toBeUndefined();
+  });
+});
+
+describe("loadSlackWebhookUrl", () => {
+  const url = "https://hooks.slack.com/services/T000/B000/secret-token-123";
+  const withFile = (text: string, run: (file: string) => void) => {
+    const dir = mkdtempSync(join(tmpdir(), "tideway-slack-"));
+    try {
+      const file = join(dir, "url");
+      writeFileSync(file, text);
+      run(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it("reads the mounted Secret file, trimmed, before the environment", () => {
+    withFile(`${url}\n`, (file) => expect(loadSlackWebhookUrl({ file, env: "https://other.example/hook" })).toBe(url));
+  });
+
+  it("falls back to the environment, and to nothing", () => {
+    expect(loadSlackWebhookUrl({ env: url })).toBe(url);
+    expect(loadSlackWebhookUrl({ env: "" })).toBeUndefined();
+    expect(loadSlackWebhookUrl({})).toBeUndefined();
+  });
+
+  it("names the file, never the value, when the file is missing or holds no URL", () => {
+    expect(() => loadSlackWebhookUrl({ file: "/nonexistent/slack-url" })).toThrow("cannot read /nonexistent/slack-url");
+    withFile("hooks.slack.com/services/T000/B000/secret-token-123", (file) => {
+      expect(() => loadSlackWebhookUrl({ file })).toThrow(`Slack webhook URL from ${file} is not a URL`);
+      try {
+        loadSlackWebhookUrl({ file });
+      } catch (error) {
+        expect(String(error)).not.toContain("secret-token-123");
+      }
+    });
   });
 });

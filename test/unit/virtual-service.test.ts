@@ -21,7 +21,7 @@ describe("routing a single-route VirtualService", () => {
 
   it.each([
     [{ stableVersion: "v1", canaryVersion: "v2", canaryWeight: 10 }, [dest("v1", 90), dest("v2", 10)]],
-    [{ stableVersion: "v1", canaryVersion: "v2", canaryWeight: 0 }, [dest("v1", 100), dest("v2", 0)]],
+    [{ stableVersion: "v1", canaryVersion: "v2", canaryWeight: 0 }, [dest("v1")]],
     [{ stableVersion: "v1", canaryVersion: "v2", canaryWeight: 100 }, [dest("v1", 0), dest("v2", 100)]],
     [{ stableVersion: "v1", canaryWeight: 0 }, [dest("v1")]],
     [{ stableVersion: "v2", canaryWeight: 0 }, [dest("v2", 100)]],

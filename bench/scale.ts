@@ -1,0 +1,111 @@
+/**
+ * Scale: N Rollouts in one repo, M releases in flight on one replica.
+ * Targets: < 150 MB RSS; exactly one VirtualService write per weight change; one Prometheus
+ * query per metric per analysis run.
+ * Run: npm run build && npx tsx bench/scale.ts [rollouts=1000] [inFlight=100]
+ */
+import { readFileSync } from "node:fs";
+import { createGitRemote } from "../test/env/index.js";
+import { startController } from "../test/env/controller-process.js";
+import { benchServices, meshObjects, sleep } from "./lib.js";
+
+const total = Number(process.argv[2] ?? 1000);
+const inFlight = Number(process.argv[3] ?? 100);
+const NAMESPACES = 10;
+
+function rollout(index: number, version: string): string {
+  const namespace = `scale-${index % NAMESPACES}`;
+  return `apiVersion: tideway.io/v1alpha1
+kind: Rollout
+metadata: { name: svc-${index}, namespace: ${namespace} }
+spec:
+  service: svc-${index}
+  version: ${version}
+  trafficRouting: { istio: { virtualService: { name: svc-${index} } } }
+  steps:
+    - setWeight: 10
+    - pause: 10s
+    - setWeight: 50
+    - pause: 10s
+  analysis:
+    interval: 5s
+    metrics:
+      - name: always-good
+        query: vector(1)
+        min: 0.5
+`;
+}
+
+function rssMb(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const [series, value] = line.split(" ");
+    if (series === undefined || value === undefined) continue;
+    if (series !== name && !series.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => series.includes(`${k}="${v}"`))) sum += Number(value);
+  }
+  return sum;
+}
+
+const services = await benchServices();
+const kc = services.kube.kubeConfig();
+try {
+  const started = Date.now();
+  for (let n = 0; n < NAMESPACES; n++) await kc.makeApiClient((await import("@kubernetes/client-node")).CoreV1Api).createNamespace({ body: { metadata: { name: `scale-${n}` } } });
+  for (let i = 0; i < total; i += 20) {
+    await Promise.all(Array.from({ length: Math.min(20, total - i) }, (_, j) => meshObjects(kc, `scale-${(i + j) % NAMESPACES}`, `svc-${i + j}`, false)));
+  }
+  console.error(`[bench] ${total} VirtualServices and DestinationRules in ${Date.now() - started} ms`);
+  const remote = await createGitRemote();
+  const files: Record<string, string> = {};
+  for (let i = 0; i < total; i++) files[`rollouts/svc-${i}.yaml`] = rollout(i, "v1");
+  await remote.commit(files, "all Rollouts");
+  const controller = await startController({
+    gitUrl: remote.url, endpoints: { kubeconfigPath: services.kube.kubeconfigPath, redisUrl: services.redis.url }, prefix: "scale", logLevel: "warn", compiled: true,
+    args: ["--git-source-name", "scale", "--git-interval", "2s", "--prometheus-url", services.prometheus.url, "--resync-interval", "5m"],
+  });
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(controller.pid))), 500);
+  const adopted = Date.now();
+  while ((await metric(controller.url, "tideway_release_events_total", { kind: "adopted" })) < total) {
+    if (Date.now() - adopted > 600_000) throw new Error("adoption did not finish in 10 minutes");
+    await sleep(1_000);
+  }
+  console.log(`adopted ${total} Rollouts in ${Date.now() - adopted} ms; RSS ${rssMb(controller.pid).toFixed(0)} MB`);
+  const writesBefore = await metric(controller.url, "tideway_virtualservice_writes_total");
+
+  const release: Record<string, string> = {};
+  for (let i = 0; i < inFlight; i++) release[`rollouts/svc-${i}.yaml`] = rollout(i, "v2");
+  await remote.commit(release, `release ${inFlight}`);
+  const releasing = Date.now();
+  while ((await metric(controller.url, "tideway_release_events_total", { kind: "promoted" })) < inFlight) {
+    if (Date.now() - releasing > 600_000) throw new Error("releases did not finish in 10 minutes");
+    await sleep(1_000);
+  }
+  const releaseMs = Date.now() - releasing;
+  clearInterval(sampler);
+  peak = Math.max(peak, rssMb(controller.pid));
+  const writes = (await metric(controller.url, "tideway_virtualservice_writes_total")) - writesBefore;
+  const steps = await metric(controller.url, "tideway_release_events_total", { kind: "step" });
+  const promoted = await metric(controller.url, "tideway_release_events_total", { kind: "promoted" });
+  const weightChanges = steps + promoted;
+  const queries = await metric(controller.url, "tideway_prometheus_query_duration_seconds_count", { metric: "always-good" });
+  const checks = await metric(controller.url, "tideway_analysis_checks_total", { metric: "always-good" });
+  const statusWrites = await metric(controller.url, "tideway_status_writes_total");
+  console.log(`${inFlight} releases of ${total} Rollouts promoted in ${releaseMs} ms`);
+  console.log(`peak RSS ${peak.toFixed(0)} MB (target < 150 MB)`);
+  console.log(`VirtualService writes ${writes} for ${weightChanges} weight changes: ${(writes / weightChanges).toFixed(2)} per change (target 1)`);
+  console.log(`Prometheus queries ${queries} for ${checks} metric checks: ${(queries / checks).toFixed(2)} per metric per run (target 1)`);
+  console.log(`status writes ${statusWrites} in all (adoption included)`);
+  await controller.stop();
+  await remote.stop();
+} finally {
+  await services.stop();
+}

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { startSlackReceiver, waitUntil, type SlackReceiver } from "../env/index.js";
+import { createWorld, type World } from "./release-harness.js";
+
+let world: World | undefined;
+let slack: SlackReceiver | undefined;
+afterEach(async () => {
+  await world?.stop();
+  await slack?.stop();
+  world = undefined;
+});
+
+const texts = (receiver: SlackReceiver) => receiver.delivered().map((p) => (p.body as { text: string }).text);
+
+async function worldWithSlack(options: Parameters<typeof createWorld>[0] = {}): Promise<{ world: World; slack: SlackReceiver }> {
+  slack = await startSlackReceiver();
+  world = await createWorld({ ...options, controllerEnv: { TIDEWAY_SLACK_WEBHOOK_URL: slack.webhookUrl } });
+  return { world, slack };
+}
+
+describe("Slack notifications", () => {
+  it("tell a healthy release in order, once each, with the commit", async () => {
+    const { world, slack } = await worldWithSlack();
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2");
+    await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 90_000);
+    await waitUntil("the promotion in Slack", async () => texts(slack).some((t) => t.includes("promoted")), { timeoutMs: 15_000 });
+    expect(texts(slack)).toEqual([
+      "reviews: v1 adopted as stable, 100% of traffic",
+      "reviews v2: canary started (stable v1)",
+      "reviews v2: step 1/4, 20% to canary",
+      "reviews v2: step 3/4, 60% to canary",
+      "reviews v2 promoted: 100% of traffic, now stable (was v1)",
+    ]);
+    const last = slack.delivered().at(-1)?.body as { blocks: { text?: { text: string }; elements?: { text: string }[] }[] };
+    expect(JSON.stringify(last.blocks)).toContain("reviews v2");
+    expect(world.controller.output.join("\n")).not.toContain(slack.webhookUrl);
+    expect(world.controller.output.join("\n")).not.toContain("testsecrettoken");
+  });
+
+  it("tell a failed release: the failed check, then the rollback with its reason", async () => {
+    const { world, slack } = await worldWithSlack({ behaviour: { v2: { errorRate: 0.4, latencyMs: 20 } } });
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2");
+    await world.waitForStatus((s) => s.phase === "RolledBack", 60_000);
+    await waitUntil("the rollback in Slack", async () => texts(slack).some((t) => t.includes("rolled back")), { timeoutMs: 15_000 });
+    const messages = texts(slack);
+    expect(messages.slice(0, 3)).toEqual(["reviews: v1 adopted as stable, 100% of traffic", "reviews v2: canary started (stable v1)", "reviews v2: step 1/4, 20% to canary"]);
+    // Slack's text escapes <, > and &.
+    expect(messages[3]).toMatch(/^reviews v2: check failed: success-rate 0\.\d+ &lt; 0\.95$/);
+    expect(messages[4]).toMatch(/^reviews v2 rolled back: success-rate 0\.\d+ &lt; 0\.95; 100% to v1$/);
+    expect(messages).toHaveLength(5);
+  });
+
+  it("wait out a 429 with Retry-After, and twenty 500s do not slow the release; every message arrives once", async () => {
+    slack = await startSlackReceiver();
+    slack.failNext(1, 429, 2);
+    slack.failNext(20, 500);
+    world = await createWorld({ controllerEnv: { TIDEWAY_SLACK_WEBHOOK_URL: slack.webhookUrl, TIDEWAY_NOTIFY_MAX_BACKOFF: "1s" } });
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    const started = Date.now();
+    await world.release("v2");
+    await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 90_000);
+    console.log(`[measure] release with Slack failing: ${Date.now() - started} ms`);
+    const receiver = slack;
+    await waitUntil("every message once Slack recovers", async () => texts(receiver).length >= 5, { timeoutMs: 120_000, intervalMs: 500 });
+    expect(texts(receiver)).toEqual([
+      "reviews: v1 adopted as stable, 100% of traffic",
+      "reviews v2: canary started (stable v1)",
+      "reviews v2: step 1/4, 20% to canary",
+      "reviews v2: step 3/4, 60% to canary",
+      "reviews v2 promoted: 100% of traffic, now stable (was v1)",
+    ]);
+    const [first, second] = receiver.posts;
+    expect(first?.status).toBe(429);
+    expect((second?.receivedAt ?? 0) - (first?.receivedAt ?? 0)).toBeGreaterThanOrEqual(1_900);
+  }, 240_000);
+});
