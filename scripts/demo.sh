@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local demo: the whole story on one machine. Not built yet.
+# The local demo, no cluster needed: installs what is missing (first run builds the Kubernetes
+# test binaries, a few minutes), then tells the story. `--keep` leaves it all running.
 set -euo pipefail
-echo "Tideway demo: coming soon."
-echo "It will start a real API server, Redis, Prometheus, a mesh simulator and the controller,"
-echo "then release reviews v2 (promoted), v3 with 25% errors (rolled back) and v4 (aborted by hand)."
+cd "$(dirname "$0")/.."
+bash scripts/test-deps.sh
+exec npx tsx scripts/demo.ts "$@"
