@@ -144,6 +144,8 @@ export class Controller {
    * job with its own id, so a reconcile job left behind by a killed replica cannot swallow it.
    */
   resync(): void {
+    // A flushed Redis also lost the git poll scheduler; putting it back is idempotent.
+    this.syncQueue.schedulePolling(this.options.git.intervalMs).catch((error: unknown) => this.log.warn({ err: String(error) }, "git poll not scheduled"));
     const at = Date.now();
     for (const ref of this.watch.list()) {
       this.reconcileQueue.schedule({ kind: "tick", ...ref, at }, at).catch((error: unknown) => this.log.warn({ err: String(error) }, "resync not queued"));
@@ -164,6 +166,7 @@ export class Controller {
       if (outcome.result === "synced" && (outcome.mirror?.errors.length ?? 0) === 0) await this.redis.set(this.key(SYNCED_KEY), outcome.commit.sha);
       return outcome;
     } catch (error) {
+      this.metrics.errors.inc({ where: "git" });
       this.log.error({ err: this.source.redact(error instanceof Error ? error.message : String(error)), trigger }, "git sync failed");
       return undefined;
     } finally {
