@@ -19,6 +19,7 @@ if ((${#missing[@]})); then
 fi
 
 bash scripts/k8s-binaries.sh >/dev/null
+bash scripts/helm-binary.sh >/dev/null
 
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "[test-deps] npm ci" >&2

@@ -4,6 +4,7 @@ import { RolloutClient, type RolloutObject } from "../../src/kube/rollouts.js";
 import { RolloutStatusSchema, type RolloutStatus } from "../../src/rollout/status.js";
 import { createGitRemote, waitUntil, type GitRemote } from "../env/index.js";
 import { startMeshSimulator, type MeshSimulator, type VersionBehaviour } from "../env/mesh-simulator.js";
+import { startController as startControllerWith } from "../env/controller-process.js";
 import { startController, type ControllerProcess } from "./controller-process.js";
 import { rolloutYaml } from "./rollout-yaml.js";
 import { kubeConfig, services, uniqueName } from "./services.js";
@@ -50,6 +51,8 @@ export interface WorldOptions {
   services?: string[];
   /** Extra environment for the controller (e.g. the Slack webhook URL). */
   controllerEnv?: Record<string, string>;
+  /** The controller's kubeconfig instead of the admin one (e.g. a ServiceAccount's token). */
+  controllerKubeconfig?: string;
 }
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
@@ -92,7 +95,10 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const controllerArgs = ["--git-source-name", namespace, "--prometheus-url", prometheusUrl, "--resync-interval", "5s"];
   const prefix = `w${namespace.replace(/-/g, "")}`;
   const env = options.controllerEnv ?? {};
-  let controller = await startController({ gitUrl: remote.url, prefix, args: controllerArgs, env });
+  const launch = (): Promise<ControllerProcess> => options.controllerKubeconfig
+    ? startControllerWith({ gitUrl: remote.url, prefix, args: controllerArgs, env, endpoints: { ...services(), kubeconfigPath: options.controllerKubeconfig } })
+    : startController({ gitUrl: remote.url, prefix, args: controllerArgs, env });
+  let controller = await launch();
   const status = async (name = "reviews"): Promise<RolloutStatus | undefined> => {
     let object: RolloutObject;
     try {
@@ -133,7 +139,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     async restartController(o = {}) {
       if (o.kill) await controller.kill();
       else await controller.stop();
-      controller = await startController({ gitUrl: remote.url, prefix, args: controllerArgs, env });
+      controller = await launch();
     },
     async stop() {
       await controller.stop();

@@ -1,0 +1,231 @@
+/**
+ * The Helm chart against the real API server: lint, render, server-side dry run of everything
+ * it renders, and one release run with nothing but the chart's ServiceAccount and RBAC.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
+import { tempDir } from "../env/process.js";
+import { createWorld, type World } from "./release-harness.js";
+import { kubeConfig, services, uniqueName } from "./services.js";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const CHART = join(ROOT, "charts/tideway");
+const GIT_URL = "https://github.com/acme/deploys.git";
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [field: string]: unknown;
+}
+
+let helm: string;
+let kubectl: string;
+let namespace: string;
+const cleanup: (() => Promise<void> | void)[] = [];
+
+beforeAll(async () => {
+  // Builds helm from the Go module proxy on first use (minutes, once); cached afterwards.
+  const out = execFileSync("bash", [join(ROOT, "scripts/helm-binary.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  helm = out.trim().split("\n").at(-1) ?? "";
+  kubectl = services().kubectl ?? "";
+  if (!kubectl) throw new Error("kubectl was not built: run bash scripts/k8s-binaries.sh");
+  namespace = uniqueName("chart");
+  await kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+}, 900_000);
+
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+function run(command: string, args: string[], input?: string): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync(command, args, { input, encoding: "utf8", env: { ...process.env, HOME: process.env.HOME ?? "/tmp" } });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+function kube(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
+  return run(kubectl, ["--kubeconfig", services().kubeconfigPath, ...args], input);
+}
+
+/** `helm template` with --set pairs; throws with helm's message on failure. */
+function template(release: string, set: Record<string, string>, extra: string[] = []): string {
+  const args = ["template", release, CHART, "--namespace", namespace, ...Object.entries(set).flatMap(([k, v]) => ["--set", `${k}=${v}`]), ...extra];
+  const result = run(helm, args);
+  if (result.status !== 0) throw new Error(`helm ${args.join(" ")}\n${result.stderr}`);
+  return result.stdout;
+}
+
+function manifests(yaml: string): Manifest[] {
+  return parseAllDocuments(yaml).map((d) => d.toJS() as Manifest | null).filter((m): m is Manifest => m !== null);
+}
+
+const find = (list: Manifest[], kind: string, name?: string): Manifest | undefined =>
+  list.find((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
+
+interface Container {
+  env: { name: string; value?: string }[];
+  securityContext: Record<string, unknown>;
+  volumeMounts: { name: string; mountPath: string }[];
+  livenessProbe: { httpGet: { path: string } };
+  readinessProbe: { httpGet: { path: string } };
+}
+interface PodSpec {
+  securityContext: Record<string, unknown>;
+  containers: Container[];
+  volumes: { name: string; emptyDir?: object; secret?: { secretName: string; items: { key: string; path: string }[] } }[];
+  serviceAccountName: string;
+}
+const podSpec = (deployment: Manifest | undefined) => (deployment as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+const envOf = (container: Container | undefined) => Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value]));
+
+describe("the Helm chart", () => {
+  it("passes helm lint", () => {
+    const result = run(helm, ["lint", CHART, "--strict", "--set", `git.url=${GIT_URL}`]);
+    expect(result.stdout + result.stderr).toContain("1 chart(s) linted, 0 chart(s) failed");
+    expect(result.status).toBe(0);
+  });
+
+  it.each([
+    ["no git.url", {}, /git.url is required/],
+    ["external Redis without a URL", { "git.url": GIT_URL, "redis.bundled": "false" }, /redis\.url|url/],
+    ["an unknown log level", { "git.url": GIT_URL, logLevel: "verbose" }, /logLevel/],
+    ["a misspelt value", { "git.url": GIT_URL, "git.brnach": "main" }, /brnach/],
+  ])("refuses %s with a message naming the value", (_case, set: Record<string, string>, message) => {
+    expect(() => template("tideway", set)).toThrow(message);
+  });
+
+  it("renders a locked-down controller with bundled Redis and no Secret by default", () => {
+    const list = manifests(template("tideway", { "git.url": GIT_URL }));
+    expect(list.map((m) => m.kind).sort()).toEqual(["ClusterRole", "ClusterRoleBinding", "Deployment", "Deployment", "Service", "Service", "ServiceAccount"]);
+    const pod = podSpec(find(list, "Deployment", "tideway"));
+    const container = pod.containers[0];
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } });
+    expect(container?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(container?.livenessProbe.httpGet.path).toBe("/healthz");
+    expect(container?.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(container?.volumeMounts.map((v) => v.mountPath).sort()).toEqual(["/tmp", "/var/cache/tideway"]);
+    expect(envOf(container)).toMatchObject({
+      TIDEWAY_GIT_URL: GIT_URL, TIDEWAY_GIT_CACHE_DIR: "/var/cache/tideway", TIDEWAY_REDIS_URL: "redis://tideway-redis:6379", HOME: "/tmp", TIDEWAY_LISTEN: ":8080",
+    });
+    expect(Object.keys(envOf(container)).filter((name) => name.endsWith("_FILE"))).toEqual([]);
+    const redis = podSpec(find(list, "Deployment", "tideway-redis"));
+    expect(redis.securityContext).toMatchObject({ runAsNonRoot: true });
+  });
+
+  it("passes secrets as files, from its own Secret or from an existing one", () => {
+    const own = manifests(template("tideway", { "git.url": GIT_URL, "git.token": "tok-123", webhookSecret: "hook-456", "slack.webhookUrl": "https://hooks.slack.com/services/x" }));
+    expect(find(own, "Secret")).toMatchObject({ stringData: { "git-token": "tok-123", "webhook-secret": "hook-456", "slack-webhook-url": "https://hooks.slack.com/services/x" } });
+    const ownEnv = envOf(podSpec(find(own, "Deployment", "tideway")).containers[0]);
+    expect(ownEnv).toMatchObject({
+      TIDEWAY_GIT_TOKEN_FILE: "/etc/tideway/secrets/git-token", TIDEWAY_WEBHOOK_SECRET_FILE: "/etc/tideway/secrets/webhook-secret", TIDEWAY_SLACK_WEBHOOK_URL_FILE: "/etc/tideway/secrets/slack-webhook-url",
+    });
+    expect(JSON.stringify(podSpec(find(own, "Deployment", "tideway")).containers[0]?.env)).not.toContain("tok-123");
+
+    const existing = manifests(template("tideway", { "git.url": GIT_URL, existingSecret: "deploy-creds", "existingSecretKeys.gitSshKey": "ssh-privatekey", "existingSecretKeys.gitToken": "" }));
+    expect(find(existing, "Secret")).toBeUndefined();
+    const pod = podSpec(find(existing, "Deployment", "tideway"));
+    expect(pod.volumes.find((v) => v.name === "secrets")?.secret).toMatchObject({ secretName: "deploy-creds" });
+    expect(envOf(pod.containers[0])).toMatchObject({ TIDEWAY_GIT_SSH_KEY_FILE: "/etc/tideway/secrets/ssh-privatekey", TIDEWAY_SLACK_WEBHOOK_URL_FILE: "/etc/tideway/secrets/slack-webhook-url" });
+    expect(envOf(pod.containers[0]).TIDEWAY_GIT_TOKEN_FILE).toBeUndefined();
+  });
+
+  it.each([
+    ["default values", {}],
+    ["bundled Redis, a ServiceMonitor, an existing Secret and two replicas", {
+      "redis.bundled": "true", "serviceMonitor.enabled": "true", existingSecret: "deploy-creds", "existingSecretKeys.gitSshKey": "ssh-privatekey", replicaCount: "2",
+    }],
+    ["external Redis and Secrets from values", {
+      "redis.bundled": "false", "redis.url": "redis://redis.infra:6379", "git.token": "t0ken", webhookSecret: "s3cret", "slack.webhookUrl": "https://hooks.slack.com/services/x",
+    }],
+  ])("is accepted by the API server (server-side dry run) with %s", (_case, set: Record<string, string>) => {
+    const rendered = parseAllDocuments(template(uniqueName("tw"), { "git.url": GIT_URL, ...set }, ["--include-crds"])).filter((d) => d.contents !== null);
+    const list = rendered.map((d) => d.toJS() as Manifest);
+    // No Prometheus Operator here: its ServiceMonitor CRD is absent, so that one object is
+    // checked by shape instead of by the API server.
+    const monitor = find(list, "ServiceMonitor");
+    if (set["serviceMonitor.enabled"]) {
+      expect(monitor).toMatchObject({ apiVersion: "monitoring.coreos.com/v1", spec: { endpoints: [{ port: "http", path: "/metrics" }] } });
+    }
+    // Helm's own text is applied (documents keep their quoting: "no" must stay a string for kubectl).
+    const applied = rendered.filter((d) => (d.toJS() as Manifest).kind !== "ServiceMonitor");
+    expect(list.map((m) => m.kind)).toContain("CustomResourceDefinition");
+    const result = kube(["apply", "--dry-run=server", "-n", namespace, "-f", "-"], applied.map((d) => d.toString()).join("---\n"));
+    // The CRD already exists (the test environment installed it without kubectl): kubectl warns
+    // that it will add its last-applied annotation. Anything else on stderr is a failure.
+    const problems = result.stderr.split("\n").filter((line) => line && !/^Warning: resource customresourcedefinitions\/.*last-applied-configuration/.test(line));
+    expect(problems).toEqual([]);
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim().split("\n")).toHaveLength(applied.length);
+  });
+});
+
+describe("the chart's RBAC", () => {
+  let world: World | undefined;
+  let account: string;
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it("is enough for a whole release: the controller running as the chart's ServiceAccount promotes v2", async () => {
+    const release = uniqueName("tw");
+    account = `${release}-tideway`;
+    const rbac = template(release, { "git.url": GIT_URL }, ["--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml"]);
+    const applied = kube(["apply", "-n", namespace, "-f", "-"], rbac);
+    expect(applied.stderr).toBe("");
+    cleanup.push(() => void kube(["delete", "-f", "-", "--ignore-not-found"], rbac));
+
+    // A real ServiceAccount token (TokenRequest API), as the pod would mount it.
+    const token = kube(["create", "token", account, "-n", namespace, "--duration", "1h"]);
+    expect(token.stderr).toBe("");
+    const admin = parseYaml(services().kubeconfigYaml) as { users: { name: string; user: Record<string, unknown> }[] };
+    const kubeconfig = { ...admin, users: admin.users.map((u) => ({ name: u.name, user: { token: token.stdout.trim() } })) };
+    const kubeconfigPath = join(tempDir("sa-kubeconfig"), "config");
+    writeFileSync(kubeconfigPath, stringify(kubeconfig), { mode: 0o600 });
+    const whoami = run(kubectl, ["--kubeconfig", kubeconfigPath, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    expect(whoami.stdout).toBe(`system:serviceaccount:${namespace}:${account}`);
+
+    world = await createWorld({ controllerKubeconfig: kubeconfigPath });
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v1");
+    await world.release("v2");
+    const status = await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 90_000);
+    await world.waitForWeights((w) => w.v2 === 100 && w.v1 === undefined);
+    expect(status.history.at(-1)).toMatchObject({ version: "v2", fromVersion: "v1", outcome: "promoted" });
+    // Events were recorded with these credentials too (an Event failure is only logged).
+    const events = kube(["get", "events", "-n", world.namespace, "-o", "jsonpath={.items[*].reason}"]);
+    expect(events.stdout.length).toBeGreaterThan(0);
+    // Deleting the Rollout from git: the mirror deletes the object with the same credentials.
+    await world.remote.commit({ "rollouts/reviews.yaml": null }, "remove reviews");
+    await expect.poll(async () => world?.status(), { timeout: 30_000, interval: 200 }).toBeUndefined();
+    expect(world.controller.output.filter((line) => /forbidden/i.test(line))).toEqual([]);
+  });
+
+  // [verb, resource, subresource]
+  const allowed: [string, string, string?][] = [
+    ["get", "rollouts.tideway.io"], ["list", "rollouts.tideway.io"], ["watch", "rollouts.tideway.io"], ["create", "rollouts.tideway.io"],
+    ["patch", "rollouts.tideway.io"], ["delete", "rollouts.tideway.io"], ["update", "rollouts.tideway.io", "status"],
+    ["get", "virtualservices.networking.istio.io"], ["update", "virtualservices.networking.istio.io"],
+    ["list", "destinationrules.networking.istio.io"], ["create", "events"],
+  ];
+  const denied: [string, string, string?][] = [
+    ["delete", "virtualservices.networking.istio.io"], ["create", "virtualservices.networking.istio.io"], ["patch", "virtualservices.networking.istio.io"],
+    ["update", "destinationrules.networking.istio.io"], ["get", "destinationrules.networking.istio.io"], ["update", "rollouts.tideway.io"],
+    ["patch", "rollouts.tideway.io", "status"], ["get", "rollouts.tideway.io", "status"], ["create", "pods"], ["get", "secrets"], ["list", "secrets"], ["get", "configmaps"],
+    ["update", "deployments.apps"], ["list", "namespaces"], ["delete", "events"], ["create", "customresourcedefinitions.apiextensions.k8s.io"],
+  ];
+
+  const canI = (verb: string, resource: string, subresource?: string) =>
+    kube(["auth", "can-i", verb, resource, ...(subresource ? ["--subresource", subresource] : []), "-n", "any-namespace", "--as", `system:serviceaccount:${namespace}:${account}`]).stdout.trim();
+
+  it.each(allowed)("lets the controller %s %s %s", (verb, resource, subresource) => {
+    expect(canI(verb, resource, subresource)).toBe("yes");
+  });
+
+  it.each(denied)("does not let the controller %s %s %s", (verb, resource, subresource) => {
+    expect(canI(verb, resource, subresource)).toBe("no");
+  });
+});
