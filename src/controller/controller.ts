@@ -42,7 +42,6 @@ export class Controller {
   private readonly watch: RolloutWatch;
   private http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private lastSync: SyncOutcome | undefined;
   readonly metrics: ControllerMetrics;
   readonly reconciler: Reconciler;
   /** Release events go here too (Slack and the generic webhook). */
@@ -134,11 +133,6 @@ export class Controller {
     this.resync();
   }
 
-  /** The port the HTTP server listens on. */
-  get port(): number | undefined {
-    return this.http?.port;
-  }
-
   /**
    * Wakes every known Rollout: rebuilds every schedule from status after Redis lost it. A tick
    * job with its own id, so a reconcile job left behind by a killed replica cannot swallow it.
@@ -161,7 +155,6 @@ export class Controller {
     try {
       const alreadySynced = (await this.redis.get(this.key(SYNCED_KEY))) ?? undefined;
       const outcome = await this.gitSync.sync(alreadySynced);
-      this.lastSync = outcome;
       await this.report(outcome, trigger, Date.now() - started);
       if (outcome.result === "synced" && (outcome.mirror?.errors.length ?? 0) === 0) await this.redis.set(this.key(SYNCED_KEY), outcome.commit.sha);
       return outcome;
@@ -195,10 +188,6 @@ export class Controller {
       await this.events.record(target, "Warning", "InvalidRollout", `${text} (commit ${outcome.commit.shortSha})`);
     }
     for (const error of mirror?.errors ?? []) log.error({ commit: commit.sha, err: error }, "mirror write failed");
-  }
-
-  get lastSyncOutcome(): SyncOutcome | undefined {
-    return this.lastSync;
   }
 
   async stop(): Promise<void> {

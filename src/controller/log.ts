@@ -1,5 +1,6 @@
 /** JSON logs (pino) that never carry a secret: every string is scrubbed before it is written. */
 import { pino, type Logger } from "pino";
+import { redact } from "../git/credentials.js";
 
 export type { Logger };
 
@@ -17,9 +18,7 @@ export class Secrets {
   }
 
   scrub(text: string): string {
-    let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s"]+@/gi, "$1***@");
-    for (const secret of this.values) out = out.split(secret).join("***");
-    return out;
+    return redact(text, [...this.values]);
   }
 
   /** A deep copy of `value` with every string scrubbed. */

@@ -10,7 +10,7 @@ import type { EventRecorder } from "../kube/events.js";
 import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
 import type { ReconcileJob, ReconcileQueue } from "../queue/reconcile-queue.js";
-import { decide, desiredTraffic, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
+import { awaitsAnalysis, decide, desiredTraffic, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
 import { COMMANDS, RolloutStatusSchema, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
@@ -133,7 +133,7 @@ export class Reconciler {
     if (!status || (generation !== undefined && status.observedGeneration !== generation)) observations.unshift({ type: "specChanged" });
     if (pass === 0 && job.kind === "analysis") {
       const release = status?.release;
-      if (release && release.id === job.releaseId && release.stepIndex === job.stepIndex && release.nextAnalysisAt !== undefined && Date.parse(release.nextAnalysisAt) === job.at) {
+      if (awaitsAnalysis(release, { releaseId: job.releaseId, stepIndex: job.stepIndex, scheduledFor: job.at })) {
         const results = await this.deps.analysis(rollout, { canaryVersion: release.version, stableVersion: status?.stableVersion ?? release.version });
         for (const r of results) this.deps.metrics.analysisOutcomes.inc({ namespace: rollout.namespace, rollout: rollout.name, metric: r.name, outcome: r.outcome });
         observations.push({ type: "analysis", releaseId: job.releaseId, stepIndex: job.stepIndex, scheduledFor: job.at, results });

@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from "node:util";
 import { isConflict, isNotFound, kubeError } from "../kube/errors.js";
 import { normalizeSteps, type Rollout } from "../rollout/model.js";
 import type { Traffic } from "../rollout/traffic.js";
-import { destinationScheme, observedWeights, routeTraffic, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
+import { destinationScheme, isObject, observedWeights, routeTraffic, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
 const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
 const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
@@ -32,8 +32,6 @@ export function headerRouteName(rollout: Rollout): string {
   for (const step of normalizeSteps(rollout.spec)) if (step.kind === "setHeaderRoute") return step.route.name;
   return `${rollout.spec.service}-canary-header`;
 }
-
-const isObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value);
 
 export class IstioTraffic {
   private readonly api: CustomObjectsApi;

@@ -17,21 +17,21 @@ export function overallOutcome(results: readonly MetricResult[]): CheckOutcome {
 
 const COUNTER = { pass: "passed", fail: "failed", inconclusive: "inconclusive", error: "errored" } as const;
 
-/** True when the result answers the run status is waiting for (not stale, not a duplicate). */
-export function isCurrent(release: ReleaseStatus | undefined, observation: AnalysisObservation): release is ReleaseStatus {
+/** True when status is waiting for exactly this analysis run (not stale, not a duplicate). */
+export function awaitsAnalysis(release: ReleaseStatus | undefined, run: { releaseId: number; stepIndex: number; scheduledFor: number }): release is ReleaseStatus {
   return (
     release !== undefined &&
-    release.id === observation.releaseId &&
-    release.stepIndex === observation.stepIndex &&
+    release.id === run.releaseId &&
+    release.stepIndex === run.stepIndex &&
     release.nextAnalysisAt !== undefined &&
-    Date.parse(release.nextAnalysisAt) === observation.scheduledFor
+    Date.parse(release.nextAnalysisAt) === run.scheduledFor
   );
 }
 
 export function recordAnalysis(draft: Draft, observation: AnalysisObservation): void {
   const release = draft.release;
   const analysis = draft.rollout.spec.analysis;
-  if (!isCurrent(release, observation) || !analysis || draft.intervalMs === undefined) return;
+  if (!awaitsAnalysis(release, observation) || !analysis || draft.intervalMs === undefined) return;
   const outcome = overallOutcome(observation.results);
   const counter = COUNTER[outcome];
   release.checks[counter] += 1;

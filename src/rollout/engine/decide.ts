@@ -3,7 +3,7 @@
  * status and the effects that make the world match it. No I/O, no clock, no randomness.
  */
 import type { Rollout } from "../model.js";
-import type { RolloutStatus } from "../status.js";
+import { HISTORY_LIMIT, type RolloutStatus } from "../status.js";
 import { desiredTraffic, sameTraffic } from "../traffic.js";
 import { recordAnalysis } from "./checks.js";
 import { applyCommand } from "./commands.js";
@@ -94,7 +94,7 @@ function startOrHold(draft: Draft, version: string, held: string | undefined): v
   const status = draft.status;
   status.phase = "Aborted";
   status.canaryVersion = version;
-  status.history = [...status.history, { id: status.releaseCount + 1, version, fromVersion: status.stableVersion, outcome: "aborted" as const, reason: `held aborted in git: ${held}`, startedAt: draft.iso, finishedAt: draft.iso }].slice(-10);
+  status.history = [...status.history, { id: status.releaseCount + 1, version, fromVersion: status.stableVersion, outcome: "aborted" as const, reason: `held aborted in git: ${held}`, startedAt: draft.iso, finishedAt: draft.iso }].slice(-HISTORY_LIMIT);
   status.releaseCount += 1;
   draft.setCondition("Progressing", "False", "Aborted", `held aborted in git: ${held}`);
   draft.notify("held", `${draft.rollout.name} ${version}: not started, held aborted in git (${held})`, { reason: held }, "warning");
