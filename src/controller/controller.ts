@@ -17,6 +17,9 @@ import { redisConnection } from "../queue/redis.js";
 import { SyncQueue } from "../queue/sync-queue.js";
 import { formatProblem } from "../rollout/parse.js";
 import { runAnalysis } from "../analysis/analyze.js";
+import { GUARD_METRIC, guardWindowMs, readGuard } from "../analysis/guard.js";
+import { DEFAULT_INTERVAL_MS } from "../analysis/templates.js";
+import { guardOf } from "../rollout/model.js";
 import { PrometheusClient } from "../analysis/prometheus.js";
 import { NotificationQueue } from "../notify/delivery.js";
 import { shouldNotify } from "../notify/slack-message.js";
@@ -83,6 +86,9 @@ export class Controller {
       traffic: new IstioTraffic(kc),
       analysis: (rollout, context) =>
         runAnalysis(prometheus, rollout, context, { observe: (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds) }),
+      guard: (rollout, context) =>
+        readGuard(prometheus, rollout, { ...context, windowMs: guardWindowMs(guardOf(rollout.spec)?.intervalMs ?? DEFAULT_INTERVAL_MS) }, (outcome, seconds) =>
+          this.metrics.prometheusQuerySeconds.observe({ metric: GUARD_METRIC, outcome }, seconds)),
       queue: this.reconcileQueue,
       events: this.events,
       metrics: this.metrics,

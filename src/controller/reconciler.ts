@@ -21,6 +21,8 @@ export const FINALIZER = "tideway.io/traffic";
 export const COMMAND_PREFIX = "tideway.io/";
 
 export type AnalysisRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<MetricResult[]>;
+/** The guard's reading of the canary's requests and 5xx answers (see analysis/guard.ts). */
+export type GuardRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<{ requests: number; errors: number } | { error: string }>;
 export interface CommitContext {
   sha: string;
   author?: string;
@@ -32,6 +34,7 @@ export interface ReconcilerDeps {
   rollouts: RolloutClient;
   traffic: IstioTraffic;
   analysis: AnalysisRunner;
+  guard: GuardRunner;
   queue: Pick<ReconcileQueue, "schedule">;
   events: EventRecorder;
   metrics: ControllerMetrics;
@@ -139,6 +142,14 @@ export class Reconciler {
         observations.push({ type: "analysis", releaseId: job.releaseId, stepIndex: job.stepIndex, scheduledFor: job.at, results });
       }
     }
+    if (pass === 0 && job.kind === "guard") {
+      const release = status?.release;
+      if (release && release.id === job.releaseId) {
+        const reading = await this.deps.guard(rollout, { canaryVersion: release.version, stableVersion: status?.stableVersion ?? release.version });
+        this.deps.metrics.guardRuns.inc({ namespace: rollout.namespace, rollout: rollout.name, outcome: "error" in reading ? "error" : "measured" });
+        observations.push({ type: "guard", releaseId: job.releaseId, ...reading });
+      }
+    }
     observations.push({ type: "tick" });
 
     const effects: Effect[] = [];
@@ -235,11 +246,17 @@ export class Reconciler {
     const ref = { namespace: rollout.namespace, name: rollout.name };
     const seen = new Set<string>();
     for (const effect of effects) {
-      if (effect.type !== "runAnalysis") continue;
-      const id = `${effect.releaseId}-${effect.stepIndex}-${effect.at}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      await this.deps.queue.schedule({ kind: "analysis", ...ref, at: effect.at, releaseId: effect.releaseId, stepIndex: effect.stepIndex });
+      if (effect.type === "runAnalysis") {
+        const id = `analysis-${effect.releaseId}-${effect.stepIndex}-${effect.at}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        await this.deps.queue.schedule({ kind: "analysis", ...ref, at: effect.at, releaseId: effect.releaseId, stepIndex: effect.stepIndex });
+      } else if (effect.type === "runGuard") {
+        const id = `guard-${effect.releaseId}-${effect.at}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        await this.deps.queue.schedule({ kind: "guard", ...ref, at: effect.at, releaseId: effect.releaseId });
+      }
     }
     if (requeueAt !== undefined) await this.deps.queue.schedule({ kind: "tick", ...ref, at: requeueAt });
   }

@@ -12,7 +12,8 @@ export const RECONCILE_QUEUE = "tideway-reconcile";
 export type ReconcileJob =
   | { kind: "reconcile"; namespace: string; name: string }
   | { kind: "tick"; namespace: string; name: string; at: number }
-  | { kind: "analysis"; namespace: string; name: string; at: number; releaseId: number; stepIndex: number };
+  | { kind: "analysis"; namespace: string; name: string; at: number; releaseId: number; stepIndex: number }
+  | { kind: "guard"; namespace: string; name: string; at: number; releaseId: number };
 
 const safe = (text: string) => text.replace(/[^A-Za-z0-9._-]/g, "_");
 
@@ -20,6 +21,7 @@ export function jobId(job: ReconcileJob): string {
   const base = `${safe(job.namespace)}-${safe(job.name)}`;
   if (job.kind === "reconcile") return `reconcile-${base}`;
   if (job.kind === "tick") return `tick-${base}-${job.at}`;
+  if (job.kind === "guard") return `guard-${base}-${job.releaseId}-${job.at}`;
   return `analysis-${base}-${job.releaseId}-${job.stepIndex}-${job.at}`;
 }
 

@@ -1,6 +1,6 @@
 /** The Rollout as the engine sees it: validated, defaults applied, steps normalised. */
 import { parseDuration } from "./duration.js";
-import { ABORT_ANNOTATION, type HeaderMatch, type Metric, type RolloutDocument, type RolloutSpec, type Step } from "./schema.js";
+import { ABORT_ANNOTATION, GuardSchema, type Guard, type HeaderMatch, type Metric, type RolloutDocument, type RolloutSpec, type Step } from "./schema.js";
 
 export interface Rollout {
   name: string;
@@ -59,6 +59,14 @@ export function headerRouteAt(spec: RolloutSpec, stepIndex: number): HeaderRoute
 /** Milliseconds between checks, or undefined when the Rollout has no analysis. */
 export function analysisIntervalMs(spec: RolloutSpec): number | undefined {
   return spec.analysis ? parseDuration(spec.analysis.interval) : undefined;
+}
+
+/** The guard's settings when it runs (analysis present and not disabled), defaults filled in. */
+export function guardOf(spec: RolloutSpec): (Guard & { intervalMs: number }) | undefined {
+  if (!spec.analysis) return undefined;
+  const guard = GuardSchema.parse(spec.analysis.guard ?? {});
+  if (!guard.enabled) return undefined;
+  return { ...guard, intervalMs: parseDuration(guard.interval) ?? 15_000 };
 }
 
 /** Built-in metrics' thresholds when none is given: success-rate >= 0.99, latency-p99 <= 500 ms. */

@@ -103,6 +103,19 @@ export const MetricSchema = z
     }
   });
 
+/**
+ * The guard: between analysis runs, a quick look at the canary's error ratio in Istio's
+ * telemetry, so a gross failure is rolled back within a few scrapes instead of a full interval.
+ */
+export const GuardSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).meta({ description: "Whether the guard runs; on by default when the Rollout has analysis." }),
+    interval: duration.default("15s").meta({ description: "How often the guard looks; set it to Prometheus' scrape interval. It looks at the last two intervals." }),
+    errorRatio: z.number().gt(0).max(1).default(0.2).meta({ description: "Roll back at once when at least this share of the canary's requests fail (5xx)." }),
+    minRequests: z.int().min(1).default(20).meta({ description: "Canary requests needed in the guard's window before it can act." }),
+  })
+  .meta({ description: "Fast rollback of a gross failure, between analysis runs. It never promotes and never counts as a check." });
+
 const limit = (fallback: number, description: string) => z.int().min(0).max(1000).default(fallback).meta({ description });
 
 export const AnalysisSchema = z
@@ -115,6 +128,7 @@ export const AnalysisSchema = z
     onError: z.enum(["pause", "rollback"]).default("pause").meta({ description: "What happens past errorLimit." }),
     minRequests: z.int().min(0).default(20).meta({ description: "Canary requests needed in an interval for built-in metrics to count." }),
     metrics: z.array(MetricSchema).min(1, { error: "expected at least one metric" }),
+    guard: GuardSchema.optional(),
   })
   .superRefine((analysis, ctx) => {
     const seen = new Set<string>();
@@ -198,6 +212,7 @@ export type RolloutSpec = z.output<typeof RolloutSpecSchema>;
 export type RolloutSpecInput = z.input<typeof RolloutSpecSchema>;
 export type Step = z.output<typeof StepSchema>;
 export type Analysis = z.output<typeof AnalysisSchema>;
+export type Guard = z.output<typeof GuardSchema>;
 export type Metric = z.output<typeof MetricSchema>;
 export type HeaderMatch = z.output<typeof HeaderMatchSchema>;
 export type RolloutDocument = z.output<typeof RolloutDocumentSchema>;

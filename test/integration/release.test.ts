@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorld, VS, type World } from "./release-harness.js";
+import { createWorld, FAST_ANALYSIS, VS, type World } from "./release-harness.js";
 import { services } from "./services.js";
 
 let world: World | undefined;
@@ -42,6 +42,21 @@ describe("the release loop", () => {
     expect(status.history.at(-1)).toMatchObject({ version: "v2", outcome: "rolled-back" });
     expect(status.history.at(-1)?.reason).toMatch(/^success-rate 0\.\d+ < 0\.95$/);
     expect(status.message).toMatch(/v2 rolled back: success-rate 0\.\d+ < 0\.95; 100% to v1/);
+  });
+
+  it("(b2) with checks only every minute, the guard rolls back a canary with 30% errors within a few scrapes", async () => {
+    world = await createWorld({ behaviour: { v2: { errorRate: 0.3, latencyMs: 20 } } });
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    const slowChecks = FAST_ANALYSIS.replace("interval: 3s", "interval: 1m") + "\n    guard: { interval: 1s }";
+    await world.release("v2", { analysis: slowChecks });
+    await world.waitForWeights((w) => (w.v2 ?? 0) > 0);
+    const errorsStart = Date.now();
+    const status = await world.waitForStatus((s) => s.phase === "RolledBack", 30_000);
+    await world.waitForWeights((w) => (w.v2 ?? 0) === 0 && w.v1 === 100);
+    console.log(`[measure] guard: canary errors start -> 100% stable: ${Date.now() - errorsStart} ms (scrape interval 1 s)`);
+    expect(status.history.at(-1)).toMatchObject({ version: "v2", outcome: "rolled-back" });
+    expect(status.history.at(-1)?.reason).toMatch(/^guard: \d+(\.\d)?% of \d+ canary requests failed \(limit 20%\)$/);
   });
 
   it("(c) never promotes a canary with too little traffic", async () => {

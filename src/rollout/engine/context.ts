@@ -1,5 +1,5 @@
 /** The working state of one engine call: a private copy of status, the effects so far, the clock. */
-import { analysisIntervalMs, normalizeSteps, type NormalizedStep, type Rollout } from "../model.js";
+import { analysisIntervalMs, guardOf, normalizeSteps, type NormalizedStep, type Rollout } from "../model.js";
 import type { Condition, ReleaseStatus, RolloutStatus } from "../status.js";
 import { desiredTraffic } from "../traffic.js";
 import type { Effect, EventKind, ReleaseEvent } from "./types.js";
@@ -8,6 +8,7 @@ export class Draft {
   readonly effects: Effect[] = [];
   readonly steps: NormalizedStep[];
   readonly intervalMs: number | undefined;
+  readonly guard: ReturnType<typeof guardOf>;
   requeueAt: number | undefined;
 
   constructor(
@@ -17,6 +18,7 @@ export class Draft {
   ) {
     this.steps = normalizeSteps(rollout.spec);
     this.intervalMs = analysisIntervalMs(rollout.spec);
+    this.guard = guardOf(rollout.spec);
   }
 
   get iso(): string {

@@ -8,6 +8,7 @@ import { desiredTraffic, sameTraffic } from "../traffic.js";
 import { recordAnalysis } from "./checks.js";
 import { applyCommand } from "./commands.js";
 import { Draft } from "./context.js";
+import { recordGuard, scheduleGuard } from "./guard.js";
 import { advance, dropRelease, failRelease, scheduleAnalysis, startRelease, summarize } from "./progress.js";
 import type { Decision, Observation } from "./types.js";
 
@@ -26,6 +27,9 @@ export function decide(rollout: Rollout, status: RolloutStatus | undefined, obse
     case "analysis":
       recordAnalysis(draft, observation);
       break;
+    case "guard":
+      recordGuard(draft, observation);
+      break;
     case "command":
       applyCommand(draft, observation);
       break;
@@ -38,6 +42,7 @@ export function decide(rollout: Rollout, status: RolloutStatus | undefined, obse
       break;
   }
   advance(draft);
+  scheduleGuard(draft);
   return { status: draft.status, effects: draft.effects, ...(draft.requeueAt !== undefined ? { requeueAt: draft.requeueAt } : {}) };
 }
 

@@ -22,6 +22,12 @@ export type Observation =
   | { type: "tick" }
   /** Results of the analysis run scheduled for `scheduledFor` (ms) in release `releaseId`. */
   | { type: "analysis"; releaseId: number; stepIndex: number; scheduledFor: number; results: MetricResult[] }
+  /**
+   * The guard's look at the canary's last two guard intervals of traffic in release `releaseId`:
+   * request and 5xx counts, or why there are none (no data, Prometheus unreachable).
+   */
+  | { type: "guard"; releaseId: number; requests: number; errors: number }
+  | { type: "guard"; releaseId: number; error: string }
   /** A manual command, from an annotation on the live object, from git, or the CLI. */
   | { type: "command"; command: CommandName; value: string; source: "annotation" | "git" | "cli"; user?: string }
   /** The traffic adapter applied (or failed to apply) `traffic`. */
@@ -50,6 +56,8 @@ export type Effect =
   | { type: "setTraffic"; traffic: Traffic }
   /** Query the metrics at `at` (ms) and report back with an analysis observation. */
   | { type: "runAnalysis"; at: number; releaseId: number; stepIndex: number; version: string; stableVersion: string }
+  /** Look at the canary's error ratio at `at` (ms) and report back with a guard observation. */
+  | { type: "runGuard"; at: number; releaseId: number; version: string }
   | { type: "notify"; event: ReleaseEvent };
 
 export interface Decision {

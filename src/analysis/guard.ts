@@ -1,0 +1,55 @@
+/**
+ * The guard's look at the canary: its requests and 5xx answers over the last two guard
+ * intervals, from Istio's request counter. Two instant queries, run in parallel.
+ */
+import type { Rollout } from "../rollout/model.js";
+import type { MetricsQuerier, QueryResult } from "./prometheus.js";
+import { ISTIO_METRICS, promqlRange, queryVariables, renderQuery } from "./templates.js";
+
+const SELECTOR = 'reporter="destination", destination_service_name="{{ service }}", destination_service_namespace="{{ namespace }}", destination_version="{{ version }}"';
+
+/** The canary's requests, and its 5xx answers, over `{{ window }}`. */
+export const GUARD_QUERIES = {
+  requests: `sum(increase(${ISTIO_METRICS.requests}{${SELECTOR}}[{{ window }}]))`,
+  errors: `sum(increase(${ISTIO_METRICS.requests}{${SELECTOR}, response_code=~"5.."}[{{ window }}]))`,
+} as const;
+
+/** The name guard queries are observed under; not a valid metric name, so never a user's. */
+export const GUARD_METRIC = "built-in:guard";
+
+export type GuardReading = { requests: number; errors: number } | { error: string };
+
+/**
+ * Counts over two intervals: with the guard looking once per scrape, two scrapes are the fewest
+ * that `increase` can work with, and the newest scrape weighs as much as it can.
+ */
+export function guardWindowMs(intervalMs: number): number {
+  return 2 * intervalMs;
+}
+
+export async function readGuard(
+  client: MetricsQuerier,
+  rollout: Rollout,
+  context: { canaryVersion: string; stableVersion: string; windowMs: number },
+  observe?: (outcome: "pass" | "error", seconds: number) => void,
+): Promise<GuardReading> {
+  const variables = { ...queryVariables(rollout, context), window: promqlRange(context.windowMs) };
+  const render = (template: string) => renderQuery(template, variables);
+  const started = performance.now();
+  const [requests, errors] = await Promise.all([client.query(render(GUARD_QUERIES.requests)), client.query(render(GUARD_QUERIES.errors))]);
+  const reading = toReading(requests, errors);
+  try {
+    observe?.("error" in reading ? "error" : "pass", (performance.now() - started) / 1_000);
+  } catch {
+    // Recording a duration must never change a reading.
+  }
+  return reading;
+}
+
+function toReading(requests: QueryResult, errors: QueryResult): GuardReading {
+  for (const result of [requests, errors]) if (result.kind === "error") return { error: `prometheus: ${result.message}` };
+  const count = (result: QueryResult) => (result.kind === "value" ? result.value : 0);
+  const reading = { requests: count(requests), errors: count(errors) };
+  if (!Number.isFinite(reading.requests) || !Number.isFinite(reading.errors)) return { error: "not a number" };
+  return reading;
+}
