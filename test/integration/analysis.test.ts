@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { Counter, Histogram, Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeResults, REQUEST_COUNT_METRIC, runAnalysis } from "../../src/analysis/analyze.js";
+import { readGuard } from "../../src/analysis/guard.js";
 import { PrometheusClient, type MetricsQuerier } from "../../src/analysis/prometheus.js";
 import { ISTIO_DURATION_BUCKETS_MS, ISTIO_LABELS, ISTIO_METRICS } from "../../src/analysis/templates.js";
 import type { Rollout } from "../../src/rollout/model.js";
@@ -196,6 +197,42 @@ describe("analysis against the real Prometheus", () => {
     const plain = rollout("healthy", {});
     delete plain.spec.analysis;
     expect(await runAnalysis(prometheus, plain, CONTEXT)).toEqual([]);
+  });
+});
+
+describe("the guard's reading against the real Prometheus", () => {
+  // The mesh sends 50 requests/s per version; 2 s windows hold two or three 1 s scrapes.
+  const read = (service: string, version = "v2") => readGuard(prometheus, rollout(service, {}), { canaryVersion: version, stableVersion: "v1", windowMs: 2_000 });
+
+  it("counts a healthy canary's requests, with no errors, ignoring the stable version's errors", async () => {
+    const reading = await read("healthy");
+    expect(reading).toMatchObject({ errors: 0 });
+    expect("requests" in reading && reading.requests).toBeGreaterThan(20);
+  });
+
+  it("counts a failing canary's 5xx answers: about 30% of its requests", async () => {
+    const reading = await read("failing");
+    if (!("requests" in reading)) throw new Error(`no reading: ${reading.error}`);
+    expect(reading.errors / reading.requests).toBeCloseTo(0.3, 1);
+  });
+
+  it("reads zero requests for a version with no traffic at all", async () => {
+    expect(await read("healthy", "v9")).toEqual({ requests: 0, errors: 0 });
+  });
+
+  it("keeps a hostile service name inside its label value", async () => {
+    const hostile = rollout("healthy", {});
+    hostile.spec = { ...hostile.spec, service: 'x"} or vector(1000) or {a="' };
+    expect(await readGuard(prometheus, hostile, { canaryVersion: "v2", stableVersion: "v1", windowMs: 2_000 })).toEqual({ requests: 0, errors: 0 });
+  });
+
+  it("is an error, naming no header value, when Prometheus is unreachable", async () => {
+    const port = await freePort();
+    const client = new PrometheusClient({ url: `http://127.0.0.1:${port}`, headers: { Authorization: "Bearer guard-secret-1234" } });
+    const outcomes: string[] = [];
+    const reading = await readGuard(client, rollout("healthy", {}), { canaryVersion: "v2", stableVersion: "v1", windowMs: 2_000 }, (outcome) => outcomes.push(outcome));
+    expect(reading).toEqual({ error: `prometheus: cannot connect to 127.0.0.1:${port}: connection refused` });
+    expect(outcomes).toEqual(["error"]);
   });
 });
 

@@ -11,7 +11,8 @@ type Action =
   | { kind: "stale-check"; outcome: CheckOutcome }
   | { kind: "tick"; ms: number }
   | { kind: "command"; command: "abort" | "promote" | "pause" | "resume" | "retry"; value: string }
-  | { kind: "traffic-breaks"; broken: boolean };
+  | { kind: "traffic-breaks"; broken: boolean }
+  | { kind: "guard"; requests: number; errors: number; failed: boolean; otherRelease: boolean };
 
 const outcome = fc.constantFrom<CheckOutcome>("pass", "pass", "pass", "pass", "pass", "pass", "pass", "pass", "fail", "inconclusive", "error");
 const action: fc.Arbitrary<Action> = fc.oneof(
@@ -28,6 +29,16 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("traffic-breaks" as const), broken: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("guard" as const),
+      requests: fc.integer({ min: 0, max: 400 }),
+      errors: fc.integer({ min: 0, max: 400 }),
+      failed: fc.boolean(),
+      otherRelease: fc.boolean(),
+    }),
+  },
 );
 
 const rolloutShape = fc.record({
@@ -101,6 +112,9 @@ function play(shape: RolloutShape, actions: Action[]): Step[] {
       observation = { type: "tick" };
     } else if (a.kind === "command") {
       observation = { type: "command", command: a.command, value: a.value, source: "cli" };
+    } else if (a.kind === "guard") {
+      const releaseId = (status?.release?.id ?? 0) + (a.otherRelease ? 1 : 0);
+      observation = a.failed ? { type: "guard", releaseId, error: "prometheus: timeout" } : { type: "guard", releaseId, requests: a.requests, errors: Math.min(a.errors, a.requests) };
     } else {
       broken = a.broken;
       continue;
