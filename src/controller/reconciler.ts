@@ -19,6 +19,8 @@ import type { ControllerMetrics } from "./metrics.js";
 
 export const FINALIZER = "tideway.io/traffic";
 export const COMMAND_PREFIX = "tideway.io/";
+/** Who gave the commands on the object (the CLI writes it with each command); acknowledged with them. */
+export const COMMAND_BY_ANNOTATION = "tideway.io/by";
 
 export type AnalysisRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<MetricResult[]>;
 /** The guard's reading of the canary's requests and 5xx answers (see analysis/guard.ts). */
@@ -131,7 +133,8 @@ export class Reconciler {
 
     const observations: Observation[] = [];
     const commands = this.commandsOf(object);
-    for (const command of commands) observations.push({ type: "command", command: command.name, value: command.value, source: "annotation" });
+    const user = commandUser(object.metadata.annotations?.[COMMAND_BY_ANNOTATION]);
+    for (const command of commands) observations.push({ type: "command", command: command.name, value: command.value, source: "annotation", ...(user !== undefined ? { user } : {}) });
     const generation = object.metadata.generation;
     if (!status || (generation !== undefined && status.observedGeneration !== generation)) observations.unshift({ type: "specChanged" });
     if (pass === 0 && job.kind === "analysis") {
@@ -190,7 +193,8 @@ export class Reconciler {
     await this.schedule(rollout, effects, requeueAt);
     await this.announce(rollout, object, effects);
     if (commands.length > 0) {
-      const annotations = Object.fromEntries(commands.map((c) => [c.annotation, null]));
+      const annotations: Record<string, null> = Object.fromEntries(commands.map((c) => [c.annotation, null]));
+      if (object.metadata.annotations?.[COMMAND_BY_ANNOTATION] !== undefined) annotations[COMMAND_BY_ANNOTATION] = null;
       object = await rollouts.patchMetadata(rollout.namespace, rollout.name, { annotations });
     }
     this.deps.metrics.observeStatus(rollout.namespace, rollout.name, next);
@@ -282,6 +286,12 @@ export class Reconciler {
       await this.deps.notify?.(global, rollout, commit).catch((error: unknown) => this.deps.log.warn({ err: String(error) }, "notification not queued"));
     }
   }
+}
+
+/** A name fit for status and messages: one line, printable, at most 100 characters. */
+function commandUser(value: string | undefined): string | undefined {
+  const cleaned = value === undefined ? undefined : [...value].map((c) => (c < " " || c === "\u007f" ? " " : c)).join("").trim().slice(0, 100);
+  return cleaned === undefined || cleaned === "" ? undefined : cleaned;
 }
 
 function trafficPending(status: RolloutStatus): boolean {

@@ -117,14 +117,19 @@ describe("the release loop", () => {
     await world.waitForWeights((w) => w.v2 === 40);
     const { kubectl, kubeconfigPath } = services();
     const sent = Date.now();
-    execFileSync(kubectl!, ["--kubeconfig", kubeconfigPath, "-n", world.namespace, "annotate", "rollout", "reviews", "tideway.io/abort=bad latency"]);
+    execFileSync(kubectl!, ["--kubeconfig", kubeconfigPath, "-n", world.namespace, "annotate", "rollout", "reviews", "tideway.io/abort=bad latency", "tideway.io/by=alice"]);
     await world.waitForWeights((w) => w.v1 === 100 && (w.v2 ?? 0) === 0, 10_000);
     const elapsed = Date.now() - sent;
     console.log(`[measure] abort annotation -> 100% stable: ${elapsed} ms`);
     const status = await world.waitForStatus((s) => s.phase === "Aborted");
-    expect(status.commands.at(-1)).toMatchObject({ command: "abort", value: "bad latency", result: "aborted v2" });
+    expect(status.commands.at(-1)).toMatchObject({ command: "abort", value: "bad latency", user: "alice", result: "aborted v2" });
+    expect(status.history.at(-1)).toMatchObject({ outcome: "aborted", reason: "bad latency by alice" });
     const object = await world.rollouts.get(world.namespace, "reviews");
-    await expect.poll(async () => (await world!.rollouts.get(world!.namespace, "reviews")).metadata.annotations?.["tideway.io/abort"]).toBeUndefined();
+    // Acknowledged: the command and who gave it are both removed.
+    await expect.poll(async () => {
+      const annotations = (await world!.rollouts.get(world!.namespace, "reviews")).metadata.annotations ?? {};
+      return [annotations["tideway.io/abort"], annotations["tideway.io/by"]];
+    }).toEqual([undefined, undefined]);
     expect(object.metadata.name).toBe("reviews");
   });
 
