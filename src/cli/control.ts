@@ -5,7 +5,8 @@
 import type { Command } from "commander";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfig } from "../kube/config.js";
-import { RolloutClient, type RolloutObject } from "../kube/rollouts.js";
+import { userInfo } from "node:os";
+import { COMMAND_BY_ANNOTATION, RolloutClient, type RolloutObject } from "../kube/rollouts.js";
 import { COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
 
 export interface ControlIo {
@@ -102,16 +103,26 @@ export function registerControlCommands(program: Command, io: ControlIo = proces
       .option("-n, --namespace <ns>", "namespace (default: the kubeconfig context's)")
       .option("--kubeconfig <file>", "kubeconfig file")
       .option("--no-wait", "do not wait for the controller to acknowledge it")
-      .option("--timeout <seconds>", "how long to wait for the acknowledgement", "15");
+      .option("--timeout <seconds>", "how long to wait for the acknowledgement", "15")
+      .option("--by <name>", "who is asking, recorded with the command (default: your login name)");
     if (command === "abort" || command === "pause") sub.option("--reason <text>", "why (recorded in status and posted to Slack)");
     if (command === "promote") sub.option("--full", "promote all the way at once instead of completing the current step");
-    sub.action(async (name: string, flags: TargetFlags & { reason?: string; full?: boolean; wait: boolean; timeout: string }) => {
+    sub.action(async (name: string, flags: TargetFlags & { reason?: string; full?: boolean; wait: boolean; timeout: string; by?: string }) => {
       const kc = io.kubeConfig(flags.kubeconfig);
       const namespace = flags.namespace ?? defaultNamespace(kc);
       const value = command === "promote" ? (flags.full ? "full" : "step") : (flags.reason ?? (command === "abort" ? "aborted with the tideway CLI" : ""));
-      const code = await sendCommand(new RolloutClient(kc), io, { namespace, name, command, value, wait: flags.wait, timeoutMs: Number(flags.timeout) * 1000 });
+      const by = flags.by ?? loginName();
+      const code = await sendCommand(new RolloutClient(kc), io, { namespace, name, command, value, ...(by ? { by } : {}), wait: flags.wait, timeoutMs: Number(flags.timeout) * 1000 });
       if (code !== 0) process.exitCode = code;
     });
+  }
+}
+
+function loginName(): string | undefined {
+  try {
+    return userInfo().username || undefined;
+  } catch {
+    return undefined; // no passwd entry (a container with an arbitrary uid)
   }
 }
 
@@ -129,12 +140,12 @@ function describe(command: CommandName): string {
 export async function sendCommand(
   client: RolloutClient,
   io: ControlIo,
-  request: { namespace: string; name: string; command: CommandName; value: string; wait: boolean; timeoutMs: number },
+  request: { namespace: string; name: string; command: CommandName; value: string; by?: string; wait: boolean; timeoutMs: number },
 ): Promise<number> {
   const { namespace, name, command, value } = request;
   const annotation = `tideway.io/${command}`;
   const before = statusOf(await client.get(namespace, name))?.commands.length ?? 0;
-  await client.patchMetadata(namespace, name, { annotations: { [annotation]: value } });
+  await client.patchMetadata(namespace, name, { annotations: { [annotation]: value, ...(request.by !== undefined ? { [COMMAND_BY_ANNOTATION]: request.by } : {}) } });
   io.stdout(`${namespace}/${name}: ${annotation}=${JSON.stringify(value)} written\n`);
   if (!request.wait) return 0;
   const deadline = Date.now() + request.timeoutMs;

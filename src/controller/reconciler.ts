@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { isConflict, isNotFound } from "../kube/errors.js";
 import type { EventRecorder } from "../kube/events.js";
 import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
-import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
+import { COMMAND_BY_ANNOTATION, type RolloutClient, type RolloutObject } from "../kube/rollouts.js";
 import type { ReconcileJob, ReconcileQueue } from "../queue/reconcile-queue.js";
 import { awaitsAnalysis, decide, desiredTraffic, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
@@ -19,8 +19,6 @@ import type { ControllerMetrics } from "./metrics.js";
 
 export const FINALIZER = "tideway.io/traffic";
 export const COMMAND_PREFIX = "tideway.io/";
-/** Who gave the commands on the object (the CLI writes it with each command); acknowledged with them. */
-export const COMMAND_BY_ANNOTATION = "tideway.io/by";
 
 export type AnalysisRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<MetricResult[]>;
 /** The guard's reading of the canary's requests and 5xx answers (see analysis/guard.ts). */

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { userInfo } from "node:os";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorld, type World } from "./release-harness.js";
@@ -21,7 +22,7 @@ async function tideway(...args: string[]): Promise<{ code: number; stdout: strin
 async function lastCommand() {
   const status = await world.status();
   const object = await world.rollouts.get(world.namespace, "reviews");
-  const leftover = Object.keys(object.metadata.annotations ?? {}).filter((k) => /^tideway\.io\/(abort|promote|pause|resume|retry)$/.test(k));
+  const leftover = Object.keys(object.metadata.annotations ?? {}).filter((k) => /^tideway\.io\/(abort|promote|pause|resume|retry|by)$/.test(k));
   return { command: status?.commands.at(-1), leftover, status };
 }
 
@@ -52,7 +53,8 @@ describe("the tideway CLI against a running release", () => {
     expect(code).toBe(0);
     expect(stdout).toContain("completed step 2/4");
     await world.waitForWeights((w) => w.v2 === 50);
-    expect(await lastCommand()).toMatchObject({ command: { command: "promote", value: "step", source: "annotation" }, leftover: [] });
+    // Without --by, the login name of whoever runs the CLI is recorded.
+    expect(await lastCommand()).toMatchObject({ command: { command: "promote", value: "step", source: "annotation", user: userInfo().username }, leftover: [] });
   });
 
   it("pause holds the release and resume lets it go on", async () => {
@@ -64,13 +66,14 @@ describe("the tideway CLI against a running release", () => {
   });
 
   it("abort sends all traffic to stable and records why", async () => {
-    const { stdout } = await tideway("abort", "reviews", "--reason", "bad latency");
+    const { stdout } = await tideway("abort", "reviews", "--reason", "bad latency", "--by", "bob");
     expect(stdout).toContain("aborted v2");
     await world.waitForWeights((w) => w.v1 === 100 && (w.v2 ?? 0) === 0);
-    const { status, leftover } = await lastCommand();
+    const { command, status, leftover } = await lastCommand();
     expect(leftover).toEqual([]);
+    expect(command).toMatchObject({ command: "abort", value: "bad latency", user: "bob" });
     expect(status).toMatchObject({ phase: "Aborted" });
-    expect(status?.history.at(-1)).toMatchObject({ outcome: "aborted", reason: "bad latency" });
+    expect(status?.history.at(-1)).toMatchObject({ outcome: "aborted", reason: "bad latency by bob" });
   });
 
   it("retry starts the aborted version again, and promote --full finishes it", async () => {
