@@ -166,7 +166,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     };
 
     await act("v2", "promoted", "1. reviews v2, healthy: every step, then promoted.");
-    await act("v3", "rolled-back", "2. reviews v3 answers 25% of requests with 503: rolled back automatically.");
+    await act("v3", "rolled-back", "2. reviews v3 answers 25% of requests with 503: the guard rolls it back within seconds.");
     const { kubectl, kubeconfigPath } = services.kube;
     await act("v4", "aborted", "3. reviews v4 is healthy, but someone aborts it by hand mid-canary.", async () => {
       await sleep(2_000);
