@@ -15,7 +15,8 @@ import { RolloutClient } from "../kube/rollouts.js";
 import { ReconcileQueue, type ReconcileJob } from "../queue/reconcile-queue.js";
 import { redisConnection } from "../queue/redis.js";
 import { SyncQueue } from "../queue/sync-queue.js";
-import { formatProblem } from "../rollout/parse.js";
+import { formatProblem, type Problem } from "../rollout/parse.js";
+import type { ReleaseEvent } from "../rollout/engine.js";
 import { runAnalysis } from "../analysis/analyze.js";
 import { GUARD_METRIC, guardWindowMs, readGuard } from "../analysis/guard.js";
 import { DEFAULT_INTERVAL_MS } from "../analysis/templates.js";
@@ -27,7 +28,7 @@ import { IstioTraffic } from "../traffic/istio.js";
 import type { Logger } from "./log.js";
 import { ControllerMetrics } from "./metrics.js";
 import type { ControllerOptions } from "./options.js";
-import { Reconciler, type EventSink } from "./reconciler.js";
+import { Reconciler, type CommitContext, type EventSink } from "./reconciler.js";
 
 const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
@@ -192,8 +193,28 @@ export class Controller {
       log.warn({ commit: commit.sha, file: problem.file, line: problem.line, column: problem.column, rollout: problem.rollout }, `invalid Rollout file: ${text}`);
       const target = problem.rollout ?? { namespace: this.options.namespace, name: "git" };
       await this.events.record(target, "Warning", "InvalidRollout", `${text} (commit ${outcome.commit.shortSha})`);
+      await this.announceInvalid(text, problem, target, commit);
     }
     for (const error of mirror?.errors ?? []) log.error({ commit: commit.sha, err: error }, "mirror write failed");
+  }
+
+  /**
+   * Slack (and the webhook) hear of a bad file too. The event id is derived from the problem's
+   * text, so a file that stays broken over several commits is announced once, by one replica.
+   */
+  private async announceInvalid(text: string, problem: Problem, target: { namespace: string; name: string }, commit: CommitContext): Promise<void> {
+    this.metrics.releaseEvents.inc({ namespace: target.namespace, rollout: target.name, kind: "invalid" });
+    const event: ReleaseEvent = {
+      id: "",
+      kind: "invalid",
+      severity: "warning",
+      message: text,
+      rollout: target,
+      version: "",
+      stableVersion: "",
+      details: { file: problem.file, line: problem.line, column: problem.column, path: problem.path, message: problem.message },
+    };
+    await this.notifications?.enqueue(event, { commit }).catch((error: unknown) => this.log.warn({ err: String(error) }, "notification not queued"));
   }
 
   async stop(): Promise<void> {

@@ -54,6 +54,26 @@ describe("Slack notifications", () => {
     expect(messages).toHaveLength(5);
   });
 
+  it("tell a bad file with its file:line and field, once, while it stays broken over later commits", async () => {
+    const { world, slack } = await worldWithSlack();
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    const bad = `apiVersion: tideway.io/v1alpha1\nkind: Rollout\nmetadata: { name: ratings, namespace: ${world.namespace} }\nspec:\n  service: ratings\n  version: v1\n  trafficRouting: { istio: { virtualService: { name: ratings } } }\n  steps:\n    - setWeight: 150\n`;
+    await world.remote.commit({ "rollouts/ratings.yaml": bad }, "add ratings");
+    const invalid = () => slack.delivered().filter((p) => (p.body as { text: string }).text.startsWith("rollouts/ratings.yaml:"));
+    await waitUntil("the bad file in Slack", async () => invalid().length > 0, { timeoutMs: 30_000 });
+    const posted = JSON.stringify(invalid()[0]?.body);
+    expect((invalid()[0]?.body as { text: string }).text).toMatch(/^rollouts\/ratings\.yaml:9:\d+: spec\.steps\[0\]\.setWeight: expected an integer from 0 to 100, found 150$/);
+    expect(posted).toContain("invalid Rollout in git");
+    expect(posted).toContain("spec.steps[0].setWeight");
+    expect(posted).toContain("add ratings");
+    // A later commit that leaves the file broken does not announce it again; the good Rollout releases.
+    await world.release("v2", { steps: ["- setWeight: 50"], analysis: "" });
+    await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 60_000);
+    await waitUntil("the promotion in Slack", async () => texts(slack).some((t) => t.includes("v2 promoted")), { timeoutMs: 15_000 });
+    expect(invalid()).toHaveLength(1);
+  });
+
   it("wait out a 429 with Retry-After, and twenty 500s do not slow the release; every message arrives once", async () => {
     slack = await startSlackReceiver();
     slack.failNext(1, 429, 2);
