@@ -30,7 +30,9 @@ export class ReconcileQueue {
   private worker: Worker | undefined;
 
   constructor(private readonly connection: Redis, private readonly prefix = "tideway") {
-    this.queue = new Queue(RECONCILE_QUEUE, { connection, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000, attempts: 5, backoff: { type: "exponential", delay: 500 } } });
+    // Failed jobs are removed too: BullMQ refuses a job id that still exists in any state, so a
+    // kept failure would swallow every later request for that Rollout (and every replayed timer).
+    this.queue = new Queue(RECONCILE_QUEUE, { connection, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 5, backoff: { type: "exponential", delay: 500 } } });
   }
 
   /** Queues a reconcile of `ref` now; a no-op while one is already waiting. */
