@@ -21,6 +21,13 @@ const duration = z.string().refine((text) => parseDuration(text) !== undefined, 
   error: 'expected a duration such as "30s", "1m" or "1h30m"',
 });
 
+/** How often something repeats: at least a second, or it would run in a loop. */
+const period = z.string().superRefine((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) ctx.addIssue({ code: "custom", message: 'expected a duration such as "30s", "1m" or "1h30m"' });
+  else if (ms < 1_000) ctx.addIssue({ code: "custom", message: `expected a duration of at least 1s, found "${text}"` });
+});
+
 export const HeaderMatchSchema = z
   .strictObject({
     exact: z.string().min(1).optional(),
@@ -110,7 +117,7 @@ export const MetricSchema = z
 export const GuardSchema = z
   .strictObject({
     enabled: z.boolean().default(true).meta({ description: "Whether the guard runs; on by default when the Rollout has analysis." }),
-    interval: duration.default("15s").meta({ description: "How often the guard looks; set it to Prometheus' scrape interval. It looks at the last two intervals." }),
+    interval: period.default("15s").meta({ description: "How often the guard looks; set it to Prometheus' scrape interval. It looks at the last two intervals." }),
     errorRatio: z.number().gt(0).max(1).default(0.2).meta({ description: "Roll back at once when at least this share of the canary's requests fail (5xx)." }),
     minRequests: z.int().min(1).default(20).meta({ description: "Canary requests needed in the guard's window before it can act." }),
   })
@@ -120,7 +127,7 @@ const limit = (fallback: number, description: string) => z.int().min(0).max(1000
 
 export const AnalysisSchema = z
   .strictObject({
-    interval: duration.default("15s").meta({ description: "How often the metrics are checked while a step pauses." }),
+    interval: period.default("15s").meta({ description: "How often the metrics are checked while a step pauses (at least 1s)." }),
     failureLimit: limit(0, "Failed checks tolerated in a release; one more rolls it back."),
     inconclusiveLimit: limit(3, "Inconclusive checks in a row tolerated (too little traffic, no data, NaN)."),
     errorLimit: limit(3, "Checks in a row that could not reach Prometheus tolerated."),
