@@ -21,10 +21,11 @@ export type GuardReading = { requests: number; errors: number } | { error: strin
 
 /**
  * Counts over two intervals: with the guard looking once per scrape, two scrapes are the fewest
- * that `increase` can work with, and the newest scrape weighs as much as it can.
+ * that `increase` can work with, and the newest scrape weighs as much as it can. Never further
+ * back than the release's start, so a retried version is not judged on its previous run's errors.
  */
-export function guardWindowMs(intervalMs: number): number {
-  return 2 * intervalMs;
+export function guardWindowMs(intervalMs: number, releaseStartedAt: number, now: number): number {
+  return Math.max(0, Math.min(2 * intervalMs, now - releaseStartedAt));
 }
 
 export async function readGuard(

@@ -87,8 +87,8 @@ export class Controller {
       traffic: new IstioTraffic(kc),
       analysis: (rollout, context) =>
         runAnalysis(prometheus, rollout, context, { observe: (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds) }),
-      guard: (rollout, context) =>
-        readGuard(prometheus, rollout, { ...context, windowMs: guardWindowMs(guardOf(rollout.spec)?.intervalMs ?? DEFAULT_INTERVAL_MS) }, (outcome, seconds) =>
+      guard: (rollout, { releaseStartedAt, ...context }) =>
+        readGuard(prometheus, rollout, { ...context, windowMs: guardWindowMs(guardOf(rollout.spec)?.intervalMs ?? DEFAULT_INTERVAL_MS, releaseStartedAt, Date.now()) }, (outcome, seconds) =>
           this.metrics.prometheusQuerySeconds.observe({ metric: GUARD_METRIC, outcome }, seconds)),
       queue: this.reconcileQueue,
       events: this.events,

@@ -22,7 +22,7 @@ export const COMMAND_PREFIX = "tideway.io/";
 
 export type AnalysisRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<MetricResult[]>;
 /** The guard's reading of the canary's requests and 5xx answers (see analysis/guard.ts). */
-export type GuardRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<{ requests: number; errors: number } | { error: string }>;
+export type GuardRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string; releaseStartedAt: number }) => Promise<{ requests: number; errors: number } | { error: string }>;
 export interface CommitContext {
   sha: string;
   author?: string;
@@ -146,7 +146,7 @@ export class Reconciler {
     if (pass === 0 && job.kind === "guard") {
       const release = status?.release;
       if (release && release.id === job.releaseId) {
-        const reading = await this.deps.guard(rollout, { canaryVersion: release.version, stableVersion: status?.stableVersion ?? release.version });
+        const reading = await this.deps.guard(rollout, { canaryVersion: release.version, stableVersion: status?.stableVersion ?? release.version, releaseStartedAt: Date.parse(release.startedAt) });
         this.deps.metrics.guardRuns.inc({ namespace: rollout.namespace, rollout: rollout.name, outcome: "error" in reading ? "error" : "measured" });
         observations.push({ type: "guard", releaseId: job.releaseId, ...reading });
       }

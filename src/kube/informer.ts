@@ -1,9 +1,33 @@
 /**
  * Watches Rollout objects. client-node's informer stops on any error other than 410 Gone, so
  * this one restarts it with exponential backoff, for as long as it runs.
+ *
+ * The informer's cache keeps only each Rollout's name, namespace and resourceVersion (all the
+ * controller asks of it): the reconciler reads the live object itself, and 1,000 whole objects
+ * (spec, status, managedFields) would stay in memory for nothing.
  */
-import { makeInformer, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { GROUP, PLURAL, RolloutClient, VERSION } from "./rollouts.js";
+
+/** What the cache keeps of an object: enough to name it and to tell its versions apart. */
+export function slimObject(object: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string; resourceVersion?: string } }): KubernetesObject {
+  const { name, namespace, resourceVersion } = object.metadata ?? {};
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    metadata: { ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+  };
+}
+
+/** A watch that hands the informer slim objects; ERROR (a Status, e.g. 410 Gone) and BOOKMARK events pass unchanged. */
+class SlimWatch extends Watch {
+  override watch(...[path, queryParams, callback, done]: Parameters<Watch["watch"]>): ReturnType<Watch["watch"]> {
+    return super.watch(path, queryParams, (phase: string, object: KubernetesObject) => {
+      const slim = phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? slimObject(object) : object;
+      callback(phase, slim, { type: phase, object: slim });
+    }, done);
+  }
+}
 
 export interface RolloutRef {
   namespace: string;
@@ -22,7 +46,7 @@ export interface WatchOptions {
 }
 
 export class RolloutWatch {
-  private informer: ReturnType<typeof makeInformer<KubernetesObject>> | undefined;
+  private informer: ListWatch<KubernetesObject> | undefined;
   private stopped = false;
   private backoffMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -35,15 +59,10 @@ export class RolloutWatch {
   async start(): Promise<void> {
     const client = new RolloutClient(this.kc);
     const path = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
-    const informer = makeInformer<KubernetesObject>(this.kc, path, async () => {
+    const informer = new ListWatch<KubernetesObject>(path, new SlimWatch(this.kc), async () => {
       const { items, resourceVersion } = await client.listWithVersion(this.options.labelSelector);
-      return {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "RolloutList",
-        metadata: { resourceVersion },
-        items: items.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace, resourceVersion: o.metadata.resourceVersion } })),
-      };
-    }, this.options.labelSelector);
+      return { apiVersion: `${GROUP}/${VERSION}`, kind: "RolloutList", metadata: { resourceVersion }, items: items.map(slimObject) };
+    }, false, this.options.labelSelector);
     const emit = (kind: "add" | "update" | "delete") => (object: KubernetesObject) => {
       const name = object.metadata?.name;
       const namespace = object.metadata?.namespace;

@@ -17,10 +17,6 @@ const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const dnsLabel = (what: string) =>
   z.string().min(1).max(63).regex(DNS_LABEL, { error: `expected a ${what}: lower-case letters, digits and "-", starting and ending with a letter or digit` });
 
-const duration = z.string().refine((text) => parseDuration(text) !== undefined, {
-  error: 'expected a duration such as "30s", "1m" or "1h30m"',
-});
-
 /** How often something repeats: at least a second, or it would run in a loop. */
 const period = z.string().superRefine((text, ctx) => {
   const ms = parseDuration(text);

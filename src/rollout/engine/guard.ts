@@ -11,10 +11,14 @@ import type { Observation } from "./types.js";
 
 type GuardObservation = Extract<Observation, { type: "guard" }>;
 
-/** True while the release's canary takes live traffic that the guard should watch. */
+/**
+ * True while the release's canary is meant to take traffic. Whether that traffic is confirmed
+ * does not matter: while a weight change fails to apply, the canary keeps the traffic it had,
+ * and a canary that has none yet simply shows no requests.
+ */
 function watching(draft: Draft): boolean {
   const release = draft.release;
-  return release !== undefined && draft.guard !== undefined && release.trafficApplied && (release.canaryWeight > 0 || release.headerRoute);
+  return release !== undefined && draft.guard !== undefined && (release.canaryWeight > 0 || release.headerRoute);
 }
 
 /** Asks for the guard's next run on its grid, while the canary takes traffic. */

@@ -19,15 +19,24 @@ describe("the guard", () => {
     expect(guardOf(makeRollout({ analysis: analysis({ enabled: false }) }).spec)).toBeUndefined();
   });
 
-  it("asks for its first look on the next grid time once the canary takes traffic, and not before", () => {
+  it("asks for its first look on the next grid time once the canary is given traffic, and not before", () => {
     const sim = new Simulation(makeRollout({ analysis: analysis({ interval: "2s" }) })).start();
     sim.now = T0 + 500;
     expect(guardRuns(sim.effects)).toEqual([]);
-    const started = sim.release("v2");
-    // The release decision itself only asks for traffic: the canary has none yet.
-    expect(guardRuns(started.effects)).toEqual([]);
+    sim.release("v2");
     expect(sim.status?.canaryWeight).toBe(10);
     expect(guardRuns(sim.effects)).toContainEqual({ type: "runGuard", at: T0 + 2_000, releaseId: 1, version: "v2" });
+  });
+
+  it("keeps watching while a weight change fails to apply: the canary still has its old traffic", () => {
+    const sim = canary({ interval: "1s" }, [{ setWeight: 10 }, { pause: "1m" }, { setWeight: 50 }, { pause: "1m" }]);
+    sim.trafficFails = true;
+    sim.check("pass"); // the pause is over and checked: on to 50%, which the mesh refuses
+    expect(sim.status?.release).toMatchObject({ canaryWeight: 50, trafficApplied: false });
+    sim.now += 1_000;
+    const decision = sim.observe({ type: "guard", releaseId: 1, requests: 100, errors: 40 });
+    expect(sim.status?.phase).toBe("RolledBack");
+    expect(decision.effects).toContainEqual({ type: "setTraffic", traffic: { stableVersion: "v1", canaryWeight: 0 } });
   });
 
   it("rolls back at once, before any analysis run, when the error ratio reaches the limit", () => {
