@@ -7,6 +7,9 @@ import { parseDuration } from "./duration.js";
 import { checkTemplate, DESTINATION_VARIABLES, QUERY_VARIABLES } from "./template.js";
 
 export const API_VERSION = "tideway.io/v1alpha1";
+const TIDEWAY_PREFIX = "tideway.io/";
+/** The one tideway.io/ annotation a Rollout may carry in git: it holds that version aborted. */
+export const ABORT_ANNOTATION = "tideway.io/abort";
 export const KIND = "Rollout";
 export const BUILT_IN_METRICS = ["success-rate", "latency-p99"] as const;
 export type BuiltInMetric = (typeof BUILT_IN_METRICS)[number];
@@ -200,7 +203,19 @@ export const RolloutMetadataSchema = z.strictObject({
   name: dnsLabel("Rollout name"),
   namespace: dnsLabel("namespace").optional(),
   labels: z.record(z.string(), z.string()).optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
+  annotations: z
+    .record(z.string(), z.string())
+    .optional()
+    .superRefine((annotations, ctx) => {
+      for (const key of Object.keys(annotations ?? {})) {
+        if (!key.startsWith(TIDEWAY_PREFIX) || key === ABORT_ANNOTATION) continue;
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `not allowed in git: a command acts once, on the live Rollout (kubectl annotate or the tideway CLI); only ${ABORT_ANNOTATION} may be committed, to hold a version aborted`,
+        });
+      }
+    }),
 });
 
 /** A Rollout document as written in git. */
@@ -221,4 +236,4 @@ export type HeaderMatch = z.output<typeof HeaderMatchSchema>;
 export type RolloutDocument = z.output<typeof RolloutDocumentSchema>;
 
 /** The annotation that, committed in git, holds a version aborted (and, set live, aborts it). */
-export const ABORT_ANNOTATION = "tideway.io/abort";
+
