@@ -165,6 +165,16 @@ export class Reconciler {
     };
     for (const observation of observations) fold(observation);
     object = await this.persist(object, rollout, next);
+    // What status now says has happened is announced at once, before anything else can fail.
+    let announced = 0;
+    const announceNew = async () => {
+      const fresh = effects.slice(announced);
+      announced = effects.length;
+      await this.announce(rollout, object, fresh);
+    };
+    await announceNew();
+    // Acknowledged as soon as status records them, so a retry of this job cannot apply them twice.
+    if (commands.length > 0) object = await this.acknowledge(object, commands, user);
 
     // Drive traffic to what status now says, and tell the engine how it went, until it is content.
     // A plain reconcile (informer event, resync) also re-asserts the managed weights.
@@ -185,19 +195,37 @@ export class Reconciler {
       }
       fold(observation);
       object = await this.persist(object, rollout, next);
+      await announceNew();
       if (!observation.applied) break;
     }
 
     await this.schedule(rollout, effects, requeueAt);
-    await this.announce(rollout, object, effects);
-    if (commands.length > 0) {
-      const annotations: Record<string, null> = Object.fromEntries(commands.map((c) => [c.annotation, null]));
-      if (object.metadata.annotations?.[COMMAND_BY_ANNOTATION] !== undefined) annotations[COMMAND_BY_ANNOTATION] = null;
-      object = await rollouts.patchMetadata(rollout.namespace, rollout.name, { annotations });
-    }
     this.deps.metrics.observeStatus(rollout.namespace, rollout.name, next);
     const latest = await rollouts.get(rollout.namespace, rollout.name).catch(() => object);
     return latest.metadata.resourceVersion !== object.metadata.resourceVersion;
+  }
+
+  /**
+   * Removes the command annotations just recorded in status, with a resourceVersion
+   * precondition; a command given again meanwhile (a new value) is left for the next pass.
+   */
+  private async acknowledge(object: RolloutObject, commands: { annotation: string; value: string }[], user: string | undefined): Promise<RolloutObject> {
+    const { rollouts } = this.deps;
+    let current = object;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const annotations = current.metadata.annotations ?? {};
+      const removal: Record<string, null> = {};
+      for (const command of commands) if (annotations[command.annotation] === command.value) removal[command.annotation] = null;
+      if (user !== undefined && commandUser(annotations[COMMAND_BY_ANNOTATION]) === user) removal[COMMAND_BY_ANNOTATION] = null;
+      if (Object.keys(removal).length === 0) return current;
+      try {
+        return await rollouts.patchMetadata(current.metadata.namespace, current.metadata.name, { annotations: removal, resourceVersion: current.metadata.resourceVersion });
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        current = await rollouts.get(current.metadata.namespace, current.metadata.name);
+      }
+    }
+    return current;
   }
 
   /** Writes status when it changed; the write fails (409) if the object moved since it was read. */
