@@ -184,7 +184,7 @@ export class Reconciler {
       const traffic = desiredTraffic(rollout, next);
       let observation: Observation;
       try {
-        const outcome = await this.deps.traffic.setTraffic(rollout, traffic);
+        const outcome = await this.deps.traffic.setTraffic(rollout, traffic, formerVersions(next));
         if (outcome.writes > 0) this.deps.metrics.trafficWrites.inc({ namespace: rollout.namespace, rollout: rollout.name }, outcome.writes);
         observation = { type: "traffic", traffic, applied: true };
       } catch (error) {
@@ -248,7 +248,7 @@ export class Reconciler {
     const traffic = decision.effects.filter((e) => e.type === "setTraffic").at(-1);
     if (traffic && traffic.type === "setTraffic") {
       try {
-        await this.deps.traffic.setTraffic(rollout, traffic.traffic);
+        await this.deps.traffic.setTraffic(rollout, traffic.traffic, formerVersions(status));
       } catch (error) {
         // Without a VirtualService there is no canary traffic to take back; anything else is retried.
         if (!(error instanceof TrafficError && error.notFound)) throw error;
@@ -318,6 +318,19 @@ export class Reconciler {
 function commandUser(value: string | undefined): string | undefined {
   const cleaned = value === undefined ? undefined : [...value].map((c) => (c < " " || c === "\u007f" ? " " : c)).join("").trim().slice(0, 100);
   return cleaned === undefined || cleaned === "" ? undefined : cleaned;
+}
+
+/** Every version this Rollout has routed to: its destinations are its own, others' are not. */
+function formerVersions(status: RolloutStatus | undefined): string[] {
+  if (!status) return [];
+  const versions = new Set<string>([status.stableVersion]);
+  if (status.canaryVersion !== undefined) versions.add(status.canaryVersion);
+  if (status.release) versions.add(status.release.version);
+  for (const entry of status.history) {
+    versions.add(entry.version);
+    versions.add(entry.fromVersion);
+  }
+  return [...versions];
 }
 
 function trafficPending(status: RolloutStatus): boolean {

@@ -40,7 +40,8 @@ export class IstioTraffic {
     this.api = kc.makeApiClient(CustomObjectsApi);
   }
 
-  async setTraffic(rollout: Rollout, traffic: Traffic): Promise<TrafficOutcome> {
+  /** `formerVersions`: versions the Rollout released before, whose leftover destinations are its own. */
+  async setTraffic(rollout: Rollout, traffic: Traffic, formerVersions: readonly string[] = []): Promise<TrafficOutcome> {
     const namespace = rollout.namespace;
     const name = rollout.spec.trafficRouting.istio.virtualService.name;
     const routeName = headerRouteName(rollout);
@@ -52,7 +53,7 @@ export class IstioTraffic {
       const http = Array.isArray(spec.http) ? spec.http : [];
       let next: Json[];
       try {
-        next = routeTraffic(http, rollout, traffic, routeName);
+        next = routeTraffic(http, rollout, traffic, routeName, formerVersions);
       } catch (error) {
         if (error instanceof RoutingError) throw new TrafficError(error.message);
         throw error;

@@ -95,16 +95,32 @@ function weights(total: number, canaryWeight: number): { stable: number; canary:
   return { stable: total - canary, canary };
 }
 
-function rewriteRoute(route: JsonObject, scheme: DestinationScheme, traffic: Traffic, vsName: string): JsonObject {
+/**
+ * Which destinations are the Rollout's own. A destination that merely looks like a version (the
+ * default subset template "{{ version }}" matches any subset of the service) is someone else's
+ * unless it is the stable or canary version or one this Rollout released before. Only when the
+ * route holds none of those (the first sighting, taking the route over) are look-alikes its own.
+ */
+function ownedVersions(destinations: Json[], versionAt: (entry: Json | undefined) => string | undefined, known: ReadonlySet<string>): (version: string | undefined) => boolean {
+  const anyKnown = destinations.some((entry) => {
+    const version = versionAt(entry);
+    return version !== undefined && known.has(version);
+  });
+  return (version) => version !== undefined && (!anyKnown || known.has(version));
+}
+
+function rewriteRoute(route: JsonObject, scheme: DestinationScheme, traffic: Traffic, vsName: string, formerVersions: readonly string[]): JsonObject {
   const destinations = Array.isArray(route.route) ? route.route : [];
   const versionAt = (entry: Json | undefined) => (isObject(entry) && isObject(entry.destination) ? scheme.versionOf(entry.destination) : undefined);
+  const known = new Set([traffic.stableVersion, ...(traffic.canaryVersion !== undefined ? [traffic.canaryVersion] : []), ...formerVersions]);
+  const owned = ownedVersions(destinations, versionAt, known);
   const managed = new Map<string, JsonObject>();
   const others: Json[] = [];
   let othersBeforeFirstManaged = -1;
   let unrelatedWeight = 0;
   for (const entry of destinations) {
     const version = versionAt(entry);
-    if (version !== undefined && isObject(entry)) {
+    if (version !== undefined && owned(version) && isObject(entry)) {
       if (!managed.has(version)) managed.set(version, entry);
       if (othersBeforeFirstManaged < 0) othersBeforeFirstManaged = others.length;
     } else {
@@ -146,12 +162,16 @@ function headerMatch(match: Record<string, { exact?: string | undefined; prefix?
   return headers;
 }
 
-/** The VirtualService `spec.http` to write for `traffic`; throws RoutingError when it cannot be routed. */
-export function routeTraffic(http: Json[], rollout: Rollout, traffic: Traffic, headerRouteName: string): Json[] {
+/**
+ * The VirtualService `spec.http` to write for `traffic`; throws RoutingError when it cannot be
+ * routed. `formerVersions`: versions this Rollout released before (status history), whose
+ * destinations are its own to remove.
+ */
+export function routeTraffic(http: Json[], rollout: Rollout, traffic: Traffic, headerRouteName: string, formerVersions: readonly string[] = []): Json[] {
   const vsName = rollout.spec.trafficRouting.istio.virtualService.name;
   const scheme = destinationScheme(rollout);
   const indexes = managedRouteIndexes(http, rollout, headerRouteName);
-  const next = http.map((route, index) => (indexes.includes(index) && isObject(route) ? rewriteRoute(route, scheme, traffic, vsName) : route));
+  const next = http.map((route, index) => (indexes.includes(index) && isObject(route) ? rewriteRoute(route, scheme, traffic, vsName, formerVersions) : route));
   const withoutHeaderRoute = next.filter((route) => !(isObject(route) && route.name === headerRouteName));
   if (!traffic.headerRoute || traffic.canaryVersion === undefined) return withoutHeaderRoute;
   const canary = scheme.destination(traffic.canaryVersion);

@@ -136,7 +136,7 @@ describe("the release loop", () => {
   it("(h) keeps every route but the managed weights byte-for-byte in a shared VirtualService", async () => {
     const http = [
       { name: "admin", match: [{ uri: { prefix: "/admin" } }], route: [{ destination: { host: "reviews-admin", port: { number: 8080 } } }], timeout: "3s" },
-      { name: "primary", retries: { attempts: 3, perTryTimeout: "2s" }, timeout: "10s", route: [{ destination: { host: "reviews", subset: "v1" }, weight: 90 }, { destination: { host: "reviews-legacy" }, weight: 10 }] },
+      { name: "primary", retries: { attempts: 3, perTryTimeout: "2s" }, timeout: "10s", route: [{ destination: { host: "reviews", subset: "v1" }, weight: 85 }, { destination: { host: "reviews-legacy" }, weight: 10 }, { destination: { host: "reviews", subset: "shadow-experiment" }, weight: 5 }] },
       { name: "shadow", match: [{ headers: { "x-shadow": { exact: "1" } } }], route: [{ destination: { host: "reviews", subset: "v1" } }], mirror: { host: "reviews-mirror" }, mirrorPercentage: { value: 50 } },
       { name: "fallback", route: [{ destination: { host: "ratings" } }], fault: { delay: { percentage: { value: 1 }, fixedDelay: "1s" } } },
     ];
@@ -146,7 +146,7 @@ describe("the release loop", () => {
     await world.waitForStatus((s) => s.phase === "Healthy");
     await world.release("v2");
     await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 90_000);
-    await world.waitForWeights((w) => w.v2 === 90);
+    await world.waitForWeights((w) => w.v2 === 85);
     const after = (await world.objects.getNamespacedCustomObject({ ...VS, namespace: world.namespace, name: "reviews" })) as typeof before;
     expect(after.spec.hosts).toEqual(before.spec.hosts);
     expect(after.metadata.annotations).toEqual(before.metadata.annotations);
@@ -155,7 +155,8 @@ describe("the release loop", () => {
     const originalRest: Record<string, unknown> = { ...http[1]! };
     delete originalRest.route;
     expect(rest).toEqual(originalRest);
-    expect(route).toEqual([{ destination: { host: "reviews", subset: "v2" }, weight: 90 }, { destination: { host: "reviews-legacy" }, weight: 10 }]);
+    // Another team's subset of the same service keeps its place and weight.
+    expect(route).toEqual([{ destination: { host: "reviews", subset: "v2" }, weight: 85 }, { destination: { host: "reviews-legacy" }, weight: 10 }, { destination: { host: "reviews", subset: "shadow-experiment" }, weight: 5 }]);
   });
 
   it("(i) continues where it was after the controller is killed mid-release, and after Redis is flushed", async () => {

@@ -31,7 +31,27 @@ describe("routing a single-route VirtualService", () => {
 
   it("drops the old version's destination after promotion", () => {
     const during: Json[] = [{ name: "primary", route: [dest("v1", 50), dest("v2", 50)] }];
-    expect(routeTraffic(during, rollout(), { stableVersion: "v2", canaryWeight: 0 }, HEADER)).toEqual([{ name: "primary", route: [dest("v2", 100)] }]);
+    expect(routeTraffic(during, rollout(), { stableVersion: "v2", canaryWeight: 0 }, HEADER, ["v1", "v2"])).toEqual([{ name: "primary", route: [dest("v2", 100)] }]);
+  });
+
+  it("keeps someone else's subset of the same service, and its weight, through a release and after it", () => {
+    const shared: Json[] = [{ name: "primary", route: [dest("v1", 90), dest("shadow-experiment", 10)] }];
+    const during = routeTraffic(shared, rollout(), { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 20 }, HEADER, ["v1"]);
+    expect(during).toEqual([{ name: "primary", route: [dest("v1", 72), dest("v2", 18), dest("shadow-experiment", 10)] }]);
+    const after = routeTraffic(during, rollout(), { stableVersion: "v2", canaryWeight: 0 }, HEADER, ["v1", "v2"]);
+    expect(after).toEqual([{ name: "primary", route: [dest("v2", 90), dest("shadow-experiment", 10)] }]);
+    const idle = routeTraffic(shared, rollout(), { stableVersion: "v1", canaryWeight: 0 }, HEADER, ["v1"]);
+    expect(idle).toEqual(shared);
+  });
+
+  it("removes a leftover destination of a version it released before (a superseded canary)", () => {
+    const leftover: Json[] = [{ name: "primary", route: [dest("v1", 70), dest("v2", 30)] }];
+    expect(routeTraffic(leftover, rollout(), { stableVersion: "v1", canaryVersion: "v3", canaryWeight: 0 }, HEADER, ["v1", "v2"])).toEqual([{ name: "primary", route: [dest("v1", 100)] }]);
+  });
+
+  it("takes the route over on first sighting, when none of its versions is there yet", () => {
+    const before: Json[] = [{ name: "primary", route: [dest("v0")] }];
+    expect(routeTraffic(before, rollout(), { stableVersion: "v1", canaryWeight: 0 }, HEADER)).toEqual([{ name: "primary", route: [dest("v1", 100)] }]);
   });
 
   it("keeps the fields of a managed destination other than its weight", () => {
