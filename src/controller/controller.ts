@@ -32,6 +32,10 @@ import { Reconciler, type CommitContext, type EventSink } from "./reconciler.js"
 
 const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
+const SYNC_LOCK_MS = 15_000;
+/** Compare-and-extend, compare-and-delete: only the replica holding the lock touches it. */
+const EXTEND_IF_OWNER = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
+const DELETE_IF_OWNER = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
 
 export class Controller {
@@ -153,11 +157,19 @@ export class Controller {
     }
   }
 
-  /** One sync, under a Redis lock so that replicas never apply concurrently. */
+  /**
+   * One sync, under a Redis lock so that replicas never apply concurrently. The lock lives
+   * SYNC_LOCK_MS and is extended while the sync runs, so a replica that dies holding it
+   * blocks the others for seconds, not minutes.
+   */
   async syncOnce(trigger: string): Promise<SyncOutcome | undefined> {
-    const token = `${process.pid}-${Date.now()}`;
-    const locked = await this.redis.set(this.key(SYNC_LOCK_KEY), token, "PX", 120_000, "NX");
+    const token = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const lockKey = this.key(SYNC_LOCK_KEY);
+    const locked = await this.redis.set(lockKey, token, "PX", SYNC_LOCK_MS, "NX");
     if (locked !== "OK") throw new Error("another replica is syncing; retrying");
+    const heartbeat = setInterval(() => {
+      this.redis.eval(EXTEND_IF_OWNER, 1, lockKey, token, String(SYNC_LOCK_MS)).catch(() => undefined);
+    }, SYNC_LOCK_MS / 3);
     const started = Date.now();
     try {
       const alreadySynced = (await this.redis.get(this.key(SYNCED_KEY))) ?? undefined;
@@ -170,7 +182,8 @@ export class Controller {
       this.log.error({ err: this.source.redact(error instanceof Error ? error.message : String(error)), trigger }, "git sync failed");
       return undefined;
     } finally {
-      if ((await this.redis.get(this.key(SYNC_LOCK_KEY))) === token) await this.redis.del(this.key(SYNC_LOCK_KEY));
+      clearInterval(heartbeat);
+      await this.redis.eval(DELETE_IF_OWNER, 1, lockKey, token);
     }
   }
 

@@ -7,6 +7,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { COMMIT_ANNOTATION, INVALID_ANNOTATION, SOURCE_LABEL } from "../../src/kube/mirror.js";
 import { RolloutClient, type RolloutObject } from "../../src/kube/rollouts.js";
+import { redisConnection } from "../../src/queue/redis.js";
 import { createGitRemote, waitUntil, type GitRemote } from "../env/index.js";
 import { startController, type ControllerProcess } from "./controller-process.js";
 import { rolloutYaml } from "./rollout-yaml.js";
@@ -165,6 +166,22 @@ describe("webhooks", () => {
     expect((await fetch(`${controller.url}/webhooks/gitlab`, { method: "POST", body, headers: { "x-gitlab-event": "Push Hook", "x-gitlab-token": "nope" } })).status).toBe(401);
     expect((await fetch(`${controller.url}/webhooks/gitlab`, { method: "POST", body, headers: { "x-gitlab-event": "Push Hook", "x-gitlab-token": secret } })).status).toBe(202);
     await waitForRollout(client, namespace, "reviews", (o) => versionOf(o) === "v1", 5_000);
+  });
+
+  it("a push that arrives while another replica holds the sync lock is synced once the lock is free", async () => {
+    const prefix = `lock${Math.random().toString(36).slice(2, 8)}`;
+    const { remote, controller, namespace, client } = await setup(["--git-interval", "1h", "--queue-prefix", prefix], { TIDEWAY_WEBHOOK_SECRET: secret });
+    await controller.waitForLog((l) => l.msg === "synced commit");
+    const redis = redisConnection(services().redisUrl);
+    cleanups.push(async () => void redis.disconnect());
+    await redis.set(`${prefix}:git:sync-lock`, "another-replica", "PX", 60_000);
+    await remote.commit({ "rollouts/reviews.yaml": rolloutYaml({ name: "reviews", namespace, version: "v1" }) });
+    const body = JSON.stringify({ ref: "refs/heads/main" });
+    expect((await fetch(`${controller.url}/webhooks/gitlab`, { method: "POST", body, headers: { "x-gitlab-event": "Push Hook", "x-gitlab-token": secret } })).status).toBe(202);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await rolloutOf(client, namespace, "reviews")).toBeUndefined(); // the other replica is (said to be) syncing
+    await redis.del(`${prefix}:git:sync-lock`);
+    await waitForRollout(client, namespace, "reviews", (o) => versionOf(o) === "v1", 10_000);
   });
 
   it("refuses a body over the size limit", async () => {
