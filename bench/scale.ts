@@ -41,6 +41,22 @@ function rssMb(pid: number): number {
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
+/** Where the resident memory is: anonymous (heap, malloc) vs file-backed (the node binary). */
+function smapsMb(pid: number): string {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN);
+  return `anonymous ${(kb("Anonymous") / 1024).toFixed(0)} MB, file-backed ${((kb("Rss") - kb("Anonymous")) / 1024).toFixed(0)} MB`;
+}
+
+/** The V8 heap as the controller's own /metrics reports it (prom-client's default metrics). */
+async function heapMb(url: string): Promise<string> {
+  const mb = async (name: string, labels: Record<string, string> = {}) => ((await metric(url, name, labels)) / 1048576).toFixed(0);
+  return `heap used ${await mb("nodejs_heap_size_used_bytes")} MB of ${await mb("nodejs_heap_size_total_bytes")} MB (old ${await mb("nodejs_heap_space_size_used_bytes", { space: "old" })}, code ${await mb("nodejs_heap_space_size_used_bytes", { space: "code" })}), external ${await mb("nodejs_external_memory_bytes")} MB`;
+}
+
+/** BENCH_ENV="NAME=value NAME=value": extra environment for the controller (e.g. MALLOC_ARENA_MAX). */
+const benchEnv = Object.fromEntries((process.env.BENCH_ENV ?? "").split(" ").filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
+
 async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let sum = 0;
@@ -69,16 +85,29 @@ try {
   await remote.commit(files, "all Rollouts");
   const controller = await startController({
     gitUrl: remote.url, endpoints: { kubeconfigPath: services.kube.kubeconfigPath, redisUrl: services.redis.url }, prefix: "scale", logLevel: "warn", compiled: true,
+    ...(process.env.BENCH_NODE_FLAGS !== undefined ? { nodeFlags: process.env.BENCH_NODE_FLAGS.split(" ").filter(Boolean) } : {}),
+    env: benchEnv,
     args: ["--git-source-name", "scale", "--git-interval", "2s", "--prometheus-url", services.prometheus.url, "--resync-interval", "5m"],
   });
+  console.error(`[bench] controller started: RSS ${rssMb(controller.pid).toFixed(0)} MB; ${smapsMb(controller.pid)}`);
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(controller.pid))), 500);
+  let atPeak = "";
+  const sampler = setInterval(() => {
+    const rss = rssMb(controller.pid);
+    if (rss > peak) {
+      peak = rss;
+      atPeak = smapsMb(controller.pid);
+    }
+  }, 500);
   const adopted = Date.now();
   while ((await metric(controller.url, "tideway_release_events_total", { kind: "adopted" })) < total) {
     if (Date.now() - adopted > 600_000) throw new Error("adoption did not finish in 10 minutes");
     await sleep(1_000);
   }
   console.log(`adopted ${total} Rollouts in ${Date.now() - adopted} ms; RSS ${rssMb(controller.pid).toFixed(0)} MB`);
+  console.error(`[bench] after adoption: ${smapsMb(controller.pid)}; ${await heapMb(controller.url)}`);
+  // BENCH_SNAPSHOT=1 with BENCH_NODE_FLAGS="... --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=/tmp/...": a heap snapshot now.
+  if (process.env.BENCH_SNAPSHOT) process.kill(controller.pid, "SIGUSR2");
   const writesBefore = await metric(controller.url, "tideway_virtualservice_writes_total");
 
   const release: Record<string, string> = {};
@@ -101,6 +130,7 @@ try {
   const statusWrites = await metric(controller.url, "tideway_status_writes_total");
   console.log(`${inFlight} releases of ${total} Rollouts promoted in ${releaseMs} ms`);
   console.log(`peak RSS ${peak.toFixed(0)} MB (target < 150 MB)`);
+  console.error(`[bench] at the peak: ${atPeak}; at the end: ${await heapMb(controller.url)}`);
   console.log(`VirtualService writes ${writes} for ${weightChanges} weight changes: ${(writes / weightChanges).toFixed(2)} per change (target 1)`);
   console.log(`Prometheus queries ${queries} for ${checks} metric checks: ${(queries / checks).toFixed(2)} per metric per run (target 1)`);
   console.log(`status writes ${statusWrites} in all (adoption included)`);

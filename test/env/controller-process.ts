@@ -26,6 +26,9 @@ export interface ControllerProcess {
 
 const ROOT = new URL("../../", import.meta.url);
 
+/** The V8 flags of the container image's NODE_OPTIONS (Dockerfile, chart values). */
+export const IMAGE_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=96"];
+
 export interface ControllerEndpoints {
   kubeconfigPath: string;
   redisUrl: string;
@@ -40,13 +43,15 @@ export async function startController(options: {
   logLevel?: string;
   /** Run the compiled dist/main.js (as in production) instead of the TypeScript source through tsx. */
   compiled?: boolean;
+  /** V8 flags for a compiled run; the container image's NODE_OPTIONS by default. */
+  nodeFlags?: string[];
 }): Promise<ControllerProcess> {
   const port = await freePort();
   const cacheDir = mkdtempSync(join(tmpdir(), "tideway-controller-"));
   const { kubeconfigPath, redisUrl } = options.endpoints;
   const args = [
     // Compiled, as the container image runs it (same V8 flag as its NODE_OPTIONS).
-    ...(options.compiled ? ["--max-semi-space-size=1", "--max-old-space-size=96", "dist/main.js"] : ["--import", "tsx", "src/main.ts"]), "run",
+    ...(options.compiled ? [...(options.nodeFlags ?? IMAGE_NODE_FLAGS), "dist/main.js"] : ["--import", "tsx", "src/main.ts"]), "run",
     "--git-url", options.gitUrl,
     "--git-branch", "main",
     "--git-interval", "1s",
