@@ -4,14 +4,13 @@
  */
 import type { Rollout } from "../rollout/model.js";
 import type { MetricsQuerier, QueryResult } from "./prometheus.js";
-import { ISTIO_METRICS, promqlRange, queryVariables, renderQuery } from "./templates.js";
+import { CANARY_SELECTOR, ISTIO_METRICS, promqlRange, queryVariables, renderQuery } from "./templates.js";
 
-const SELECTOR = 'reporter="destination", destination_service_name="{{ service }}", destination_service_namespace="{{ namespace }}", destination_version="{{ version }}"';
 
 /** The canary's requests, and its 5xx answers, over `{{ window }}`. */
 export const GUARD_QUERIES = {
-  requests: `sum(increase(${ISTIO_METRICS.requests}{${SELECTOR}}[{{ window }}]))`,
-  errors: `sum(increase(${ISTIO_METRICS.requests}{${SELECTOR}, response_code=~"5.."}[{{ window }}]))`,
+  requests: `sum(increase(${ISTIO_METRICS.requests}{${CANARY_SELECTOR}}[{{ window }}]))`,
+  errors: `sum(increase(${ISTIO_METRICS.requests}{${CANARY_SELECTOR}, response_code=~"5.."}[{{ window }}]))`,
 } as const;
 
 /** The name guard queries are observed under; not a valid metric name, so never a user's. */

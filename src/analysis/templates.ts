@@ -4,7 +4,8 @@
  * The built-ins select the canary's server-side view of its traffic, with the labels Istio's
  * standard metrics carry (https://istio.io/latest/docs/reference/config/metrics/):
  *   reporter="destination"                    the receiving sidecar's report (one per request)
- *   destination_service_name="{{ service }}"  the short service name, e.g. "reviews"
+ *   destination_service_name                  the short name of the Service the canary's requests go
+ *                                             to: "reviews" with subsets, "reviews-v2" with host: reviews-{{ version }}
  *   destination_service_namespace="{{ namespace }}"
  *   destination_version="{{ version }}"       the pod's `version` label, i.e. the release
  *   response_code                             HTTP status as text, e.g. "200", "503"
@@ -37,10 +38,14 @@ export const ISTIO_DURATION_BUCKETS_MS = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
 ] as const;
 
-/** The canary's requests as its own sidecars report them. */
-const CANARY_SELECTOR = [
+/**
+ * The canary's requests as its own sidecars report them. `destinationService` is the Kubernetes
+ * Service the canary's requests go to: spec.service with subsets, the version's own Service
+ * (e.g. "reviews-v2") with `host:`. It is not a variable users can write in their templates.
+ */
+export const CANARY_SELECTOR = [
   'reporter="destination"',
-  'destination_service_name="{{ service }}"',
+  'destination_service_name="{{ destinationService }}"',
   'destination_service_namespace="{{ namespace }}"',
   'destination_version="{{ version }}"',
 ].join(", ");
@@ -62,7 +67,7 @@ export const BUILT_IN_QUERIES: Readonly<Record<BuiltInMetric, string>> = {
 /** The canary's requests over the interval: below `minRequests`, built-in metrics are inconclusive. */
 export const REQUEST_COUNT_QUERY = `sum(increase(${requests()}[{{ interval }}]))`;
 
-export type QueryVariables = Readonly<Record<(typeof QUERY_VARIABLES)[number], string>>;
+export type QueryVariables = Readonly<Record<(typeof QUERY_VARIABLES)[number] | "destinationService", string>>;
 
 export function isBuiltIn(metric: Metric): metric is Metric & { name: BuiltInMetric } {
   return (BUILT_IN_METRICS as readonly string[]).includes(metric.name);
@@ -103,10 +108,19 @@ export function queryVariables(rollout: Rollout, context: { canaryVersion: strin
   const interval = rollout.spec.analysis ? parseDuration(rollout.spec.analysis.interval) : undefined;
   return {
     service: rollout.spec.service,
+    destinationService: destinationServiceName(rollout, context.canaryVersion),
     namespace: rollout.namespace,
     version: context.canaryVersion,
     canaryVersion: context.canaryVersion,
     stableVersion: context.stableVersion,
     interval: promqlRange(interval ?? DEFAULT_INTERVAL_MS),
   };
+}
+
+/** The short name of the Service the canary's requests are addressed to (see CANARY_SELECTOR). */
+export function destinationServiceName(rollout: Rollout, canaryVersion: string): string {
+  const host = rollout.spec.trafficRouting.istio.host;
+  if (host === undefined) return rollout.spec.service;
+  const rendered = renderTemplate(host, { service: rollout.spec.service, namespace: rollout.namespace, version: canaryVersion });
+  return rendered.split(".")[0] ?? rendered;
 }

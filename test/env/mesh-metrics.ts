@@ -27,8 +27,15 @@ export interface MeshTelemetry {
   close(): Promise<void>;
 }
 
-export async function startMeshTelemetry(options: { namespace: string; service: string; port?: number }): Promise<MeshTelemetry> {
-  const { namespace, service } = options;
+export async function startMeshTelemetry(options: {
+  namespace: string;
+  service: string;
+  port?: number;
+  /** With a Service per version (host mode), Istio names that Service, e.g. "reviews-v2". */
+  serviceFor?: (version: string) => string;
+}): Promise<MeshTelemetry> {
+  const { namespace } = options;
+  const serviceFor = options.serviceFor ?? (() => options.service);
   const registry = new Registry();
   const requestsTotal = new Counter({ name: "istio_requests_total", help: "Requests, as Istio's destination sidecar counts them", labelNames: ISTIO_LABELS, registers: [registry] });
   const requestDuration = new Histogram({
@@ -40,12 +47,12 @@ export async function startMeshTelemetry(options: { namespace: string; service: 
     source_workload: SOURCE_WORKLOAD,
     source_workload_namespace: namespace,
     source_app: SOURCE_WORKLOAD,
-    destination_service: `${service}.${namespace}.svc.cluster.local`,
-    destination_service_name: service,
+    destination_service: `${serviceFor(version)}.${namespace}.svc.cluster.local`,
+    destination_service_name: serviceFor(version),
     destination_service_namespace: namespace,
-    destination_workload: `${service}-${version}`,
+    destination_workload: `${options.service}-${version}`,
     destination_workload_namespace: namespace,
-    destination_app: service,
+    destination_app: options.service,
     destination_version: version,
     request_protocol: "http",
     response_code: responseCode,

@@ -147,7 +147,10 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
     headers: Object.fromEntries(Object.entries(headerTraffic?.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
   };
   const plainRequest: SimulatedRequest = { headers: {} };
-  const telemetry = await startMeshTelemetry({ namespace, service, port: options.port });
+  const telemetry = await startMeshTelemetry({
+    namespace, service, ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.versionFrom === "host" ? { serviceFor: (version: string) => `${service}-${version}` } : {}),
+  });
   const target = telemetry.target;
 
   const counts: TrafficSnapshot = { requests: 0, versions: {}, unrouted: {} };

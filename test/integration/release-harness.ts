@@ -53,6 +53,8 @@ export interface WorldOptions {
   controllerEnv?: Record<string, string>;
   /** The controller's kubeconfig instead of the admin one (e.g. a ServiceAccount's token). */
   controllerKubeconfig?: string;
+  /** A Service per version ("reviews-v1", host: "reviews-{{ version }}") instead of subsets. */
+  hostPerVersion?: boolean;
 }
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
@@ -69,7 +71,12 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
       ...VS, namespace,
       body: {
         apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: service },
-        spec: { hosts: [service], http: service === "reviews" && options.http ? options.http : [{ name: "primary", route: [{ destination: { host: service, subset: "v1" } }] }] },
+        spec: {
+          hosts: [service],
+          http: service === "reviews" && options.http
+            ? options.http
+            : [{ name: "primary", route: [{ destination: options.hostPerVersion ? { host: `${service}-v1` } : { host: service, subset: "v1" } }] }],
+        },
       },
     });
   }
@@ -78,6 +85,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const mesh = await startMeshSimulator({
     kubeConfig: kc, namespace, service: "reviews", rate: options.rate ?? 100,
     ...(options.http ? { routes: ["primary"] } : {}),
+    ...(options.hostPerVersion ? { versionFrom: "host" as const } : {}),
     behaviour: options.behaviour ?? {},
     prometheus: { url: prometheusUrl, targetsDir: prometheusTargetsDir },
   });
@@ -89,6 +97,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
         name, namespace, version, steps: o.steps ?? FAST_STEPS, specExtra: o.analysis ?? FAST_ANALYSIS,
         ...(o.annotations ? { annotations: o.annotations } : {}),
         ...(options.http && name === "reviews" ? { routes: ["primary"] } : {}),
+        ...(options.hostPerVersion ? { host: `${name}-{{ version }}` } : {}),
       }),
     }, `${name} ${version}`);
   };
@@ -110,10 +119,11 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     return parsed.success ? parsed.data : undefined;
   };
   const weights = async (vsName = "reviews", route = "primary") => {
-    const vs = (await objects.getNamespacedCustomObject({ ...VS, namespace, name: vsName })) as { spec: { http: { name?: string; route: { destination: { subset?: string }; weight?: number }[] }[] } };
+    const vs = (await objects.getNamespacedCustomObject({ ...VS, namespace, name: vsName })) as { spec: { http: { name?: string; route: { destination: { host: string; subset?: string }; weight?: number }[] }[] } };
     const managed = vs.spec.http.find((r) => r.name === route) ?? vs.spec.http[0];
     const out: Record<string, number> = {};
-    for (const d of managed?.route ?? []) out[d.destination.subset ?? "?"] = d.weight ?? (managed?.route.length === 1 ? 100 : 0);
+    const versionOf = (d: { host: string; subset?: string }) => d.subset ?? (options.hostPerVersion && d.host.startsWith(`${vsName}-`) ? d.host.slice(vsName.length + 1) : "?");
+    for (const d of managed?.route ?? []) out[versionOf(d.destination)] = d.weight ?? (managed?.route.length === 1 ? 100 : 0);
     return out;
   };
   const world: World = {

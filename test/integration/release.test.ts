@@ -59,6 +59,19 @@ describe("the release loop", () => {
     expect(status.history.at(-1)?.reason).toMatch(/^guard: \d+(\.\d)?% of \d+ canary requests failed \(limit 20%\)$/);
   });
 
+  it("(b3) with a Service per version (host: reviews-{{ version }}), judges the canary on its own Service's telemetry", async () => {
+    world = await createWorld({ hostPerVersion: true, behaviour: { v2: { errorRate: 0.3, latencyMs: 20 } } });
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2");
+    await world.waitForWeights((w) => (w.v2 ?? 0) > 0);
+    const status = await world.waitForStatus((s) => s.phase === "RolledBack", 60_000);
+    expect(status.history.at(-1)?.reason).toMatch(/^(success-rate 0\.\d+ < 0\.95|guard: .*)$/);
+    await world.waitForWeights((w) => w.v1 === 100 && (w.v2 ?? 0) === 0);
+    const vs = (await world.objects.getNamespacedCustomObject({ ...VS, namespace: world.namespace, name: "reviews" })) as { spec: { http: { route: unknown[] }[] } };
+    expect(vs.spec.http[0]?.route).toEqual([{ destination: { host: "reviews-v1" }, weight: 100 }]);
+  });
+
   it("(c) never promotes a canary with too little traffic", async () => {
     world = await createWorld({ rate: 1 });
     await world.release("v1");

@@ -10,6 +10,8 @@ export interface RolloutYamlOptions {
   steps?: string[];
   /** Names of the managed http routes. */
   routes?: string[];
+  /** A destination host per version, e.g. "reviews-{{ version }}", instead of subsets. */
+  host?: string;
   /** Extra YAML under spec (indented by 2), e.g. an analysis block. */
   specExtra?: string;
 }
@@ -30,6 +32,7 @@ export function rolloutYaml(options: RolloutYamlOptions): string {
     "  trafficRouting:",
     "    istio:",
     `      virtualService: { name: ${options.service ?? options.name}${options.routes ? `, routes: [${options.routes.join(", ")}]` : ""} }`,
+    ...(options.host ? [`      host: ${JSON.stringify(options.host)}`] : []),
     "  steps:",
     ...steps.map((s) => `    ${s}`),
     ...(options.specExtra ? [options.specExtra] : []),

@@ -15,7 +15,7 @@ import { BUILT_IN_METRICS, RolloutSpecSchema } from "../../src/rollout/schema.js
 import { QUERY_VARIABLES } from "../../src/rollout/template.js";
 
 const VARIABLES: QueryVariables = {
-  service: "reviews", namespace: "bookinfo", version: "v2", canaryVersion: "v2", stableVersion: "v1", interval: "15s",
+  service: "reviews", destinationService: "reviews", namespace: "bookinfo", version: "v2", canaryVersion: "v2", stableVersion: "v1", interval: "15s",
 };
 
 /** The one double-quoted string of `name="..."` in a query, decoded (PromQL's escapes match JSON's here). */
@@ -68,8 +68,23 @@ describe("the interval variable", () => {
       analysis: { interval: "1m30s", metrics: [{ name: "success-rate" }] },
     });
     expect(queryVariables({ name: "reviews", namespace: "bookinfo", spec }, { canaryVersion: "v2", stableVersion: "v1" })).toEqual({
-      service: "reviews", namespace: "bookinfo", version: "v2", canaryVersion: "v2", stableVersion: "v1", interval: "1m30s",
+      service: "reviews", destinationService: "reviews", namespace: "bookinfo", version: "v2", canaryVersion: "v2", stableVersion: "v1", interval: "1m30s",
     });
+  });
+
+  it("selects the version's own Service in the built-in queries when each version has a host", () => {
+    for (const [host, expected] of [["reviews-{{ version }}", "reviews-v2"], ["{{ service }}-{{ version }}.{{ namespace }}.svc.cluster.local", "reviews-v2"]] as const) {
+      const spec = RolloutSpecSchema.parse({
+        service: "reviews",
+        version: "v2",
+        trafficRouting: { istio: { virtualService: { name: "reviews" }, host } },
+        steps: [{ setWeight: 10 }],
+        analysis: { metrics: [{ name: "success-rate" }] },
+      });
+      const variables = queryVariables({ name: "reviews", namespace: "bookinfo", spec }, { canaryVersion: "v2", stableVersion: "v1" });
+      expect(variables).toMatchObject({ service: "reviews", destinationService: expected });
+      expect(renderQuery(BUILT_IN_QUERIES["success-rate"], variables)).toContain(`destination_service_name="${expected}"`);
+    }
   });
 });
 
