@@ -134,7 +134,13 @@ export class Reconciler {
     const user = commandUser(object.metadata.annotations?.[COMMAND_BY_ANNOTATION]);
     for (const command of commands) observations.push({ type: "command", command: command.name, value: command.value, source: "annotation", ...(user !== undefined ? { user } : {}) });
     const generation = object.metadata.generation;
-    if (!status || (generation !== undefined && status.observedGeneration !== generation)) observations.unshift({ type: "specChanged" });
+    if (!status) {
+      // First sighting: what the VirtualService routes to now decides what is stable (see adopt()).
+      const liveVersion = await this.deps.traffic.liveVersion(rollout).catch(() => undefined);
+      observations.unshift({ type: "specChanged", ...(liveVersion !== undefined ? { liveVersion } : {}) });
+    } else if (generation !== undefined && status.observedGeneration !== generation) {
+      observations.unshift({ type: "specChanged" });
+    }
     if (pass === 0 && job.kind === "analysis") {
       const release = status?.release;
       if (awaitsAnalysis(release, { releaseId: job.releaseId, stepIndex: job.stepIndex, scheduledFor: job.at })) {

@@ -73,6 +73,25 @@ export class IstioTraffic {
     throw new TrafficError(`VirtualService ${namespace}/${name} kept changing; gave up after ${this.maxAttempts} attempts`);
   }
 
+  /**
+   * The version the managed routes send the most traffic to now, or undefined when there is
+   * none (no VirtualService yet, no destination that is a version of the service).
+   */
+  async liveVersion(rollout: Rollout): Promise<string | undefined> {
+    const vs = await this.read(rollout.namespace, rollout.spec.trafficRouting.istio.virtualService.name);
+    const spec = isObject(vs.spec) ? vs.spec : {};
+    let weights: Record<string, number>;
+    try {
+      weights = observedWeights(Array.isArray(spec.http) ? spec.http : [], rollout, headerRouteName(rollout)).weights;
+    } catch (error) {
+      if (error instanceof RoutingError) return undefined;
+      throw error;
+    }
+    const [top, second] = Object.entries(weights).sort((a, b) => b[1] - a[1]);
+    if (!top || top[1] <= 0 || (second !== undefined && second[1] === top[1])) return undefined;
+    return top[0];
+  }
+
   private async read(namespace: string, name: string): Promise<JsonObject> {
     try {
       const vs: unknown = await this.api.getNamespacedCustomObject({ ...VS, namespace, name });

@@ -72,6 +72,20 @@ describe("the release loop", () => {
     expect(vs.spec.http[0]?.route).toEqual([{ destination: { host: "reviews-v1" }, weight: 100 }]);
   });
 
+  it("(e2) releases as a canary, from what the VirtualService routes to, a Rollout deleted by hand whose next commit bumps its version", async () => {
+    world = await createWorld();
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.rollouts.delete(world.namespace, "reviews");
+    await expect.poll(() => world!.rollouts.get(world!.namespace, "reviews").then(() => "present", () => "gone"), { timeout: 15_000 }).toBe("gone");
+    await world.release("v2", { steps: ["- setWeight: 30", "- pause: 2s"] });
+    // The object is made again with no status: v1, live in the VirtualService, stays stable.
+    const canary = await world.waitForWeights((w) => w.v2 === 30, 30_000);
+    expect(canary).toEqual({ v1: 70, v2: 30 });
+    const done = await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 60_000);
+    expect(done.history.at(-1)).toMatchObject({ version: "v2", fromVersion: "v1", outcome: "promoted" });
+  });
+
   it("(c) never promotes a canary with too little traffic", async () => {
     world = await createWorld({ rate: 1 });
     await world.release("v1");

@@ -17,9 +17,12 @@ export const TRAFFIC_RETRY_MS = 5_000;
 
 export function decide(rollout: Rollout, status: RolloutStatus | undefined, observation: Observation, now: number): Decision {
   if (observation.type === "removed") return remove(rollout, status, now);
-  const draft = new Draft(rollout, status ? structuredClone(status) : adopt(rollout, now), now);
+  const live = !status && observation.type === "specChanged" ? observation.liveVersion : undefined;
+  const draft = new Draft(rollout, status ? structuredClone(status) : adopt(rollout, now, live), now);
   if (!status) {
-    draft.notify("adopted", `${rollout.name}: ${rollout.spec.version} adopted as stable, 100% of traffic`);
+    const stable = draft.status.stableVersion;
+    if (stable === rollout.spec.version) draft.notify("adopted", `${rollout.name}: ${stable} adopted as stable, 100% of traffic`);
+    else draft.notify("adopted", `${rollout.name}: ${stable} adopted as stable, as the VirtualService already routes to it; ${rollout.spec.version} is released from it as a canary`);
     draft.driveTraffic();
   }
   followSpec(draft);
@@ -46,16 +49,22 @@ export function decide(rollout: Rollout, status: RolloutStatus | undefined, obse
   return { status: draft.status, effects: draft.effects, ...(draft.requeueAt !== undefined ? { requeueAt: draft.requeueAt } : {}) };
 }
 
-/** First sighting: the version in git is taken as stable, with no canary. */
-function adopt(rollout: Rollout, now: number): RolloutStatus {
+/**
+ * First sighting: the version in git is taken as stable, with no canary. When the
+ * VirtualService already routes to another version of the service (the object was deleted and
+ * made again, or git moved on while nobody managed it), that version stays stable and the one
+ * in git is released from it: nothing reaches all users without a canary.
+ */
+function adopt(rollout: Rollout, now: number, liveVersion: string | undefined): RolloutStatus {
+  const stable = liveVersion ?? rollout.spec.version;
   return {
     phase: "Healthy",
-    message: `${rollout.spec.version} is stable: 100% of traffic`,
-    stableVersion: rollout.spec.version,
+    message: `${stable} is stable: 100% of traffic`,
+    stableVersion: stable,
     canaryWeight: 0,
     step: "",
     releaseCount: 0,
-    conditions: [{ type: "Progressing", status: "False", reason: "Adopted", message: `${rollout.spec.version} adopted as stable`, lastTransitionTime: new Date(now).toISOString() }],
+    conditions: [{ type: "Progressing", status: "False", reason: "Adopted", message: `${stable} adopted as stable`, lastTransitionTime: new Date(now).toISOString() }],
     history: [],
     commands: [],
   };

@@ -14,8 +14,11 @@ export interface MetricResult {
 }
 
 export type Observation =
-  /** The Rollout was created or edited (new version, new steps, annotations held in git). */
-  | { type: "specChanged" }
+  /**
+   * The Rollout was created or edited (new version, new steps, annotations held in git). On
+   * first sighting, `liveVersion` is the version the VirtualService sends most traffic to now.
+   */
+  | { type: "specChanged"; liveVersion?: string }
   /** The Rollout is gone from git: stop managing it. */
   | { type: "removed" }
   /** A timer fired, or a resync: re-evaluate against the clock. */

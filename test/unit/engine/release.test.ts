@@ -10,6 +10,31 @@ describe("a Rollout seen for the first time", () => {
     expect(sim.trafficWrites()).toEqual([{ stable: "v1", weight: 0, header: false }]);
     expect(sim.notifications()).toEqual(["adopted"]);
   });
+
+  it("adopts the same version when the VirtualService already routes to it", () => {
+    const sim = new Simulation(makeRollout());
+    sim.observe({ type: "specChanged", liveVersion: "v1" });
+    expect(sim.status).toMatchObject({ phase: "Healthy", stableVersion: "v1", releaseCount: 0 });
+  });
+
+  it("keeps what the VirtualService routes to as stable and releases the version in git from it as a canary", () => {
+    const sim = new Simulation(makeRollout({ version: "v3" }));
+    sim.observe({ type: "specChanged", liveVersion: "v2" });
+    expect(sim.status).toMatchObject({ phase: "Progressing", stableVersion: "v2", canaryVersion: "v3", canaryWeight: 10 });
+    expect(sim.trafficWrites()[0]).toEqual({ stable: "v2", weight: 0, header: false });
+    expect(sim.notifications().slice(0, 2)).toEqual(["adopted", "started"]);
+    const adopted = sim.effects.find((e) => e.type === "notify" && e.event.kind === "adopted");
+    expect(adopted?.type === "notify" && adopted.event.message).toBe("reviews: v2 adopted as stable, as the VirtualService already routes to it; v3 is released from it as a canary");
+    sim.passUntilDone();
+    expect(sim.status).toMatchObject({ phase: "Healthy", stableVersion: "v3" });
+  });
+
+  it("takes no live version into account once it has status", () => {
+    const sim = new Simulation(makeRollout()).start();
+    sim.rollout = { ...sim.rollout, spec: { ...sim.rollout.spec, version: "v2" } };
+    sim.observe({ type: "specChanged", liveVersion: "v9" });
+    expect(sim.status).toMatchObject({ stableVersion: "v1", canaryVersion: "v2" });
+  });
 });
 
 describe("a healthy release", () => {
