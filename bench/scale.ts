@@ -4,7 +4,7 @@
  * query per metric per analysis run.
  * Run: npm run build && npx tsx bench/scale.ts [rollouts=1000] [inFlight=100]
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createGitRemote } from "../test/env/index.js";
 import { startController } from "../test/env/controller-process.js";
 import { benchServices, meshObjects, sleep } from "./lib.js";
@@ -51,7 +51,8 @@ function smapsMb(pid: number): string {
 /** The V8 heap as the controller's own /metrics reports it (prom-client's default metrics). */
 async function heapMb(url: string): Promise<string> {
   const mb = async (name: string, labels: Record<string, string> = {}) => ((await metric(url, name, labels)) / 1048576).toFixed(0);
-  return `heap used ${await mb("nodejs_heap_size_used_bytes")} MB of ${await mb("nodejs_heap_size_total_bytes")} MB (old ${await mb("nodejs_heap_space_size_used_bytes", { space: "old" })}, code ${await mb("nodejs_heap_space_size_used_bytes", { space: "code" })}), external ${await mb("nodejs_external_memory_bytes")} MB`;
+  const seconds = async (name: string) => (await metric(url, name)).toFixed(1);
+  return `heap used ${await mb("nodejs_heap_size_used_bytes")} MB of ${await mb("nodejs_heap_size_total_bytes")} MB (old ${await mb("nodejs_heap_space_size_used_bytes", { space: "old" })}, code ${await mb("nodejs_heap_space_size_used_bytes", { space: "code" })}), external ${await mb("nodejs_external_memory_bytes")} MB; GC ${await seconds("nodejs_gc_duration_seconds_sum")} s of ${await seconds("process_cpu_seconds_total")} s CPU`;
 }
 
 /** BENCH_ENV="NAME=value NAME=value": extra environment for the controller (e.g. MALLOC_ARENA_MAX). */
@@ -119,12 +120,16 @@ try {
     await sleep(1_000);
   }
   const releaseMs = Date.now() - releasing;
-  clearInterval(sampler);
-  peak = Math.max(peak, rssMb(controller.pid));
-  const writes = (await metric(controller.url, "tideway_virtualservice_writes_total")) - writesBefore;
   const steps = await metric(controller.url, "tideway_release_events_total", { kind: "step" });
   const promoted = await metric(controller.url, "tideway_release_events_total", { kind: "promoted" });
   const weightChanges = steps + promoted;
+  // A promotion is counted when status records it, before its VirtualService write: give the last
+  // writes up to 10 s to land, so the ratio below does not count writes still in flight as missing.
+  const settling = Date.now();
+  let writes = 0;
+  while ((writes = (await metric(controller.url, "tideway_virtualservice_writes_total")) - writesBefore) < weightChanges && Date.now() - settling < 10_000) await sleep(200);
+  clearInterval(sampler);
+  peak = Math.max(peak, rssMb(controller.pid));
   const queries = await metric(controller.url, "tideway_prometheus_query_duration_seconds_count", { metric: "always-good" });
   const checks = await metric(controller.url, "tideway_analysis_checks_total", { metric: "always-good" });
   const statusWrites = await metric(controller.url, "tideway_status_writes_total");
@@ -135,6 +140,8 @@ try {
   console.log(`Prometheus queries ${queries} for ${checks} metric checks: ${(queries / checks).toFixed(2)} per metric per run (target 1)`);
   console.log(`status writes ${statusWrites} in all (adoption included)`);
   await controller.stop();
+  // BENCH_CONTROLLER_LOG=<file>: the controller's output (e.g. with --trace-gc in BENCH_NODE_FLAGS).
+  if (process.env.BENCH_CONTROLLER_LOG) writeFileSync(process.env.BENCH_CONTROLLER_LOG, controller.output.join("\n") + "\n");
   await remote.stop();
 } finally {
   await services.stop();

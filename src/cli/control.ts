@@ -4,24 +4,29 @@
  */
 import type { Command } from "commander";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { loadKubeConfig } from "../kube/config.js";
 import { userInfo } from "node:os";
-import { COMMAND_BY_ANNOTATION, RolloutClient, type RolloutObject } from "../kube/rollouts.js";
+import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
 import { COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
 
 export interface ControlIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
-  kubeConfig: (path?: string) => KubeConfig;
+  kubeConfig: (path?: string) => Promise<KubeConfig>;
   sleep: (ms: number) => Promise<void>;
 }
 
+// client-node (tens of MB, most of a second to load) is imported only by a command that talks to the cluster.
 const processIo: ControlIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
-  kubeConfig: (path) => loadKubeConfig(path),
+  kubeConfig: async (path) => (await import("../kube/config.js")).loadKubeConfig(path),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+
+async function connect(io: ControlIo, kubeconfig: string | undefined): Promise<{ kc: KubeConfig; client: RolloutClient }> {
+  const [kc, { RolloutClient }] = await Promise.all([io.kubeConfig(kubeconfig), import("../kube/rollouts.js")]);
+  return { kc, client: new RolloutClient(kc) };
+}
 
 interface TargetFlags {
   namespace?: string;
@@ -74,8 +79,7 @@ export function registerControlCommands(program: Command, io: ControlIo = proces
     .option("-o, --output <format>", "table or json", "table")
     .option("--kubeconfig <file>", "kubeconfig file")
     .action(async (name: string | undefined, flags: TargetFlags & { allNamespaces?: boolean; watch?: boolean; output: string }) => {
-      const kc = io.kubeConfig(flags.kubeconfig);
-      const client = new RolloutClient(kc);
+      const { kc, client } = await connect(io, flags.kubeconfig);
       const namespace = flags.namespace ?? defaultNamespace(kc);
       const read = async (): Promise<RolloutObject[]> => {
         if (name) return [await client.get(namespace, name)];
@@ -108,11 +112,11 @@ export function registerControlCommands(program: Command, io: ControlIo = proces
     if (command === "abort" || command === "pause") sub.option("--reason <text>", "why (recorded in status and posted to Slack)");
     if (command === "promote") sub.option("--full", "promote all the way at once instead of completing the current step");
     sub.action(async (name: string, flags: TargetFlags & { reason?: string; full?: boolean; wait: boolean; timeout: string; by?: string }) => {
-      const kc = io.kubeConfig(flags.kubeconfig);
+      const { kc, client } = await connect(io, flags.kubeconfig);
       const namespace = flags.namespace ?? defaultNamespace(kc);
       const value = command === "promote" ? (flags.full ? "full" : "step") : (flags.reason ?? (command === "abort" ? "aborted with the tideway CLI" : ""));
       const by = flags.by ?? loginName();
-      const code = await sendCommand(new RolloutClient(kc), io, { namespace, name, command, value, ...(by ? { by } : {}), wait: flags.wait, timeoutMs: Number(flags.timeout) * 1000 });
+      const code = await sendCommand(client, io, { namespace, name, command, value, ...(by ? { by } : {}), wait: flags.wait, timeoutMs: Number(flags.timeout) * 1000 });
       if (code !== 0) process.exitCode = code;
     });
   }
@@ -142,6 +146,7 @@ export async function sendCommand(
   io: ControlIo,
   request: { namespace: string; name: string; command: CommandName; value: string; by?: string; wait: boolean; timeoutMs: number },
 ): Promise<number> {
+  const { COMMAND_BY_ANNOTATION } = await import("../kube/rollouts.js");
   const { namespace, name, command, value } = request;
   const annotation = `tideway.io/${command}`;
   const before = statusOf(await client.get(namespace, name))?.commands.length ?? 0;

@@ -2,7 +2,6 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { formatDuration } from "../rollout/duration.js";
-import { formatProblem, parseRolloutFile } from "../rollout/parse.js";
 import { manualGates, minimumTimeMs, planRelease, type PlanLine } from "../rollout/plan.js";
 
 export { planRelease, type PlanLine } from "../rollout/plan.js";
@@ -37,7 +36,9 @@ export function registerPlanCommand(program: Command): void {
     .command("plan")
     .description("show what a release of each Rollout in a file does, step by step, and the least time it takes")
     .argument("<file>", "a YAML file with one or more Rollouts")
-    .action((file: string) => {
+    .action(async (file: string) => {
+      // The YAML parser is loaded by the commands that parse, not for every start of the CLI.
+      const { formatProblem, parseRolloutFile } = await import("../rollout/parse.js");
       let text: string;
       try {
         text = readFileSync(file, "utf8");

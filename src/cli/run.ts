@@ -1,12 +1,14 @@
-/** `tideway run`: the controller. Every flag has a TIDEWAY_* environment variable. */
+/**
+ * `tideway run`: the controller. Every flag has a TIDEWAY_* environment variable.
+ * The controller's modules (client-node, BullMQ, Prometheus client, pino) are imported when the
+ * command runs, so the other commands, `--help` and `--version` start without them.
+ */
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
-import { Controller } from "../controller/controller.js";
-import { createLogger, Secrets } from "../controller/log.js";
+import type { Secrets } from "../controller/log.js";
 import type { ControllerOptions } from "../controller/options.js";
-import { loadKubeConfig } from "../kube/config.js";
 import { parseDuration } from "../rollout/duration.js";
 
 interface RunFlags {
@@ -77,6 +79,11 @@ export function registerRunCommand(program: Command): void {
     .addOption(flag("--notify-max-backoff <duration>", "longest wait between retries of a notification", "TIDEWAY_NOTIFY_MAX_BACKOFF", "60s"))
     .addOption(flag("--resync-interval <duration>", "how often every Rollout is reconciled regardless", "TIDEWAY_RESYNC_INTERVAL", "5m"))
     .action(async (flags: RunFlags) => {
+      const [{ Controller }, { createLogger, Secrets }, { loadKubeConfig }] = await Promise.all([
+        import("../controller/controller.js"),
+        import("../controller/log.js"),
+        import("../kube/config.js"),
+      ]);
       const secrets = new Secrets();
       const log = createLogger(secrets, { level: flags.logLevel });
       let options: ControllerOptions;

@@ -2,8 +2,8 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { readRolloutTree, type RolloutFile } from "../git/tree.js";
-import { formatProblem, parseRolloutFiles, type Problem } from "../rollout/parse.js";
+import type { RolloutFile } from "../git/tree.js";
+import type { Problem } from "../rollout/parse.js";
 
 export interface ValidateIo {
   /** Paths are resolved from here, and printed relative to it as the user typed them. */
@@ -20,6 +20,8 @@ const processIo = (): ValidateIo => ({
 
 /** Validates the Rollouts under `paths`; returns the exit code: 1 when there is any problem. */
 export async function validate(paths: readonly string[], io: ValidateIo = processIo()): Promise<number> {
+  // The YAML parser is loaded by the commands that parse, not for every start of the CLI.
+  const [{ readRolloutTree }, { formatProblem, parseRolloutFiles }] = await Promise.all([import("../git/tree.js"), import("../rollout/parse.js")]);
   const files: RolloutFile[] = [];
   const problems: Problem[] = [];
   const read = new Set<string>();

@@ -10,13 +10,9 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from "@kuber
 import { GROUP, PLURAL, RolloutClient, VERSION } from "./rollouts.js";
 
 /** What the cache keeps of an object: enough to name it and to tell its versions apart. */
-export function slimObject(object: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string; resourceVersion?: string } }): KubernetesObject {
+export function slimObject(object: { metadata?: { name?: string; namespace?: string; resourceVersion?: string } }): KubernetesObject {
   const { name, namespace, resourceVersion } = object.metadata ?? {};
-  return {
-    apiVersion: object.apiVersion,
-    kind: object.kind,
-    metadata: { ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
-  };
+  return { metadata: { ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) } };
 }
 
 /** A watch that hands the informer slim objects; ERROR (a Status, e.g. 410 Gone) and BOOKMARK events pass unchanged. */

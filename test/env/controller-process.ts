@@ -26,8 +26,11 @@ export interface ControllerProcess {
 
 const ROOT = new URL("../../", import.meta.url);
 
-/** The V8 flags of the container image's NODE_OPTIONS (Dockerfile, chart values). */
-export const IMAGE_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=96"];
+/** The V8 flags of the container image's NODE_OPTIONS (Dockerfile, chart values); docs/performance.md has the measurements. */
+export const IMAGE_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=80", "--v8-pool-size=1"];
+
+/** The rest of the container image's memory settings (Dockerfile ENV): at most two glibc malloc arenas. */
+export const IMAGE_ENV: Record<string, string> = { MALLOC_ARENA_MAX: "2" };
 
 export interface ControllerEndpoints {
   kubeconfigPath: string;
@@ -43,14 +46,14 @@ export async function startController(options: {
   logLevel?: string;
   /** Run the compiled dist/main.js (as in production) instead of the TypeScript source through tsx. */
   compiled?: boolean;
-  /** V8 flags for a compiled run; the container image's NODE_OPTIONS by default. */
+  /** V8 flags for a compiled run; the container image's NODE_OPTIONS by default (and its IMAGE_ENV, which `env` overrides). */
   nodeFlags?: string[];
 }): Promise<ControllerProcess> {
   const port = await freePort();
   const cacheDir = mkdtempSync(join(tmpdir(), "tideway-controller-"));
   const { kubeconfigPath, redisUrl } = options.endpoints;
   const args = [
-    // Compiled, as the container image runs it (same V8 flag as its NODE_OPTIONS).
+    // Compiled, as the container image runs it (same V8 flags as its NODE_OPTIONS, same malloc setting).
     ...(options.compiled ? [...(options.nodeFlags ?? IMAGE_NODE_FLAGS), "dist/main.js"] : ["--import", "tsx", "src/main.ts"]), "run",
     "--git-url", options.gitUrl,
     "--git-branch", "main",
@@ -65,7 +68,7 @@ export async function startController(options: {
   ];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...(options.compiled ? IMAGE_ENV : {}), ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
