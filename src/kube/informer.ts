@@ -25,6 +25,9 @@ class SlimWatch extends Watch {
   }
 }
 
+/** How long a (re)started watch must run without an error before the backoff is reset. */
+const STABLE_MS = 10_000;
+
 export interface RolloutRef {
   namespace: string;
   name: string;
@@ -46,6 +49,7 @@ export class RolloutWatch {
   private stopped = false;
   private backoffMs: number;
   private timer: NodeJS.Timeout | undefined;
+  private resetTimer: NodeJS.Timeout | undefined;
   connected = false;
 
   constructor(private readonly kc: KubeConfig, private readonly options: WatchOptions) {
@@ -69,11 +73,16 @@ export class RolloutWatch {
     informer.on("delete", emit("delete"));
     informer.on("connect", () => {
       this.connected = true;
-      this.backoffMs = this.options.minBackoffMs ?? 500;
+      // client-node says "connect" before it lists and watches, so an attempt that fails at once
+      // says it too: the backoff starts again from the minimum only after a quiet spell.
+      if (this.resetTimer) clearTimeout(this.resetTimer);
+      this.resetTimer = setTimeout(() => (this.backoffMs = this.options.minBackoffMs ?? 500), STABLE_MS);
+      this.resetTimer.unref();
       this.options.onConnect?.();
     });
     informer.on("error", (error: unknown) => {
       this.connected = false;
+      if (this.resetTimer) clearTimeout(this.resetTimer);
       if (this.stopped) return;
       const delay = this.backoffMs;
       this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
@@ -94,6 +103,7 @@ export class RolloutWatch {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.resetTimer) clearTimeout(this.resetTimer);
     await this.informer?.stop();
   }
 }
