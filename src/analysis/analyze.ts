@@ -78,7 +78,7 @@ function trafficOutcome(traffic: TrafficVerdict): CheckOutcome {
   return traffic.kind === "too-little" ? "inconclusive" : "pass";
 }
 
-function observe(observer: QueryObserver | undefined, metric: string, outcome: CheckOutcome, seconds: number): void {
+export function observe(observer: QueryObserver | undefined, metric: string, outcome: CheckOutcome, seconds: number): void {
   try {
     observer?.(metric, outcome, seconds);
   } catch {

@@ -3,9 +3,9 @@
  * intervals, from Istio's request counter. Two instant queries, run in parallel.
  */
 import type { Rollout } from "../rollout/model.js";
+import { observe, type QueryObserver } from "./analyze.js";
 import type { MetricsQuerier, QueryResult } from "./prometheus.js";
 import { CANARY_SELECTOR, ISTIO_METRICS, promqlRange, queryVariables, renderQuery } from "./templates.js";
-
 
 /** The canary's requests, and its 5xx answers, over `{{ window }}`. */
 export const GUARD_QUERIES = {
@@ -31,18 +31,14 @@ export async function readGuard(
   client: MetricsQuerier,
   rollout: Rollout,
   context: { canaryVersion: string; stableVersion: string; windowMs: number },
-  observe?: (outcome: "pass" | "error", seconds: number) => void,
+  observer?: QueryObserver,
 ): Promise<GuardReading> {
   const variables = { ...queryVariables(rollout, context), window: promqlRange(context.windowMs) };
   const render = (template: string) => renderQuery(template, variables);
   const started = performance.now();
   const [requests, errors] = await Promise.all([client.query(render(GUARD_QUERIES.requests)), client.query(render(GUARD_QUERIES.errors))]);
   const reading = toReading(requests, errors);
-  try {
-    observe?.("error" in reading ? "error" : "pass", (performance.now() - started) / 1_000);
-  } catch {
-    // Recording a duration must never change a reading.
-  }
+  observe(observer, GUARD_METRIC, "error" in reading ? "error" : "pass", (performance.now() - started) / 1_000);
   return reading;
 }
 

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { userInfo } from "node:os";
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
-import { COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
+import { COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
 
 export interface ControlIo {
   stdout: (text: string) => void;
@@ -146,7 +146,6 @@ export async function sendCommand(
   io: ControlIo,
   request: { namespace: string; name: string; command: CommandName; value: string; by?: string; wait: boolean; timeoutMs: number },
 ): Promise<number> {
-  const { COMMAND_BY_ANNOTATION } = await import("../kube/rollouts.js");
   const { namespace, name, command, value } = request;
   const annotation = `tideway.io/${command}`;
   const before = statusOf(await client.get(namespace, name))?.commands.length ?? 0;

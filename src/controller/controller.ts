@@ -17,8 +17,8 @@ import { redisConnection } from "../queue/redis.js";
 import { SyncQueue } from "../queue/sync-queue.js";
 import { formatProblem, type Problem } from "../rollout/parse.js";
 import type { ReleaseEvent } from "../rollout/engine.js";
-import { runAnalysis } from "../analysis/analyze.js";
-import { GUARD_METRIC, guardWindowMs, readGuard } from "../analysis/guard.js";
+import { runAnalysis, type QueryObserver } from "../analysis/analyze.js";
+import { guardWindowMs, readGuard } from "../analysis/guard.js";
 import { DEFAULT_INTERVAL_MS } from "../analysis/templates.js";
 import { guardOf } from "../rollout/model.js";
 import { PrometheusClient } from "../analysis/prometheus.js";
@@ -86,14 +86,13 @@ export class Controller {
     }
     this.metrics = new ControllerMetrics(this.registry);
     const prometheus = new PrometheusClient(options.prometheus);
+    const observeQuery: QueryObserver = (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds);
     this.reconciler = new Reconciler({
       rollouts: this.rollouts,
       traffic: new IstioTraffic(kc),
-      analysis: (rollout, context) =>
-        runAnalysis(prometheus, rollout, context, { observe: (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds) }),
+      analysis: (rollout, context) => runAnalysis(prometheus, rollout, context, { observe: observeQuery }),
       guard: (rollout, { releaseStartedAt, ...context }) =>
-        readGuard(prometheus, rollout, { ...context, windowMs: guardWindowMs(guardOf(rollout.spec)?.intervalMs ?? DEFAULT_INTERVAL_MS, releaseStartedAt, Date.now()) }, (outcome, seconds) =>
-          this.metrics.prometheusQuerySeconds.observe({ metric: GUARD_METRIC, outcome }, seconds)),
+        readGuard(prometheus, rollout, { ...context, windowMs: guardWindowMs(guardOf(rollout.spec)?.intervalMs ?? DEFAULT_INTERVAL_MS, releaseStartedAt, Date.now()) }, observeQuery),
       queue: this.reconcileQueue,
       events: this.events,
       metrics: this.metrics,

@@ -8,12 +8,12 @@ import type { Logger } from "pino";
 import { isConflict, isNotFound } from "../kube/errors.js";
 import type { EventRecorder } from "../kube/events.js";
 import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
-import { COMMAND_BY_ANNOTATION, type RolloutClient, type RolloutObject } from "../kube/rollouts.js";
-import type { ReconcileJob, ReconcileQueue } from "../queue/reconcile-queue.js";
+import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
+import { jobId, type ReconcileJob, type ReconcileQueue } from "../queue/reconcile-queue.js";
 import { awaitsAnalysis, decide, desiredTraffic, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
-import { COMMANDS, RolloutStatusSchema, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
+import { COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
 import { TrafficError, type IstioTraffic } from "../traffic/istio.js";
 import type { ControllerMetrics } from "./metrics.js";
 
@@ -281,18 +281,16 @@ export class Reconciler {
   private async schedule(rollout: Rollout, effects: Effect[], requeueAt: number | undefined): Promise<void> {
     const ref = { namespace: rollout.namespace, name: rollout.name };
     const seen = new Set<string>();
-    for (const effect of effects) {
-      if (effect.type === "runAnalysis") {
-        const id = `analysis-${effect.releaseId}-${effect.stepIndex}-${effect.at}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        await this.deps.queue.schedule({ kind: "analysis", ...ref, at: effect.at, releaseId: effect.releaseId, stepIndex: effect.stepIndex });
-      } else if (effect.type === "runGuard") {
-        const id = `guard-${effect.releaseId}-${effect.at}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        await this.deps.queue.schedule({ kind: "guard", ...ref, at: effect.at, releaseId: effect.releaseId });
-      }
+    const timers = effects.flatMap((effect): Extract<ReconcileJob, { at: number }>[] => {
+      if (effect.type === "runAnalysis") return [{ kind: "analysis", ...ref, at: effect.at, releaseId: effect.releaseId, stepIndex: effect.stepIndex }];
+      if (effect.type === "runGuard") return [{ kind: "guard", ...ref, at: effect.at, releaseId: effect.releaseId }];
+      return [];
+    });
+    for (const timer of timers) {
+      const id = jobId(timer);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      await this.deps.queue.schedule(timer);
     }
     if (requeueAt !== undefined) await this.deps.queue.schedule({ kind: "tick", ...ref, at: requeueAt });
   }

@@ -4,9 +4,6 @@ import { z } from "zod";
 import { API_VERSION, KIND } from "../rollout/schema.js";
 import { kubeError } from "./errors.js";
 
-/** Who gave the commands on a Rollout (the CLI writes it with each command); removed with them. */
-export const COMMAND_BY_ANNOTATION = "tideway.io/by";
-
 export const GROUP = "tideway.io";
 export const VERSION = "v1alpha1";
 export const PLURAL = "rollouts";

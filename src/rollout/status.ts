@@ -82,6 +82,8 @@ export type HistoryEntry = z.output<typeof HistoryEntrySchema>;
 
 export const COMMANDS = ["abort", "promote", "pause", "resume", "retry"] as const;
 export type CommandName = (typeof COMMANDS)[number];
+/** Who gave the commands on a Rollout (the CLI writes it with each command); removed with them. */
+export const COMMAND_BY_ANNOTATION = "tideway.io/by";
 
 export const CommandRecordSchema = z.strictObject({
   command: z.enum(COMMANDS),

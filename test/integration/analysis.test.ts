@@ -230,7 +230,7 @@ describe("the guard's reading against the real Prometheus", () => {
     const port = await freePort();
     const client = new PrometheusClient({ url: `http://127.0.0.1:${port}`, headers: { Authorization: "Bearer guard-secret-1234" } });
     const outcomes: string[] = [];
-    const reading = await readGuard(client, rollout("healthy", {}), { canaryVersion: "v2", stableVersion: "v1", windowMs: 2_000 }, (outcome) => outcomes.push(outcome));
+    const reading = await readGuard(client, rollout("healthy", {}), { canaryVersion: "v2", stableVersion: "v1", windowMs: 2_000 }, (_metric, outcome) => outcomes.push(outcome));
     expect(reading).toEqual({ error: `prometheus: cannot connect to 127.0.0.1:${port}: connection refused` });
     expect(outcomes).toEqual(["error"]);
   });
