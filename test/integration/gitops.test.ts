@@ -81,8 +81,12 @@ describe("git to Rollout objects", () => {
     expect(versionOf(marked)).toBe("v1"); // the last good spec stays in force
     const logged = await controller.waitForLog((l) => l.level === "warn" && String(l.msg).includes(`rollouts/ratings.yaml:${line}:`));
     expect(logged.rollout).toEqual({ name: "ratings", namespace });
-    const events = await kubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace });
-    expect(events.items.some((e) => e.reason === "InvalidRollout" && e.involvedObject.name === "ratings" && e.message?.includes(`ratings.yaml:${line}:`))).toBe(true);
+    // The event is recorded just after the warning is logged.
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    await waitUntil("an InvalidRollout event for ratings", async () => {
+      const events = await core.listNamespacedEvent({ namespace });
+      return events.items.some((e) => e.reason === "InvalidRollout" && e.involvedObject.name === "ratings" && e.message?.includes(`ratings.yaml:${line}:`) === true);
+    }, { timeoutMs: 10_000, intervalMs: 200 });
 
     await remote.commit({ "rollouts/ratings.yaml": rolloutYaml({ name: "ratings", namespace, version: "v2" }) });
     const fixed = await waitForRollout(client, namespace, "ratings", (o) => versionOf(o) === "v2");

@@ -12,7 +12,11 @@ import { kubeConfig, services, uniqueName } from "./services.js";
 export const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
 export const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
 
-/** Fast steps for tests: two weights, each baked for a few seconds with 3 s analysis. */
+/**
+ * Fast steps for tests: two weights, each baked for a few seconds with 3 s analysis. The guard is
+ * off here so that a failing canary is judged by its checks, whose reason the tests assert; the
+ * guard's own tests turn it on (replace GUARD_OFF).
+ */
 export const FAST_STEPS = ["- setWeight: 20", "- pause: 4s", "- setWeight: 60", "- pause: 4s"];
 export const FAST_ANALYSIS = [
   "  analysis:",
@@ -22,7 +26,9 @@ export const FAST_ANALYSIS = [
   "    metrics:",
   "      - name: success-rate",
   "        min: 0.95",
+  "    guard: { enabled: false }",
 ].join("\n");
+export const GUARD_OFF = "guard: { enabled: false }";
 
 export interface World {
   namespace: string;
