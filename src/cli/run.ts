@@ -26,6 +26,7 @@ interface RunFlags {
   kubeconfig?: string;
   namespace: string;
   redisUrl: string;
+  redisUrlFile?: string;
   queuePrefix: string;
   listen: string;
   logLevel: string;
@@ -62,6 +63,7 @@ export function registerRunCommand(program: Command): void {
     .addOption(flag("--kubeconfig <file>", "kubeconfig (default: in-cluster, then ~/.kube/config)", "TIDEWAY_KUBECONFIG"))
     .addOption(flag("--namespace <ns>", "namespace for Events not tied to one Rollout", "TIDEWAY_NAMESPACE", "default"))
     .addOption(flag("--redis-url <url>", "Redis for the work queues", "TIDEWAY_REDIS_URL", "redis://127.0.0.1:6379"))
+    .addOption(flag("--redis-url-file <file>", "file holding the Redis URL, when it carries a password; wins over --redis-url", "TIDEWAY_REDIS_URL_FILE"))
     .addOption(flag("--queue-prefix <prefix>", "Redis key prefix; replicas sharing it share the work", "TIDEWAY_QUEUE_PREFIX", "tideway"))
     .addOption(flag("--listen <addr>", "HTTP address for webhooks, /metrics, /healthz, /readyz", "TIDEWAY_LISTEN", ":8080"))
     .addOption(flag("--log-level <level>", "debug, info, warn or error", "TIDEWAY_LOG_LEVEL", "info"))
@@ -119,6 +121,14 @@ function readSecret(file: string | undefined, envValue: string | undefined, what
   }
 }
 
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secrets: Secrets): ControllerOptions {
   if (!flags.gitUrl) throw new Error("--git-url (or TIDEWAY_GIT_URL) is required");
   const token = readSecret(flags.gitTokenFile, env.TIDEWAY_GIT_TOKEN, "--git-token-file");
@@ -126,8 +136,9 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
   secrets.add(token, webhookSecret);
   const userinfo = /^[a-z]+:\/\/([^@/]+)@/i.exec(flags.gitUrl)?.[1];
   if (userinfo) secrets.add(...userinfo.split(":").map((part) => decodeURIComponent(part)), userinfo);
-  const redisPassword = /^rediss?:\/\/[^@/]*:([^@/]+)@/.exec(flags.redisUrl)?.[1];
-  secrets.add(redisPassword);
+  const redisUrl = readSecret(flags.redisUrlFile, undefined, "--redis-url-file") ?? flags.redisUrl;
+  const redisPassword = /^rediss?:\/\/[^@/]*:([^@/]+)@/.exec(redisUrl)?.[1];
+  secrets.add(redisPassword, redisPassword === undefined ? undefined : safeDecode(redisPassword));
   const headers: Record<string, string> = {};
   for (const header of flags.prometheusHeader) {
     const colon = header.indexOf(":");
@@ -170,7 +181,7 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
     webhookSecret,
     ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
     namespace: flags.namespace,
-    redisUrl: flags.redisUrl,
+    redisUrl,
     queuePrefix: flags.queuePrefix,
     listen: flags.listen,
     logLevel: flags.logLevel,

@@ -5,6 +5,7 @@ import { startRedis, type RedisEnvironment } from "./redis.js";
 export { createGitRemote, type GitRemote } from "./git.js";
 export { startSlackReceiver, type SlackReceiver, type SlackPost } from "./slack.js";
 export { registerTarget } from "./prometheus.js";
+export { startRedis, type RedisEnvironment } from "./redis.js";
 export { freePort, waitUntil } from "./process.js";
 
 /** The real services every integration test and the demo stand on. */

@@ -7,8 +7,8 @@ export interface RedisEnvironment {
   stop(): Promise<void>;
 }
 
-/** Starts Debian's redis-server on a free loopback port with persistence off. */
-export async function startRedis(): Promise<RedisEnvironment> {
+/** Starts Debian's redis-server on a free loopback port with persistence off (and a password, when given). */
+export async function startRedis(options: { password?: string } = {}): Promise<RedisEnvironment> {
   const bin = findExecutable("redis-server", ["/usr/bin", "/usr/sbin"]);
   if (!bin) throw new Error("redis-server not found: install Debian's redis-server (bash .ci/run does)");
   const dir = tempDir("redis");
@@ -16,8 +16,9 @@ export async function startRedis(): Promise<RedisEnvironment> {
   const redis = new ServerProcess("redis", bin, [
     "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
     "--dir", dir, "--daemonize", "no", "--protected-mode", "yes",
+    ...(options.password ? ["--requirepass", options.password] : []),
   ], { logDir: dir });
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `redis://${options.password ? `:${encodeURIComponent(options.password)}@` : ""}127.0.0.1:${port}`;
   const stop = async () => {
     await redis.stop();
     removeDir(dir);

@@ -3,12 +3,12 @@
  * it renders, and one release run with nothing but the chart's ServiceAccount and RBAC.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
-import { tempDir } from "../env/process.js";
+import { removeDir, tempDir } from "../env/process.js";
 import { createWorld, type World } from "./release-harness.js";
 import { kubeConfig, services, uniqueName } from "./services.js";
 
@@ -57,6 +57,24 @@ function template(release: string, set: Record<string, string>, extra: string[] 
   const result = run(helm, args);
   if (result.status !== 0) throw new Error(`helm ${args.join(" ")}\n${result.stderr}`);
   return result.stdout;
+}
+
+/**
+ * NOTES.txt as `helm install` would print it. `helm install --dry-run` insists on a cluster whose
+ * version meets the chart's kubeVersion (the test API server, built from source, says v0.0.0), and
+ * `helm template` skips NOTES; so a copy of the chart renders it into a ConfigMap with `tpl`.
+ */
+function notes(set: Record<string, string>): string {
+  const dir = tempDir("chart-notes");
+  cleanup.push(() => removeDir(dir));
+  const copy = join(dir, "tideway");
+  cpSync(CHART, copy, { recursive: true });
+  cpSync(join(copy, "templates/NOTES.txt"), join(copy, "notes.txt"));
+  writeFileSync(join(copy, "templates/notes-check.yaml"), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ tpl (.Files.Get "notes.txt") . | quote }}\n');
+  const args = ["template", "tideway", copy, "--namespace", namespace, "--show-only", "templates/notes-check.yaml", ...Object.entries(set).flatMap(([k, v]) => ["--set", `${k}=${v}`])];
+  const result = run(helm, args);
+  if (result.status !== 0) throw new Error(`helm ${args.join(" ")}\n${result.stderr}`);
+  return (parseYaml(result.stdout) as { data: { notes: string } }).data.notes;
 }
 
 function manifests(yaml: string): Manifest[] {
@@ -131,6 +149,31 @@ describe("the Helm chart", () => {
     expect(pod.volumes.find((v) => v.name === "secrets")?.secret).toMatchObject({ secretName: "deploy-creds" });
     expect(envOf(pod.containers[0])).toMatchObject({ TIDEWAY_GIT_SSH_KEY_FILE: "/etc/tideway/secrets/ssh-privatekey", TIDEWAY_SLACK_WEBHOOK_URL_FILE: "/etc/tideway/secrets/slack-webhook-url" });
     expect(envOf(pod.containers[0]).TIDEWAY_GIT_TOKEN_FILE).toBeUndefined();
+  });
+
+  it("keeps an external Redis URL, which may carry a password, in the Secret and out of the Deployment and NOTES", () => {
+    const url = "redis://:pa55word@redis.infra:6379";
+    const own = manifests(template("tideway", { "git.url": GIT_URL, "redis.bundled": "false", "redis.url": url }));
+    expect(find(own, "Secret")).toMatchObject({ stringData: { "redis-url": url } });
+    expect(find(own, "Deployment", "tideway-redis")).toBeUndefined();
+    const container = podSpec(find(own, "Deployment", "tideway")).containers[0];
+    expect(envOf(container)).toMatchObject({ TIDEWAY_REDIS_URL_FILE: "/etc/tideway/secrets/redis-url" });
+    expect(envOf(container).TIDEWAY_REDIS_URL).toBeUndefined();
+    expect(JSON.stringify(find(own, "Deployment", "tideway"))).not.toContain("pa55word");
+    const printed = notes({ "git.url": GIT_URL, "redis.bundled": "false", "redis.url": url });
+    expect(printed).toContain("Redis: external");
+    expect(printed).not.toContain("pa55word");
+    expect(notes({ "git.url": GIT_URL })).toContain("Redis: redis://tideway-redis:6379 (bundled)");
+
+    // With an existing Secret, its key holds the URL and redis.url is not needed.
+    const existing = manifests(template("tideway", { "git.url": GIT_URL, "redis.bundled": "false", existingSecret: "deploy-creds", "existingSecretKeys.redisUrl": "redis-url" }));
+    const env = envOf(podSpec(find(existing, "Deployment", "tideway")).containers[0]);
+    expect(env).toMatchObject({ TIDEWAY_REDIS_URL_FILE: "/etc/tideway/secrets/redis-url" });
+    expect(env.TIDEWAY_REDIS_URL).toBeUndefined();
+    // ...and is ignored while the chart bundles Redis.
+    const bundled = envOf(podSpec(find(manifests(template("tideway", { "git.url": GIT_URL, existingSecret: "deploy-creds", "existingSecretKeys.redisUrl": "redis-url" })), "Deployment", "tideway")).containers[0]);
+    expect(bundled).toMatchObject({ TIDEWAY_REDIS_URL: "redis://tideway-redis:6379" });
+    expect(bundled.TIDEWAY_REDIS_URL_FILE).toBeUndefined();
   });
 
   it.each([

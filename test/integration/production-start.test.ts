@@ -66,7 +66,7 @@ describe("the production image's command", () => {
 
   it("documents every run flag", () => {
     const help = node("run", "--help");
-    for (const flag of ["--git-url", "--git-cache-dir", "--git-token-file", "--git-ssh-key-file", "--webhook-secret-file", "--slack-webhook-url-file", "--redis-url", "--prometheus-url", "--listen"]) {
+    for (const flag of ["--git-url", "--git-cache-dir", "--git-token-file", "--git-ssh-key-file", "--webhook-secret-file", "--slack-webhook-url-file", "--redis-url", "--redis-url-file", "--prometheus-url", "--listen"]) {
       expect(help).toContain(flag);
     }
   });

@@ -44,9 +44,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/* The external Redis URL from the values, which the chart keeps in its Secret (it may carry a password). */}}
+{{- define "tideway.externalRedisUrl" -}}
+{{- if not .Values.redis.bundled }}{{ .Values.redis.url }}{{ end }}
+{{- end }}
+
 {{/* True when the chart creates a Secret from the values. */}}
 {{- define "tideway.createSecret" -}}
-{{- if and (not .Values.existingSecret) (or .Values.git.token .Values.git.sshKey .Values.webhookSecret .Values.slack.webhookUrl .Values.notify.webhookUrl) }}true{{ end }}
+{{- if and (not .Values.existingSecret) (or .Values.git.token .Values.git.sshKey .Values.webhookSecret .Values.slack.webhookUrl .Values.notify.webhookUrl (include "tideway.externalRedisUrl" .)) }}true{{ end }}
 {{- end }}
 
 {{- define "tideway.secretName" -}}
@@ -58,7 +63,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $keys := dict }}
 {{- if .Values.existingSecret }}
 {{- range $value, $key := .Values.existingSecretKeys }}
-{{- if $key }}{{ $_ := set $keys $value $key }}{{ end }}
+{{- if and $key (or (ne $value "redisUrl") (not $.Values.redis.bundled)) }}{{ $_ := set $keys $value $key }}{{ end }}
 {{- end }}
 {{- else }}
 {{- if .Values.git.token }}{{ $_ := set $keys "gitToken" "git-token" }}{{ end }}
@@ -66,6 +71,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.webhookSecret }}{{ $_ := set $keys "webhookSecret" "webhook-secret" }}{{ end }}
 {{- if .Values.slack.webhookUrl }}{{ $_ := set $keys "slackWebhookUrl" "slack-webhook-url" }}{{ end }}
 {{- if .Values.notify.webhookUrl }}{{ $_ := set $keys "notifyWebhookUrl" "notify-webhook-url" }}{{ end }}
+{{- if include "tideway.externalRedisUrl" . }}{{ $_ := set $keys "redisUrl" "redis-url" }}{{ end }}
 {{- end }}
 {{- toYaml $keys }}
 {{- end }}
