@@ -102,9 +102,9 @@ export class Controller {
     // A controller manages the Rollouts its git source made: several can share a cluster.
     this.watch = new RolloutWatch(kc, {
       labelSelector: `${SOURCE_LABEL}=${options.git.sourceName}`,
-      onChange: (ref, kind) => {
+      onChange: (ref, kind, resourceVersion) => {
         log.debug({ rollout: `${ref.namespace}/${ref.name}`, kind }, "rollout changed");
-        this.reconcileQueue.request(ref).catch((error: unknown) => log.warn({ err: String(error) }, "reconcile not queued"));
+        this.reconcileQueue.request(ref, resourceVersion).catch((error: unknown) => log.warn({ err: String(error) }, "reconcile not queued"));
       },
       onError: (error, restartInMs) => log.warn({ err: error.message, restartInMs }, "rollout watch failed; restarting"),
       onConnect: () => log.info("rollout watch connected"),
@@ -123,7 +123,7 @@ export class Controller {
     });
     await this.syncQueue.schedulePolling(options.git.intervalMs);
     await this.syncQueue.requestSync("startup");
-    this.reconcileQueue.start((job: ReconcileJob) => this.reconciler.handle(job));
+    this.reconcileQueue.start((job: ReconcileJob) => this.reconciler.handle(job), undefined, (error) => log.warn({ err: String(error) }, "reconcile follow-up not checked"));
     await this.notifications?.start();
     await this.watch.start();
     this.http = await startHttpServer({

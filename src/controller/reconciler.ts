@@ -44,33 +44,43 @@ export interface ReconcilerDeps {
   now?: () => number;
 }
 
+const readVersion = (object: RolloutObject): { resourceVersion?: string } =>
+  object.metadata.resourceVersion !== undefined ? { resourceVersion: object.metadata.resourceVersion } : {};
+
 export class Reconciler {
   private readonly locks = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  /** Handles one job; jobs for the same Rollout run one at a time in this process. */
-  async handle(job: ReconcileJob): Promise<void> {
+  /**
+   * Handles one job; jobs for the same Rollout run one at a time in this process. Resolves to the
+   * resourceVersion it last read (undefined when the Rollout is gone), so the queue can tell a
+   * change it heard of meanwhile from its own writes.
+   */
+  async handle(job: ReconcileJob): Promise<string | undefined> {
     const key = `${job.namespace}/${job.name}`;
     const previous = this.locks.get(key) ?? Promise.resolve();
     const run = previous.then(() => this.handleLocked(job));
-    const settled = run.catch(() => undefined);
+    const settled = run.then(() => undefined, () => undefined);
     this.locks.set(key, settled);
     try {
-      await run;
+      return await run;
     } finally {
       if (this.locks.get(key) === settled) this.locks.delete(key);
     }
   }
 
-  private async handleLocked(job: ReconcileJob): Promise<void> {
+  private async handleLocked(job: ReconcileJob): Promise<string | undefined> {
     const started = Date.now();
     try {
       // Changes that land while we work (a kubectl annotate) are picked up by running again.
+      let read: string | undefined;
       for (let pass = 0; pass < 3; pass++) {
-        const again = await this.pass(job, pass);
-        if (!again) break;
+        const outcome = await this.pass(job, pass);
+        read = outcome.resourceVersion;
+        if (!outcome.again) break;
       }
+      return read;
     } catch (error) {
       if (isConflict(error)) {
         this.deps.log.debug({ rollout: `${job.namespace}/${job.name}` }, "object changed underneath; retrying");
@@ -87,8 +97,8 @@ export class Reconciler {
     return this.deps.now?.() ?? Date.now();
   }
 
-  /** One read-decide-write-drive cycle. Returns true when the object changed meanwhile. */
-  private async pass(job: ReconcileJob, pass: number): Promise<boolean> {
+  /** One read-decide-write-drive cycle: whether the object changed meanwhile, and the version last read. */
+  private async pass(job: ReconcileJob, pass: number): Promise<{ again: boolean; resourceVersion?: string }> {
     const { rollouts, log } = this.deps;
     let object: RolloutObject;
     try {
@@ -96,14 +106,14 @@ export class Reconciler {
     } catch (error) {
       if (isNotFound(error)) {
         this.deps.metrics.forget(job.namespace, job.name);
-        return false;
+        return { again: false };
       }
       throw error;
     }
     const spec = RolloutSpecSchema.safeParse(object.spec);
     if (!spec.success) {
       log.error({ rollout: `${job.namespace}/${job.name}`, issues: spec.error.issues.slice(0, 3) }, "Rollout spec does not match the schema; not acting on it");
-      return false;
+      return { again: false, ...readVersion(object) };
     }
     const rollout: Rollout = {
       name: object.metadata.name,
@@ -116,14 +126,15 @@ export class Reconciler {
       const parsed = RolloutStatusSchema.safeParse(object.status);
       if (!parsed.success) {
         log.error({ rollout: `${rollout.namespace}/${rollout.name}` }, "Rollout status is unreadable; not acting on it until it is fixed or cleared");
-        return false;
+        return { again: false, ...readVersion(object) };
       }
       status = parsed.data;
     }
 
     if (object.metadata.deletionTimestamp !== undefined) {
       await this.finalize(object, rollout, status);
-      return false;
+      return { again: false }; // going away: nothing more to compare
+
     }
     if (!(object.metadata.finalizers ?? []).includes(FINALIZER)) {
       object = await rollouts.patchMetadata(rollout.namespace, rollout.name, { finalizers: [...(object.metadata.finalizers ?? []), FINALIZER], resourceVersion: object.metadata.resourceVersion });
@@ -208,7 +219,7 @@ export class Reconciler {
     await this.schedule(rollout, effects, requeueAt);
     this.deps.metrics.observeStatus(rollout.namespace, rollout.name, next);
     const latest = await rollouts.get(rollout.namespace, rollout.name).catch(() => object);
-    return latest.metadata.resourceVersion !== object.metadata.resourceVersion;
+    return { again: latest.metadata.resourceVersion !== object.metadata.resourceVersion, ...readVersion(latest) };
   }
 
   /**

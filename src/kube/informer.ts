@@ -34,7 +34,8 @@ export interface RolloutRef {
 }
 
 export interface WatchOptions {
-  onChange: (ref: RolloutRef, kind: "add" | "update" | "delete") => void;
+  /** `resourceVersion`: the version the change produced, when the API server said. */
+  onChange: (ref: RolloutRef, kind: "add" | "update" | "delete", resourceVersion?: string) => void;
   onError?: (error: Error, restartInMs: number) => void;
   onConnect?: () => void;
   /** Only Rollouts with these labels, e.g. "tideway.io/source=git". */
@@ -66,7 +67,7 @@ export class RolloutWatch {
     const emit = (kind: "add" | "update" | "delete") => (object: KubernetesObject) => {
       const name = object.metadata?.name;
       const namespace = object.metadata?.namespace;
-      if (name && namespace) this.options.onChange({ namespace, name }, kind);
+      if (name && namespace) this.options.onChange({ namespace, name }, kind, object.metadata?.resourceVersion);
     };
     informer.on("add", emit("add"));
     informer.on("update", emit("update"));

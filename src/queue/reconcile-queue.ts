@@ -2,6 +2,11 @@
  * Reconcile requests as BullMQ jobs. One job id per Rollout (`reconcile-<ns>-<name>`), so a burst
  * of changes queues it once; timed wake-ups (pause ends, analysis runs) are delayed jobs with
  * ids that name their time, so a replay after a Redis flush schedules each once.
+ *
+ * BullMQ ignores an id that is running as well as one that is waiting, and a running reconcile
+ * may already have read the object. So each request also records the resourceVersion it was told
+ * of, and when a reconcile completes having last read another one, the Rollout is queued again:
+ * an abort annotated in the last moments of a reconcile does not wait for the next timer.
  */
 import { Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
@@ -29,15 +34,34 @@ export class ReconcileQueue {
   readonly queue: Queue;
   private worker: Worker | undefined;
 
+  /** How long a recorded resourceVersion waits for a reconcile to compare it (then a resync covers it). */
+  static readonly SEEN_TTL_MS = 15 * 60_000;
+
   constructor(private readonly connection: Redis, private readonly prefix = "tideway") {
     // Failed jobs are removed too: BullMQ refuses a job id that still exists in any state, so a
     // kept failure would swallow every later request for that Rollout (and every replayed timer).
     this.queue = new Queue(RECONCILE_QUEUE, { connection, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 5, backoff: { type: "exponential", delay: 500 } } });
   }
 
-  /** Queues a reconcile of `ref` now; a no-op while one is already waiting. */
-  async request(ref: RolloutRef): Promise<void> {
-    await this.add({ kind: "reconcile", ...ref }, 0);
+  /**
+   * Queues a reconcile of `ref` now; a no-op while one is already waiting or running. Given the
+   * resourceVersion that prompted it, a running reconcile that read an older one runs again.
+   */
+  async request(ref: RolloutRef, resourceVersion?: string): Promise<void> {
+    const job: ReconcileJob = { kind: "reconcile", ...ref };
+    if (resourceVersion !== undefined) await this.connection.set(this.seenKey(job), resourceVersion, "PX", ReconcileQueue.SEEN_TTL_MS);
+    await this.add(job, 0);
+  }
+
+  private seenKey(job: ReconcileJob): string {
+    return `${this.prefix}:${RECONCILE_QUEUE}:seen:${job.namespace}/${job.name}`;
+  }
+
+  /** After a reconcile: queue it again when a change it may not have read was reported meanwhile. */
+  private async settle(job: ReconcileJob, read: unknown): Promise<void> {
+    if (job.kind !== "reconcile") return;
+    const seen = await this.connection.getdel(this.seenKey(job));
+    if (seen !== null && typeof read === "string" && seen !== read) await this.add({ kind: "reconcile", namespace: job.namespace, name: job.name }, 0);
   }
 
   /** Queues `job` to run at its time (ms since the epoch). */
@@ -49,7 +73,11 @@ export class ReconcileQueue {
     await this.queue.add(job.kind, job, { jobId: jobId(job), delay });
   }
 
-  start(run: (job: ReconcileJob, raw: Job) => Promise<void>, concurrency = 8): Worker {
+  /**
+   * Runs jobs with `run`, which resolves to the resourceVersion it last read (or nothing).
+   * `onError` hears of a failed follow-up check (Redis unreachable); the resync covers it.
+   */
+  start(run: (job: ReconcileJob, raw: Job) => Promise<string | undefined | void>, concurrency = 8, onError: (error: unknown) => void = () => undefined): Worker {
     // A short lock (renewed while the worker lives) so a killed replica's job is retried in seconds.
     this.worker = new Worker(RECONCILE_QUEUE, (raw: Job) => run(raw.data as ReconcileJob, raw), {
       connection: this.connection.duplicate(),
@@ -57,6 +85,10 @@ export class ReconcileQueue {
       concurrency,
       lockDuration: 15_000,
       stalledInterval: 5_000,
+    });
+    // The completed job is gone by now (removeOnComplete), so its id can be queued again.
+    this.worker.on("completed", (raw: Job, read: unknown) => {
+      this.settle(raw.data as ReconcileJob, read).catch(onError);
     });
     return this.worker;
   }

@@ -33,6 +33,38 @@ describe("the reconcile queue on the real Redis", () => {
     expect(calls.at(-1)).toEqual({ kind: "reconcile", ...ref });
   }, 60_000);
 
+  it("runs a Rollout again when a change it may not have read is reported while its reconcile runs", async () => {
+    const other = new ReconcileQueue(connection, uniqueName("rq"));
+    const calls: { name: string; reads: string }[] = [];
+    const gates = new Map<string, () => void>();
+    // What each Rollout's object is at, and a reconcile that holds until the test lets it finish.
+    const versions = new Map<string, string>([["details", "1"], ["productpage", "1"]]);
+    other.start(async (job) => {
+      const reads = versions.get(job.name) ?? "";
+      calls.push({ name: job.name, reads });
+      if (calls.filter((c) => c.name === job.name).length === 1) await new Promise<void>((resolve) => gates.set(job.name, resolve));
+      return reads;
+    });
+    const runs = (name: string) => calls.filter((c) => c.name === name);
+    try {
+      for (const name of ["details", "productpage"]) await other.request({ namespace: "bookinfo", name }, "1");
+      await waitUntil("both first reconciles running", async () => gates.size === 2, { timeoutMs: 10_000 });
+      // details: someone annotates it after its reconcile read version 1 (the job's id is taken).
+      versions.set("details", "2");
+      await other.request({ namespace: "bookinfo", name: "details" }, "2");
+      // productpage: a change its reconcile has read already (its own status write, seen by its last read).
+      await other.request({ namespace: "bookinfo", name: "productpage" }, "1");
+      for (const release of gates.values()) release();
+      await waitUntil("details reconciled again", async () => runs("details").length >= 2, { timeoutMs: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(runs("details")).toEqual([{ name: "details", reads: "1" }, { name: "details", reads: "2" }]);
+      expect(runs("productpage")).toEqual([{ name: "productpage", reads: "1" }]);
+    } finally {
+      for (const release of gates.values()) release();
+      await other.close();
+    }
+  }, 60_000);
+
   it("replays a timer with the same id after it failed, as a resync after a Redis hiccup does", async () => {
     const ref = { namespace: "bookinfo", name: "ratings" };
     const at = Date.now();
