@@ -15,13 +15,28 @@ export function slimObject(object: { metadata?: { name?: string; namespace?: str
   return { metadata: { ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) } };
 }
 
-/** A watch that hands the informer slim objects; ERROR (a Status, e.g. 410 Gone) and BOOKMARK events pass unchanged. */
+/**
+ * A watch that hands the informer slim objects; ERROR (a Status, e.g. 410 Gone) and BOOKMARK
+ * events pass unchanged. It says when the API server has answered a watch with 200: client-node's
+ * own "connect" comes before the list and the watch are even tried.
+ */
 class SlimWatch extends Watch {
-  override watch(...[path, queryParams, callback, done]: Parameters<Watch["watch"]>): ReturnType<Watch["watch"]> {
-    return super.watch(path, queryParams, (phase: string, object: KubernetesObject) => {
+  constructor(kc: KubeConfig, private readonly onWatching: () => void) {
+    super(kc);
+  }
+
+  override async watch(...[path, queryParams, callback, done]: Parameters<Watch["watch"]>): ReturnType<Watch["watch"]> {
+    let ended = false;
+    const controller = await super.watch(path, queryParams, (phase: string, object: KubernetesObject) => {
       const slim = phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? slimObject(object) : object;
       callback(phase, slim, { type: phase, object: slim });
-    }, done);
+    }, (error: unknown) => {
+      ended = true;
+      done(error);
+    });
+    // client-node resolves after a 200 and also after a failure it has already reported to `done`.
+    if (!ended) this.onWatching();
+    return controller;
   }
 }
 
@@ -37,6 +52,7 @@ export interface WatchOptions {
   /** `resourceVersion`: the version the change produced, when the API server said. */
   onChange: (ref: RolloutRef, kind: "add" | "update" | "delete", resourceVersion?: string) => void;
   onError?: (error: Error, restartInMs: number) => void;
+  /** The list (when one was needed) and the watch succeeded, after the start or an error. */
   onConnect?: () => void;
   /** Only Rollouts with these labels, e.g. "tideway.io/source=git". */
   labelSelector?: string;
@@ -51,6 +67,7 @@ export class RolloutWatch {
   private backoffMs: number;
   private timer: NodeJS.Timeout | undefined;
   private resetTimer: NodeJS.Timeout | undefined;
+  /** True from a successful watch until the next error: what /readyz reports. */
   connected = false;
 
   constructor(private readonly kc: KubeConfig, private readonly options: WatchOptions) {
@@ -60,7 +77,12 @@ export class RolloutWatch {
   async start(): Promise<void> {
     const client = new RolloutClient(this.kc);
     const path = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
-    const informer = new ListWatch<KubernetesObject>(path, new SlimWatch(this.kc), async () => {
+    const watching = () => {
+      if (this.connected) return;
+      this.connected = true;
+      this.options.onConnect?.();
+    };
+    const informer = new ListWatch<KubernetesObject>(path, new SlimWatch(this.kc, watching), async () => {
       const { items, resourceVersion } = await client.listWithVersion(this.options.labelSelector);
       return { apiVersion: `${GROUP}/${VERSION}`, kind: "RolloutList", metadata: { resourceVersion }, items: items.map(slimObject) };
     }, false, this.options.labelSelector);
@@ -73,13 +95,11 @@ export class RolloutWatch {
     informer.on("update", emit("update"));
     informer.on("delete", emit("delete"));
     informer.on("connect", () => {
-      this.connected = true;
       // client-node says "connect" before it lists and watches, so an attempt that fails at once
       // says it too: the backoff starts again from the minimum only after a quiet spell.
       if (this.resetTimer) clearTimeout(this.resetTimer);
       this.resetTimer = setTimeout(() => (this.backoffMs = this.options.minBackoffMs ?? 500), STABLE_MS);
       this.resetTimer.unref();
-      this.options.onConnect?.();
     });
     informer.on("error", (error: unknown) => {
       this.connected = false;
