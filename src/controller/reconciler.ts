@@ -3,8 +3,10 @@
  * status (resourceVersion precondition), then drive traffic to what status says, then schedule
  * the next wake-ups. Safe to run twice: a second run finds nothing to do.
  */
+import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
+import { z } from "zod";
 import { isConflict, isNotFound } from "../kube/errors.js";
 import type { EventRecorder } from "../kube/events.js";
 import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
@@ -13,7 +15,7 @@ import { jobId, type ReconcileJob, type ReconcileQueue } from "../queue/reconcil
 import { awaitsAnalysis, decide, desiredTraffic, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
-import { COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
+import { CLAIMED_ANNOTATION, ClaimedCommandSchema, COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type ClaimedCommand, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
 import { TrafficError, type IstioTraffic } from "../traffic/istio.js";
 import type { ControllerMetrics } from "./metrics.js";
 
@@ -141,9 +143,14 @@ export class Reconciler {
     }
 
     const observations: Observation[] = [];
-    const commands = this.commandsOf(object);
-    const user = commandUser(object.metadata.annotations?.[COMMAND_BY_ANNOTATION]);
-    for (const command of commands) observations.push({ type: "command", command: command.name, value: command.value, source: "annotation", ...(user !== undefined ? { user } : {}) });
+    // Commands are claimed (moved from their annotations to tideway.io/claimed, with an id) before
+    // anything acts on them; status records the ids, and a claim it already records is not applied again.
+    const claim = await this.claim(object);
+    object = claim.object;
+    const recorded = new Set((status?.commands ?? []).flatMap((c) => (c.id !== undefined ? [c.id] : [])));
+    for (const c of claim.commands) {
+      if (!recorded.has(c.id)) observations.push({ type: "command", command: c.command, value: c.value, source: "annotation", id: c.id, ...(c.user !== undefined ? { user: c.user } : {}) });
+    }
     const generation = object.metadata.generation;
     if (!status) {
       // First sighting: what the VirtualService routes to now decides what is stable (see adopt()).
@@ -190,8 +197,8 @@ export class Reconciler {
       await this.announce(rollout, object, fresh);
     };
     await announceNew();
-    // Acknowledged as soon as status records them, so a retry of this job cannot apply them twice.
-    if (commands.length > 0) object = await this.acknowledge(object, commands, user);
+    // Status records the claimed commands now: the claim can go (an unreadable one too).
+    if (claim.text !== undefined) object = await this.clearClaim(object, claim.text);
 
     // Drive traffic to what status now says, and tell the engine how it went, until it is content.
     // A plain reconcile (informer event, resync) also re-asserts the managed weights.
@@ -223,20 +230,33 @@ export class Reconciler {
   }
 
   /**
-   * Removes the command annotations just recorded in status, with a resourceVersion
-   * precondition; a command given again meanwhile (a new value) is left for the next pass.
+   * Moves the command annotations (and tideway.io/by) into tideway.io/claimed, each with a new
+   * id, in one write with a resourceVersion precondition (a conflict retries the job). Returns
+   * every claimed command, those of an earlier claim that was not cleared included.
    */
-  private async acknowledge(object: RolloutObject, commands: { annotation: string; value: string }[], user: string | undefined): Promise<RolloutObject> {
+  private async claim(object: RolloutObject): Promise<{ object: RolloutObject; commands: ClaimedCommand[]; text: string | undefined }> {
+    const annotations = object.metadata.annotations ?? {};
+    const earlier = parseClaimed(annotations[CLAIMED_ANNOTATION]);
+    const fresh = this.commandsOf(object);
+    if (fresh.length === 0) return { object, commands: earlier, text: annotations[CLAIMED_ANNOTATION] };
+    const user = commandUser(annotations[COMMAND_BY_ANNOTATION]);
+    const commands = [...earlier, ...fresh.map((c): ClaimedCommand => ({ id: randomUUID(), command: c.name, value: c.value, ...(user !== undefined ? { user } : {}) }))];
+    const text = JSON.stringify(commands);
+    const changes: Record<string, string | null> = { [CLAIMED_ANNOTATION]: text };
+    for (const c of fresh) changes[c.annotation] = null;
+    if (annotations[COMMAND_BY_ANNOTATION] !== undefined) changes[COMMAND_BY_ANNOTATION] = null;
+    const claimed = await this.deps.rollouts.patchMetadata(object.metadata.namespace, object.metadata.name, { annotations: changes, resourceVersion: object.metadata.resourceVersion });
+    return { object: claimed, commands, text };
+  }
+
+  /** Removes tideway.io/claimed unless another claim changed it meanwhile (the next pass takes that one). */
+  private async clearClaim(object: RolloutObject, text: string | undefined): Promise<RolloutObject> {
     const { rollouts } = this.deps;
     let current = object;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const annotations = current.metadata.annotations ?? {};
-      const removal: Record<string, null> = {};
-      for (const command of commands) if (annotations[command.annotation] === command.value) removal[command.annotation] = null;
-      if (user !== undefined && commandUser(annotations[COMMAND_BY_ANNOTATION]) === user) removal[COMMAND_BY_ANNOTATION] = null;
-      if (Object.keys(removal).length === 0) return current;
+      if (current.metadata.annotations?.[CLAIMED_ANNOTATION] !== text) return current;
       try {
-        return await rollouts.patchMetadata(current.metadata.namespace, current.metadata.name, { annotations: removal, resourceVersion: current.metadata.resourceVersion });
+        return await rollouts.patchMetadata(current.metadata.namespace, current.metadata.name, { annotations: { [CLAIMED_ANNOTATION]: null }, resourceVersion: current.metadata.resourceVersion });
       } catch (error) {
         if (!isConflict(error)) throw error;
         current = await rollouts.get(current.metadata.namespace, current.metadata.name);
@@ -326,6 +346,17 @@ export class Reconciler {
       const global = { ...event, id: `${object.metadata.uid ?? `${rollout.namespace}-${rollout.name}`}-${event.id}` };
       await this.deps.notify?.(global, rollout, commit).catch((error: unknown) => this.deps.log.warn({ err: String(error) }, "notification not queued"));
     }
+  }
+}
+
+/** The commands of tideway.io/claimed; an unreadable value (edited by hand) claims nothing. */
+function parseClaimed(text: string | undefined): ClaimedCommand[] {
+  if (text === undefined) return [];
+  try {
+    const parsed = z.array(ClaimedCommandSchema).safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : [];
+  } catch {
+    return [];
   }
 }
 

@@ -18,6 +18,7 @@ export function applyCommand(draft: Draft, command: CommandObservation): void {
       ...(command.user !== undefined ? { user: command.user } : {}),
       at: draft.iso,
       result,
+      ...(command.id !== undefined ? { id: command.id } : {}),
     },
   ].slice(-COMMAND_LIMIT);
   if (result.startsWith("ignored")) {

@@ -32,7 +32,7 @@ export type Observation =
   | { type: "guard"; releaseId: number; requests: number; errors: number }
   | { type: "guard"; releaseId: number; error: string }
   /** A manual command, from an annotation on the live object, from git, or the CLI. */
-  | { type: "command"; command: CommandName; value: string; source: "annotation" | "git" | "cli"; user?: string }
+  | { type: "command"; command: CommandName; value: string; source: "annotation" | "git" | "cli"; user?: string; id?: string }
   /** The traffic adapter applied (or failed to apply) `traffic`. */
   | { type: "traffic"; traffic: Traffic; applied: true }
   | { type: "traffic"; traffic: Traffic; applied: false; error: string };
