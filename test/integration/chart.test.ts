@@ -112,13 +112,14 @@ describe("the Helm chart", () => {
     ["external Redis without a URL", { "git.url": GIT_URL, "redis.bundled": "false" }, /redis\.url|url/],
     ["an unknown log level", { "git.url": GIT_URL, logLevel: "verbose" }, /logLevel/],
     ["a misspelt value", { "git.url": GIT_URL, "git.brnach": "main" }, /brnach/],
+    ["an external Redis password that would be plain text next to an existing Secret", { "git.url": GIT_URL, existingSecret: "creds", "redis.bundled": "false", "redis.url": "redis://:pw@r:6379" }, /existingSecretKeys\.redisUrl/],
   ])("refuses %s with a message naming the value", (_case, set: Record<string, string>, message) => {
     expect(() => template("tideway", set)).toThrow(message);
   });
 
   it("renders a locked-down controller with bundled Redis and no Secret by default", () => {
     const list = manifests(template("tideway", { "git.url": GIT_URL }));
-    expect(list.map((m) => m.kind).sort()).toEqual(["ClusterRole", "ClusterRoleBinding", "Deployment", "Deployment", "Service", "Service", "ServiceAccount"]);
+    expect(list.map((m) => m.kind).sort()).toEqual(["ClusterRole", "ClusterRoleBinding", "Deployment", "Deployment", "NetworkPolicy", "Service", "Service", "ServiceAccount"]);
     const pod = podSpec(find(list, "Deployment", "tideway"));
     const container = pod.containers[0];
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } });
@@ -132,6 +133,20 @@ describe("the Helm chart", () => {
     expect(Object.keys(envOf(container)).filter((name) => name.endsWith("_FILE"))).toEqual([]);
     const redis = podSpec(find(list, "Deployment", "tideway-redis"));
     expect(redis.securityContext).toMatchObject({ runAsNonRoot: true });
+
+    // Only the controller's pods may reach the bundled Redis, which has no password.
+    const policy = find(list, "NetworkPolicy", "tideway-redis") as unknown as { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] } };
+    const podLabels = (name: string) => (find(list, "Deployment", name) as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels;
+    const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    expect(policy.spec.policyTypes).toEqual(["Ingress"]);
+    expect(selects(policy.spec.podSelector.matchLabels, podLabels("tideway-redis"))).toBe(true);
+    expect(selects(policy.spec.podSelector.matchLabels, podLabels("tideway"))).toBe(false);
+    expect(policy.spec.ingress).toHaveLength(1);
+    const from = policy.spec.ingress[0]?.from.map((f) => f.podSelector.matchLabels) ?? [];
+    expect(from.map((selector) => selects(selector, podLabels("tideway")))).toEqual([true]);
+    expect(from.map((selector) => selects(selector, podLabels("tideway-redis")))).toEqual([false]);
+    expect(policy.spec.ingress[0]?.ports).toEqual([{ port: 6379, protocol: "TCP" }]);
+    expect(find(manifests(template("tideway", { "git.url": GIT_URL, "redis.networkPolicy": "false" })), "NetworkPolicy")).toBeUndefined();
   });
 
   it("passes secrets as files, from its own Secret or from an existing one", () => {
@@ -156,6 +171,7 @@ describe("the Helm chart", () => {
     const own = manifests(template("tideway", { "git.url": GIT_URL, "redis.bundled": "false", "redis.url": url }));
     expect(find(own, "Secret")).toMatchObject({ stringData: { "redis-url": url } });
     expect(find(own, "Deployment", "tideway-redis")).toBeUndefined();
+    expect(find(own, "NetworkPolicy")).toBeUndefined();
     const container = podSpec(find(own, "Deployment", "tideway")).containers[0];
     expect(envOf(container)).toMatchObject({ TIDEWAY_REDIS_URL_FILE: "/etc/tideway/secrets/redis-url" });
     expect(envOf(container).TIDEWAY_REDIS_URL).toBeUndefined();
