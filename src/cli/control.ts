@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { userInfo } from "node:os";
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
-import { COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
+import { CLAIMED_ANNOTATION, COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
 
 export interface ControlIo {
   stdout: (text: string) => void;
@@ -148,7 +148,8 @@ export async function sendCommand(
 ): Promise<number> {
   const { namespace, name, command, value } = request;
   const annotation = `tideway.io/${command}`;
-  const before = statusOf(await client.get(namespace, name))?.commands.length ?? 0;
+  // Status records each command given by annotation with its claim's id: a new id is this one.
+  const before = new Set((statusOf(await client.get(namespace, name))?.commands ?? []).map((c) => c.id));
   await client.patchMetadata(namespace, name, { annotations: { [annotation]: value, ...(request.by !== undefined ? { [COMMAND_BY_ANNOTATION]: request.by } : {}) } });
   io.stdout(`${namespace}/${name}: ${annotation}=${JSON.stringify(value)} written\n`);
   if (!request.wait) return 0;
@@ -157,8 +158,9 @@ export async function sendCommand(
     await io.sleep(100);
     const object = await client.get(namespace, name);
     const status = statusOf(object);
-    const recorded = status?.commands.at(-1);
-    if (object.metadata.annotations?.[annotation] === undefined && recorded && recorded.command === command && (status?.commands.length ?? 0) >= Math.min(before + 1, 10)) {
+    const recorded = status?.commands.findLast((c) => c.command === command && c.source === "annotation" && c.id !== undefined && !before.has(c.id));
+    const annotations = object.metadata.annotations ?? {};
+    if (annotations[annotation] === undefined && annotations[CLAIMED_ANNOTATION] === undefined && recorded) {
       io.stdout(`${namespace}/${name}: ${recorded.result}\n`);
       return recorded.result.startsWith("ignored") ? 1 : 0;
     }

@@ -137,8 +137,9 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
   const userinfo = /^[a-z]+:\/\/([^@/]+)@/i.exec(flags.gitUrl)?.[1];
   if (userinfo) secrets.add(...userinfo.split(":").map((part) => decodeURIComponent(part)), userinfo);
   const redisUrl = readSecret(flags.redisUrlFile, undefined, "--redis-url-file") ?? flags.redisUrl;
-  const redisPassword = /^rediss?:\/\/[^@/]*:([^@/]+)@/.exec(redisUrl)?.[1];
-  secrets.add(redisPassword, redisPassword === undefined ? undefined : safeDecode(redisPassword));
+  // The password of redis://user:password@host (percent-encoded or not) and of ?password=.
+  const redisPasswords = [/^rediss?:\/\/[^@]*?:(.+)@[^@]*$/.exec(redisUrl)?.[1], /[?&]password=([^&#]+)/.exec(redisUrl)?.[1]];
+  for (const password of redisPasswords) if (password !== undefined) secrets.add(password, safeDecode(password));
   const headers: Record<string, string> = {};
   for (const header of flags.prometheusHeader) {
     const colon = header.indexOf(":");

@@ -145,9 +145,9 @@ export class Reconciler {
     const observations: Observation[] = [];
     // Commands are claimed (moved from their annotations to tideway.io/claimed, with an id) before
     // anything acts on them; status records the ids, and a claim it already records is not applied again.
-    const claim = await this.claim(object);
-    object = claim.object;
     const recorded = new Set((status?.commands ?? []).flatMap((c) => (c.id !== undefined ? [c.id] : [])));
+    const claim = await this.claim(object, recorded);
+    object = claim.object;
     for (const c of claim.commands) {
       if (!recorded.has(c.id)) observations.push({ type: "command", command: c.command, value: c.value, source: "annotation", id: c.id, ...(c.user !== undefined ? { user: c.user } : {}) });
     }
@@ -198,7 +198,9 @@ export class Reconciler {
     };
     await announceNew();
     // Status records the claimed commands now: the claim can go (an unreadable one too).
-    if (claim.text !== undefined) object = await this.clearClaim(object, claim.text);
+    // A clear that had to re-read took in a change this pass has not acted on: run another pass.
+    let reread = false;
+    if (claim.text !== undefined) ({ object, reread } = await this.clearClaim(object, claim.text));
 
     // Drive traffic to what status now says, and tell the engine how it went, until it is content.
     // A plain reconcile (informer event, resync) also re-asserts the managed weights.
@@ -226,7 +228,8 @@ export class Reconciler {
     await this.schedule(rollout, effects, requeueAt);
     this.deps.metrics.observeStatus(rollout.namespace, rollout.name, next);
     const latest = await rollouts.get(rollout.namespace, rollout.name).catch(() => object);
-    return { again: latest.metadata.resourceVersion !== object.metadata.resourceVersion, ...readVersion(latest) };
+    // The version acted on, not `latest`: a change after it must still be compared by the queue.
+    return { again: reread || latest.metadata.resourceVersion !== object.metadata.resourceVersion, ...readVersion(object) };
   }
 
   /**
@@ -234,9 +237,10 @@ export class Reconciler {
    * id, in one write with a resourceVersion precondition (a conflict retries the job). Returns
    * every claimed command, those of an earlier claim that was not cleared included.
    */
-  private async claim(object: RolloutObject): Promise<{ object: RolloutObject; commands: ClaimedCommand[]; text: string | undefined }> {
+  private async claim(object: RolloutObject, recorded: Set<string>): Promise<{ object: RolloutObject; commands: ClaimedCommand[]; text: string | undefined }> {
     const annotations = object.metadata.annotations ?? {};
-    const earlier = parseClaimed(annotations[CLAIMED_ANNOTATION]);
+    // Those status already records are dropped from a new claim, so they cannot come back.
+    const earlier = parseClaimed(annotations[CLAIMED_ANNOTATION]).filter((c) => !recorded.has(c.id));
     const fresh = this.commandsOf(object);
     if (fresh.length === 0) return { object, commands: earlier, text: annotations[CLAIMED_ANNOTATION] };
     const user = commandUser(annotations[COMMAND_BY_ANNOTATION]);
@@ -250,19 +254,21 @@ export class Reconciler {
   }
 
   /** Removes tideway.io/claimed unless another claim changed it meanwhile (the next pass takes that one). */
-  private async clearClaim(object: RolloutObject, text: string | undefined): Promise<RolloutObject> {
+  private async clearClaim(object: RolloutObject, text: string | undefined): Promise<{ object: RolloutObject; reread: boolean }> {
     const { rollouts } = this.deps;
     let current = object;
+    let reread = false;
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (current.metadata.annotations?.[CLAIMED_ANNOTATION] !== text) return current;
+      if (current.metadata.annotations?.[CLAIMED_ANNOTATION] !== text) return { object: current, reread };
       try {
-        return await rollouts.patchMetadata(current.metadata.namespace, current.metadata.name, { annotations: { [CLAIMED_ANNOTATION]: null }, resourceVersion: current.metadata.resourceVersion });
+        return { object: await rollouts.patchMetadata(current.metadata.namespace, current.metadata.name, { annotations: { [CLAIMED_ANNOTATION]: null }, resourceVersion: current.metadata.resourceVersion }), reread };
       } catch (error) {
         if (!isConflict(error)) throw error;
         current = await rollouts.get(current.metadata.namespace, current.metadata.name);
+        reread = true;
       }
     }
-    return current;
+    return { object: current, reread };
   }
 
   /** Writes status when it changed; the write fails (409) if the object moved since it was read. */

@@ -30,6 +30,8 @@ export function jobId(job: ReconcileJob): string {
   return `analysis-${base}-${job.releaseId}-${job.stepIndex}-${job.at}`;
 }
 
+const FAILED = Symbol("failed");
+
 export class ReconcileQueue {
   readonly queue: Queue;
   private worker: Worker | undefined;
@@ -60,8 +62,10 @@ export class ReconcileQueue {
   /** After a reconcile: queue it again when a change it may not have read was reported meanwhile. */
   private async settle(job: ReconcileJob, read: unknown): Promise<void> {
     if (job.kind !== "reconcile") return;
-    const seen = await this.connection.getdel(this.seenKey(job));
-    if (seen !== null && typeof read === "string" && seen !== read) await this.add({ kind: "reconcile", namespace: job.namespace, name: job.name }, 0);
+    // GET and DEL in one transaction (GETDEL needs Redis 6.2; BullMQ runs on 5).
+    const key = this.seenKey(job);
+    const [[, seen] = [null, null]] = (await this.connection.multi().get(key).del(key).exec()) ?? [];
+    if (typeof seen === "string" && (read === FAILED || (typeof read === "string" && seen !== read))) await this.add({ kind: "reconcile", namespace: job.namespace, name: job.name }, 0);
   }
 
   /** Queues `job` to run at its time (ms since the epoch). */
@@ -89,6 +93,10 @@ export class ReconcileQueue {
     // The completed job is gone by now (removeOnComplete), so its id can be queued again.
     this.worker.on("completed", (raw: Job, read: unknown) => {
       this.settle(raw.data as ReconcileJob, read).catch(onError);
+    });
+    // A job that failed for good read nothing: a change reported meanwhile is queued again.
+    this.worker.on("failed", (raw: Job | undefined) => {
+      if (raw && raw.attemptsMade >= (raw.opts.attempts ?? 1)) this.settle(raw.data as ReconcileJob, FAILED).catch(onError);
     });
     return this.worker;
   }

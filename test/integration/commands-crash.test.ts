@@ -21,6 +21,8 @@ import { kubeConfig, services, uniqueName } from "./services.js";
 /** The real client, but the next write of a chosen kind throws instead of being made. */
 class CrashingClient extends RolloutClient {
   crashOn: "status" | "clear-claim" | undefined;
+  /** Runs once, just before the claim is cleared: a change landing between two of the controller's writes. */
+  interleave: (() => Promise<unknown>) | undefined;
 
   override async replaceStatus(object: RolloutObject, status: unknown): Promise<RolloutObject> {
     if (this.crashOn === "status") {
@@ -32,6 +34,11 @@ class CrashingClient extends RolloutClient {
 
   override async patchMetadata(namespace: string, name: string, metadata: Record<string, unknown>): Promise<RolloutObject> {
     const annotations = metadata.annotations as Record<string, unknown> | undefined;
+    if (this.interleave && annotations?.[CLAIMED_ANNOTATION] === null) {
+      const change = this.interleave;
+      this.interleave = undefined;
+      await change();
+    }
     if (this.crashOn === "clear-claim" && annotations?.[CLAIMED_ANNOTATION] === null) {
       this.crashOn = undefined;
       throw new Error("crashed before clearing the claim");
@@ -90,7 +97,7 @@ const annotate = (annotations: Record<string, string>) => client.patchMetadata(n
 const promotes = (status: RolloutStatus) => status.commands.filter((c) => c.command === "promote");
 
 describe("a command and a controller that dies between its writes", () => {
-  it("is applied once when it dies after status recorded it, and once when it dies before", async () => {
+  it("is applied once when it dies after status recorded it, once when it dies before, and one given meanwhile is not left waiting", async () => {
     await reconcile();
     expect(await statusOf()).toMatchObject({ phase: "Healthy", stableVersion: "v1" });
     await kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
@@ -133,5 +140,14 @@ describe("a command and a controller that dies between its writes", () => {
     expect((await statusOf()).canaryWeight).toBe(60);
     expect(promotes(await statusOf())).toHaveLength(2);
     expect((await object()).metadata.annotations?.[CLAIMED_ANNOTATION]).toBeUndefined();
+
+    // An abort annotated while the claim of a pause is being cleared is acted on in the same job.
+    await annotate({ "tideway.io/pause": "hold on" });
+    client.interleave = () => annotate({ "tideway.io/abort": "changed my mind" });
+    await reconcile();
+    const aborted = await statusOf();
+    expect(aborted.commands.map((c) => c.command).slice(-2)).toEqual(["pause", "abort"]);
+    expect(aborted).toMatchObject({ phase: "Aborted", canaryWeight: 0 });
+    expect(Object.keys((await object()).metadata.annotations ?? {}).filter((k) => k.startsWith("tideway.io/"))).toEqual([]);
   });
 });

@@ -89,4 +89,17 @@ describe("the tideway CLI against a running release", () => {
     expect(code).toBe(1);
     expect(stdout).toContain("ignored: nothing is paused");
   });
+
+  it("waits for its own command's result when status already holds the last ten", async () => {
+    while (((await world.status())?.commands.length ?? 0) < 10) expect((await tideway("resume", "reviews")).code).toBe(1);
+    const before = (await world.status())?.commands.map((c) => c.id) ?? [];
+    const { code, stdout } = await tideway("abort", "reviews", "--reason", "too late");
+    expect(code).toBe(1);
+    expect(stdout).toContain("ignored: no release in flight");
+    const { command, leftover, status } = await lastCommand();
+    expect(status?.commands).toHaveLength(10);
+    expect(command).toMatchObject({ command: "abort", value: "too late" });
+    expect(before).not.toContain(command?.id);
+    expect(leftover).toEqual([]);
+  }, 120_000);
 });

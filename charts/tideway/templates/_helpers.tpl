@@ -37,6 +37,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{- define "tideway.redisUrl" -}}
+{{- if and .Values.existingSecret (not .Values.redis.bundled) (contains "@" .Values.redis.url) }}
+{{- fail "redis.url carries credentials but would be passed in plain text: with existingSecret, put the URL in that Secret and name its key in existingSecretKeys.redisUrl" }}
+{{- end }}
 {{- if .Values.redis.bundled }}
 {{- printf "redis://%s:6379" (include "tideway.redisName" .) }}
 {{- else }}
