@@ -21,21 +21,38 @@ export function slimObject(object: { metadata?: { name?: string; namespace?: str
  * own "connect" comes before the list and the watch are even tried.
  */
 class SlimWatch extends Watch {
-  constructor(kc: KubeConfig, private readonly onWatching: () => void) {
+  constructor(kc: KubeConfig, private readonly onWatching: () => void, private readonly timing: { timeoutSeconds: number; graceMs: number }) {
     super(kc);
   }
 
+  /**
+   * Each watch asks the API server to end it after `timeoutSeconds` (the informer then watches
+   * again from where it was). One that has not ended `graceMs` later is on a dead connection
+   * (client-node 1.4 sets no timeout of its own): it is reported as an error, so the watch is
+   * restarted and /readyz says so, instead of waiting in silence for events that cannot come.
+   */
   override async watch(...[path, queryParams, callback, done]: Parameters<Watch["watch"]>): ReturnType<Watch["watch"]> {
-    let ended = false;
-    const controller = await super.watch(path, queryParams, (phase: string, object: KubernetesObject) => {
+    const { timeoutSeconds, graceMs } = this.timing;
+    let finished = false;
+    let controller: AbortController | undefined;
+    const finish = (error: unknown) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(deadline);
+      done(error);
+    };
+    const deadline = setTimeout(() => {
+      finish(new Error(`the Rollout watch did not end ${graceMs} ms after its ${timeoutSeconds} s timeout: connection presumed dead`));
+      controller?.abort();
+    }, timeoutSeconds * 1000 + graceMs);
+    deadline.unref();
+    controller = await super.watch(path, { ...queryParams, timeoutSeconds }, (phase: string, object: KubernetesObject) => {
       const slim = phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? slimObject(object) : object;
       callback(phase, slim, { type: phase, object: slim });
-    }, (error: unknown) => {
-      ended = true;
-      done(error);
-    });
-    // client-node resolves after a 200 and also after a failure it has already reported to `done`.
-    if (!ended) this.onWatching();
+    }, finish);
+    // client-node resolves after a 200, and also after a failure it has already reported to `done`.
+    if (finished) controller.abort();
+    else this.onWatching();
     return controller;
   }
 }
@@ -59,6 +76,9 @@ export interface WatchOptions {
   /** Backoff bounds for restarts. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** How long the API server keeps each watch open (default 300 s), and how long after that a silent one is given up (default 30 s). */
+  watchTimeoutSeconds?: number;
+  watchGraceMs?: number;
 }
 
 export class RolloutWatch {
@@ -82,7 +102,7 @@ export class RolloutWatch {
       this.connected = true;
       this.options.onConnect?.();
     };
-    const informer = new ListWatch<KubernetesObject>(path, new SlimWatch(this.kc, watching), async () => {
+    const informer = new ListWatch<KubernetesObject>(path, new SlimWatch(this.kc, watching, { timeoutSeconds: this.options.watchTimeoutSeconds ?? 300, graceMs: this.options.watchGraceMs ?? 30_000 }), async () => {
       const { items, resourceVersion } = await client.listWithVersion(this.options.labelSelector);
       return { apiVersion: `${GROUP}/${VERSION}`, kind: "RolloutList", metadata: { resourceVersion }, items: items.map(slimObject) };
     }, false, this.options.labelSelector);
