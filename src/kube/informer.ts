@@ -34,7 +34,7 @@ class SlimWatch extends Watch {
   override async watch(...[path, queryParams, callback, done]: Parameters<Watch["watch"]>): ReturnType<Watch["watch"]> {
     const { timeoutSeconds, graceMs } = this.timing;
     let finished = false;
-    let controller: AbortController | undefined;
+    const request: { controller?: AbortController } = {}; // set once client-node answers
     const finish = (error: unknown) => {
       if (finished) return;
       finished = true;
@@ -43,14 +43,15 @@ class SlimWatch extends Watch {
     };
     const deadline = setTimeout(() => {
       finish(new Error(`the Rollout watch did not end ${graceMs} ms after its ${timeoutSeconds} s timeout: connection presumed dead`));
-      controller?.abort();
+      request.controller?.abort();
     }, timeoutSeconds * 1000 + graceMs);
     deadline.unref();
-    controller = await super.watch(path, { ...queryParams, timeoutSeconds }, (phase: string, object: KubernetesObject) => {
+    const controller = await super.watch(path, { ...queryParams, timeoutSeconds }, (phase: string, object: KubernetesObject) => {
       const slim = phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? slimObject(object) : object;
       callback(phase, slim, { type: phase, object: slim });
     }, finish);
     // client-node resolves after a 200, and also after a failure it has already reported to `done`.
+    request.controller = controller;
     if (finished) controller.abort();
     else this.onWatching();
     return controller;
