@@ -123,7 +123,7 @@ export class Controller {
     });
     await this.syncQueue.schedulePolling(options.git.intervalMs);
     await this.syncQueue.requestSync("startup");
-    this.reconcileQueue.start((job: ReconcileJob) => this.reconciler.handle(job), undefined, (error) => log.warn({ err: String(error) }, "reconcile follow-up not checked"));
+    this.reconcileQueue.start((job: ReconcileJob) => this.reconciler.handle(job), { onError: (error) => log.warn({ err: String(error) }, "reconcile follow-up not checked") });
     await this.notifications?.start();
     await this.watch.start();
     this.http = await startHttpServer({

@@ -64,8 +64,8 @@ export class ReconcileQueue {
     if (job.kind !== "reconcile") return;
     // GET and DEL in one transaction (GETDEL needs Redis 6.2; BullMQ runs on 5).
     const key = this.seenKey(job);
-    const [[, seen] = [null, null]] = (await this.connection.multi().get(key).del(key).exec()) ?? [];
-    if (typeof seen === "string" && (read === FAILED || (typeof read === "string" && seen !== read))) await this.add({ kind: "reconcile", namespace: job.namespace, name: job.name }, 0);
+    const seen = (await this.connection.multi().get(key).del(key).exec())?.[0]?.[1];
+    if (typeof seen === "string" && (read === FAILED || (typeof read === "string" && seen !== read))) await this.request(job);
   }
 
   /** Queues `job` to run at its time (ms since the epoch). */
@@ -81,7 +81,7 @@ export class ReconcileQueue {
    * Runs jobs with `run`, which resolves to the resourceVersion it last read (or nothing).
    * `onError` hears of a failed follow-up check (Redis unreachable); the resync covers it.
    */
-  start(run: (job: ReconcileJob, raw: Job) => Promise<string | undefined | void>, concurrency = 8, onError: (error: unknown) => void = () => undefined): Worker {
+  start(run: (job: ReconcileJob, raw: Job) => Promise<string | undefined | void>, { concurrency = 8, onError = () => undefined }: { concurrency?: number; onError?: (error: unknown) => void } = {}): Worker {
     // A short lock (renewed while the worker lives) so a killed replica's job is retried in seconds.
     this.worker = new Worker(RECONCILE_QUEUE, (raw: Job) => run(raw.data as ReconcileJob, raw), {
       connection: this.connection.duplicate(),
