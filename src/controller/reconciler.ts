@@ -15,7 +15,7 @@ import { jobId, type ReconcileJob, type ReconcileQueue } from "../queue/reconcil
 import { awaitsAnalysis, decide, desiredTraffic, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
-import { CLAIMED_ANNOTATION, ClaimedCommandSchema, COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type ClaimedCommand, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
+import { CLAIMED_ANNOTATION, ClaimedCommandSchema, OUTBOX_LIMIT, COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type ClaimedCommand, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
 import { TrafficError, type IstioTraffic } from "../traffic/istio.js";
 import type { ControllerMetrics } from "./metrics.js";
 
@@ -132,11 +132,17 @@ export class Reconciler {
       }
       status = parsed.data;
     }
+    // Announcements a pass recorded and did not live to make (killed right after its status write).
+    let outbox: ReleaseEvent[] = [];
+    if (status?.outbox !== undefined) {
+      const { outbox: owed, ...rest } = status;
+      status = rest;
+      outbox = await this.announce(rollout, object, owed);
+    }
 
     if (object.metadata.deletionTimestamp !== undefined) {
       await this.finalize(object, rollout, status);
       return { again: false }; // going away: nothing more to compare
-
     }
     if (!(object.metadata.finalizers ?? []).includes(FINALIZER)) {
       object = await rollouts.patchMetadata(rollout.namespace, rollout.name, { finalizers: [...(object.metadata.finalizers ?? []), FINALIZER], resourceVersion: object.metadata.resourceVersion });
@@ -188,15 +194,17 @@ export class Reconciler {
       return decision;
     };
     for (const observation of observations) fold(observation);
-    object = await this.persist(object, rollout, next);
-    // What status now says has happened is announced at once, before anything else can fail.
-    let announced = 0;
-    const announceNew = async () => {
-      const fresh = effects.slice(announced);
-      announced = effects.length;
-      await this.announce(rollout, object, fresh);
+    // What status says has happened goes into its outbox in the same write, and is announced
+    // right after it: a crash in between leaves it there for the next pass, on any replica.
+    let taken = 0;
+    const persistAndAnnounce = async () => {
+      const fresh = effects.slice(taken).flatMap((e) => (e.type === "notify" ? [e.event] : []));
+      taken = effects.length;
+      outbox = [...outbox, ...fresh].slice(-OUTBOX_LIMIT);
+      object = await this.persist(object, rollout, next, outbox);
+      outbox = await this.announce(rollout, object, outbox);
     };
-    await announceNew();
+    await persistAndAnnounce();
     // Status records the claimed commands now: the claim can go (an unreadable one too).
     // A clear that had to re-read took in a change this pass has not acted on: run another pass.
     let reread = false;
@@ -220,10 +228,11 @@ export class Reconciler {
         observation = { type: "traffic", traffic, applied: false, error: error.message };
       }
       fold(observation);
-      object = await this.persist(object, rollout, next);
-      await announceNew();
+      await persistAndAnnounce();
       if (!observation.applied) break;
     }
+    // The last announcements are made: the outbox that status still holds can go.
+    object = await this.persist(object, rollout, next, outbox);
 
     await this.schedule(rollout, effects, requeueAt);
     this.deps.metrics.observeStatus(rollout.namespace, rollout.name, next);
@@ -271,14 +280,15 @@ export class Reconciler {
     return { object: current, reread };
   }
 
-  /** Writes status when it changed; the write fails (409) if the object moved since it was read. */
-  private async persist(object: RolloutObject, rollout: Rollout, status: RolloutStatus | undefined): Promise<RolloutObject> {
+  /** Writes status (with the announcements not yet made) when it changed; the write fails (409) if the object moved since it was read. */
+  private async persist(object: RolloutObject, rollout: Rollout, status: RolloutStatus | undefined, outbox: readonly ReleaseEvent[]): Promise<RolloutObject> {
     if (!status) return object;
     const invalid = object.metadata.annotations?.[INVALID_ANNOTATION];
     const wanted: unknown = JSON.parse(JSON.stringify({
       ...status,
       observedGeneration: object.metadata.generation ?? status.observedGeneration ?? 0,
       conditions: validCondition(status.conditions, invalid, this.now()),
+      ...(outbox.length > 0 ? { outbox } : {}),
     }));
     if (isDeepStrictEqual(object.status, wanted)) return object;
     const written = await this.deps.rollouts.replaceStatus(object, wanted);
@@ -298,7 +308,7 @@ export class Reconciler {
         this.deps.log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error.message }, "removed Rollout had no VirtualService to restore");
       }
     }
-    await this.announce(rollout, object, decision.effects);
+    await this.announce(rollout, object, decision.effects.flatMap((e) => (e.type === "notify" ? [e.event] : [])));
     const finalizers = (object.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
     if (finalizers.length !== (object.metadata.finalizers ?? []).length) {
       await this.deps.rollouts.patchMetadata(rollout.namespace, rollout.name, { finalizers, resourceVersion: object.metadata.resourceVersion });
@@ -332,15 +342,21 @@ export class Reconciler {
     if (requeueAt !== undefined) await this.deps.queue.schedule({ kind: "tick", ...ref, at: requeueAt });
   }
 
-  private async announce(rollout: Rollout, object: RolloutObject, effects: Effect[]): Promise<void> {
-    for (const effect of effects) {
-      if (effect.type !== "notify") continue;
-      const event = effect.event;
+  /**
+   * Makes each announcement (log line, Event, Slack and the webhook) and returns those that could
+   * not be queued, to be tried again. The Event and the notification are keyed by the event's id,
+   * so announcing an event twice (a replayed outbox) leaves one of each.
+   */
+  private async announce(rollout: Rollout, object: RolloutObject, events: readonly ReleaseEvent[]): Promise<ReleaseEvent[]> {
+    const unsent: ReleaseEvent[] = [];
+    for (const event of events) {
       this.deps.metrics.releaseEvents.inc({ namespace: rollout.namespace, rollout: rollout.name, kind: event.kind });
-      const fields = { rollout: `${rollout.namespace}/${rollout.name}`, kind: event.kind, version: event.version, stable: event.stableVersion };
+      const fields = { rollout: `${rollout.namespace}/${rollout.name}`, kind: event.kind, version: event.version, stable: event.stableVersion, event: event.id };
       if (event.severity === "warning") this.deps.log.warn(fields, event.message);
       else this.deps.log.info(fields, event.message);
-      await this.deps.events.record({ namespace: rollout.namespace, name: rollout.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) }, event.severity === "warning" ? "Warning" : "Normal", reasonOf(event.kind), event.message);
+      // The uid makes the id unique across a Rollout deleted and created again under the same name.
+      const globalId = `${object.metadata.uid ?? `${rollout.namespace}-${rollout.name}`}-${event.id}`;
+      await this.deps.events.record({ namespace: rollout.namespace, name: rollout.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) }, event.severity === "warning" ? "Warning" : "Normal", reasonOf(event.kind), event.message, globalId);
       const annotations = object.metadata.annotations ?? {};
       const sha = annotations[COMMIT_ANNOTATION];
       const commit: CommitContext | undefined = sha === undefined ? undefined : {
@@ -348,10 +364,14 @@ export class Reconciler {
         ...(annotations[COMMIT_AUTHOR_ANNOTATION] !== undefined ? { author: annotations[COMMIT_AUTHOR_ANNOTATION] } : {}),
         ...(annotations[COMMIT_SUBJECT_ANNOTATION] !== undefined ? { subject: annotations[COMMIT_SUBJECT_ANNOTATION] } : {}),
       };
-      // The uid makes the id unique across a Rollout deleted and created again under the same name.
-      const global = { ...event, id: `${object.metadata.uid ?? `${rollout.namespace}-${rollout.name}`}-${event.id}` };
-      await this.deps.notify?.(global, rollout, commit).catch((error: unknown) => this.deps.log.warn({ err: String(error) }, "notification not queued"));
+      try {
+        await this.deps.notify?.({ ...event, id: globalId }, rollout, commit);
+      } catch (error) {
+        this.deps.log.warn({ err: String(error), event: event.id }, "notification not queued; kept in the outbox");
+        unsent.push(event);
+      }
     }
+    return unsent;
   }
 }
 

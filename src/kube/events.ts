@@ -1,5 +1,6 @@
 /** Kubernetes Events: what `kubectl describe rollout` shows under Events. */
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { createHash } from "node:crypto";
 import { kubeError } from "./errors.js";
 
 export interface EventTarget {
@@ -16,11 +17,16 @@ export class EventRecorder {
     this.api = kc.makeApiClient(CoreV1Api);
   }
 
-  /** Records an Event on a Rollout; never throws (an Event is not worth failing a release for). */
-  async record(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+  /**
+   * Records an Event on a Rollout; never throws (an Event is not worth failing a release for).
+   * With a `key`, the Event's name is derived from it, so recording the same key again (a replayed
+   * announcement, another replica) leaves the one Event there is.
+   */
+  async record(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string, key?: string): Promise<void> {
     const now = new Date();
     this.sequence += 1;
-    const name = `${target.name.replace(/[^a-z0-9.-]/g, "-").slice(0, 200) || "tideway"}.${now.getTime().toString(16)}${this.sequence}`;
+    const base = target.name.replace(/[^a-z0-9.-]/g, "-").slice(0, 200) || "tideway";
+    const name = key === undefined ? `${base}.${now.getTime().toString(16)}${this.sequence}` : `${base}.${eventNameSuffix(key)}`;
     try {
       await this.api.createNamespacedEvent({
         namespace: target.namespace,
@@ -38,9 +44,18 @@ export class EventRecorder {
         },
       });
     } catch (error) {
-      this.onError?.(kubeError(error, `recording event ${reason} on ${target.namespace}/${target.name}`));
+      const failure = kubeError(error, `recording event ${reason} on ${target.namespace}/${target.name}`);
+      if (key !== undefined && failure.code === 409) return; // recorded already
+      this.onError?.(failure);
     }
   }
 
   onError?: (error: Error) => void;
+}
+
+/** A name part fit for an Event (lowercase letters, digits and "-"), unique per key. */
+function eventNameSuffix(key: string): string {
+  const readable = key.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+/, "").slice(0, 40);
+  const digest = createHash("sha256").update(key).digest("hex").slice(0, 12);
+  return readable === "" ? digest : `${readable}-${digest}`;
 }

@@ -3,6 +3,7 @@
  * controller (never from git), validated when read back from the API server.
  */
 import { z } from "zod";
+import { EVENT_KINDS } from "./schema.js";
 
 export const PHASES = ["Healthy", "Progressing", "Paused", "RolledBack", "Aborted"] as const;
 export type Phase = (typeof PHASES)[number];
@@ -111,6 +112,29 @@ export const CommandRecordSchema = z.strictObject({
 });
 export type CommandRecord = z.output<typeof CommandRecordSchema>;
 
+export const MetricResultSchema = z.strictObject({
+  name: z.string(),
+  outcome: z.enum(OUTCOMES),
+  value: z.number().nullable(),
+  message: z.string(),
+});
+
+/** An announcement (Event, log line, Slack) as status records it until it has been made. */
+export const ReleaseEventSchema = z.strictObject({
+  id: z.string(),
+  kind: z.enum(EVENT_KINDS),
+  severity: z.enum(["normal", "warning"]),
+  message: z.string(),
+  rollout: z.strictObject({ name: z.string(), namespace: z.string() }),
+  version: z.string(),
+  stableVersion: z.string(),
+  releaseId: z.int().min(1).optional(),
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(MetricResultSchema)])),
+});
+
+/** Announcements kept in the outbox at most; the oldest are dropped past it (a long outage of the API server). */
+export const OUTBOX_LIMIT = 50;
+
 export const RolloutStatusSchema = z.strictObject({
   phase: z.enum(PHASES),
   message: z.string(),
@@ -128,6 +152,12 @@ export const RolloutStatusSchema = z.strictObject({
   observedGeneration: z.int().min(0).optional(),
   /** Events announced so far; numbers each event so a replayed reconcile announces it once. */
   eventCount: z.int().min(0).optional(),
+  /**
+   * Events this status records as having happened but not yet announced: written with the status
+   * that makes them true, announced next (idempotently), then cleared, so a crash in between
+   * delays an announcement to the next reconcile on any replica instead of losing it.
+   */
+  outbox: z.array(ReleaseEventSchema).optional(),
 });
 export type RolloutStatus = z.output<typeof RolloutStatusSchema>;
 
