@@ -13,6 +13,7 @@ import { RolloutWatch } from "../kube/informer.js";
 import { applyMirror, SOURCE_LABEL } from "../kube/mirror.js";
 import { RolloutClient } from "../kube/rollouts.js";
 import { ReconcileQueue, type ReconcileJob } from "../queue/reconcile-queue.js";
+import { RedisLossWatch } from "../queue/loss-watch.js";
 import { redisConnection } from "../queue/redis.js";
 import { SyncQueue } from "../queue/sync-queue.js";
 import { formatProblem, type Problem } from "../rollout/parse.js";
@@ -32,7 +33,11 @@ import { Reconciler, type CommitContext, type EventSink } from "./reconciler.js"
 
 const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
+/** Files of the synced commit whose Rollouts the API server refused: a JSON list, tried again each sync. */
+const UNAPPLIED_KEY = "git:unapplied";
 const SYNC_LOCK_MS = 15_000;
+/** Kept in Redis for as long as Redis keeps Tideway's data; see RedisLossWatch. */
+const MARKER_KEY = "marker";
 /** Compare-and-extend, compare-and-delete: only the replica holding the lock touches it. */
 const EXTEND_IF_OWNER = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
 const DELETE_IF_OWNER = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
@@ -50,11 +55,14 @@ export class Controller {
   private readonly watch: RolloutWatch;
   private http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  private readonly lossWatch: RedisLossWatch;
   readonly metrics: ControllerMetrics;
   readonly reconciler: Reconciler;
   /** Release events go here too (Slack and the generic webhook). */
   notify: EventSink | undefined;
   private readonly notifications: NotificationQueue | undefined;
+  /** The problems told at the last sync (formatted), so that one still there is not told again. */
+  private reportedProblems = new Set<string>();
 
   constructor(readonly options: ControllerOptions, readonly kc: KubeConfig, readonly log: Logger) {
     collectDefaultMetrics({ register: this.registry });
@@ -99,6 +107,16 @@ export class Controller {
       log,
       notify: (event, rollout, commit) => this.notify?.(event, rollout, commit) ?? Promise.resolve(),
     });
+    this.lossWatch = new RedisLossWatch(this.redis, {
+      key: this.key(MARKER_KEY),
+      onLost: () => {
+        log.warn("Redis lost Tideway's keys (flushed, or restarted empty): rebuilding every schedule from status and syncing git now");
+        this.metrics.errors.inc({ where: "redis" });
+        this.resync();
+        this.syncQueue.requestSync("redis-recovered").catch((error: unknown) => log.warn({ err: String(error) }, "git sync not queued"));
+      },
+      onError: (error) => log.debug({ err: error.message }, "redis marker not checked"),
+    });
     // A controller manages the Rollouts its git source made: several can share a cluster.
     this.watch = new RolloutWatch(kc, {
       labelSelector: `${SOURCE_LABEL}=${options.git.sourceName}`,
@@ -141,6 +159,7 @@ export class Controller {
     log.info({ port: this.http.port }, "http listening");
     this.resyncTimer = setInterval(() => this.resync(), options.resyncIntervalMs);
     this.resync();
+    await this.lossWatch.start();
   }
 
   /**
@@ -171,10 +190,15 @@ export class Controller {
     }, SYNC_LOCK_MS / 3);
     const started = Date.now();
     try {
-      const alreadySynced = (await this.redis.get(this.key(SYNCED_KEY))) ?? undefined;
-      const outcome = await this.gitSync.sync(alreadySynced);
+      const [alreadySynced, unappliedText] = await this.redis.mget(this.key(SYNCED_KEY), this.key(UNAPPLIED_KEY));
+      const outcome = await this.gitSync.sync(alreadySynced ?? undefined, alreadySynced ? parseFileList(unappliedText) : []);
       await this.report(outcome, trigger, Date.now() - started);
-      if (outcome.result === "synced" && (outcome.mirror?.errors.length ?? 0) === 0) await this.redis.set(this.key(SYNCED_KEY), outcome.commit.sha);
+      const mirror = outcome.mirror;
+      if (mirror && mirror.errors.length === 0) {
+        // Refused Rollouts do not hold the commit back: it counts as synced, and they are retried.
+        const unapplied = [...new Set(mirror.rejected.map((r) => r.file))];
+        await this.redis.multi().set(this.key(SYNCED_KEY), outcome.commit.sha).set(this.key(UNAPPLIED_KEY), JSON.stringify(unapplied)).exec();
+      }
       return outcome;
     } catch (error) {
       this.metrics.errors.inc({ where: "git" });
@@ -199,14 +223,25 @@ export class Controller {
       return;
     }
     const mirror = outcome.mirror;
-    log.info({ commit, trigger, durationMs, parsedFiles: outcome.parsedFiles, rollouts: outcome.rollouts, applied: mirror?.applied.length ?? 0, deleted: mirror?.deleted ?? [], retained: mirror?.retained ?? [], problems: outcome.problems.length }, "synced commit");
-    for (const problem of outcome.problems) {
+    const rejected = mirror?.rejected ?? [];
+    if (outcome.result === "synced") {
+      log.info({ commit, trigger, durationMs, parsedFiles: outcome.parsedFiles, rollouts: outcome.rollouts, applied: mirror?.applied.length ?? 0, deleted: mirror?.deleted ?? [], retained: mirror?.retained ?? [], problems: outcome.problems.length, rejected: rejected.length }, "synced commit");
+    } else if ((mirror?.applied.length ?? 0) > 0) {
+      log.info({ commit, trigger, applied: mirror?.applied ?? [] }, "refused Rollouts applied on a retry");
+    }
+    // A problem is told once while it stays the same: a sync that changed another file, or a retry, repeats none.
+    const problems = [...outcome.problems, ...rejected.map((r) => r.problem)];
+    const current = new Set(problems.map(formatProblem));
+    for (const problem of problems) {
       const text = formatProblem(problem);
+      if (this.reportedProblems.has(text)) continue;
       log.warn({ commit: commit.sha, file: problem.file, line: problem.line, column: problem.column, rollout: problem.rollout }, `invalid Rollout file: ${text}`);
       const target = problem.rollout ?? { namespace: this.options.namespace, name: "git" };
-      await this.events.record(target, "Warning", "InvalidRollout", `${text} (commit ${outcome.commit.shortSha})`);
+      // Keyed by the text, so another replica (or a restart) telling the same problem records no second Event.
+      await this.events.record(target, "Warning", "InvalidRollout", `${text} (commit ${outcome.commit.shortSha})`, `invalid-${text}`);
       await this.announceInvalid(text, problem, target, commit);
     }
+    this.reportedProblems = current;
     for (const error of mirror?.errors ?? []) log.error({ commit: commit.sha, err: error }, "mirror write failed");
   }
 
@@ -231,11 +266,23 @@ export class Controller {
 
   async stop(): Promise<void> {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.lossWatch.stop();
     await this.http?.close();
     await this.watch.stop();
     await this.syncQueue.close();
     await this.reconcileQueue.close();
     await this.notifications?.close();
     this.redis.disconnect();
+  }
+}
+
+/** A JSON list of file paths from Redis; anything else is an empty list. */
+function parseFileList(text: string | null | undefined): string[] {
+  if (text === null || text === undefined) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+  } catch {
+    return [];
   }
 }

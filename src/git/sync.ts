@@ -10,8 +10,11 @@ import { isRolloutFilePath, readRolloutTree } from "./tree.js";
 
 export interface SyncOutcome {
   commit: CommitInfo;
-  /** "unchanged": HEAD was already synced; "unverified": the signature check refused HEAD. */
-  result: "synced" | "unchanged" | "unverified";
+  /**
+   * "unchanged": HEAD was already synced; "unverified": the signature check refused HEAD;
+   * "retried": HEAD was synced, and the Rollouts the API server refused then were applied again.
+   */
+  result: "synced" | "unchanged" | "unverified" | "retried";
   reason?: string;
   parsedFiles: number;
   rollouts: number;
@@ -36,13 +39,13 @@ export class RolloutSync {
 
   /**
    * Fetches and applies HEAD. `alreadySynced` is the commit applied last by any replica (from
-   * Redis): when HEAD equals it, only our parse cache is brought up to date.
+   * Redis): when HEAD equals it, only our parse cache is brought up to date. `unapplied` are the
+   * files of that commit whose Rollouts the API server refused (a namespace that did not exist
+   * yet): they are applied again, and only they.
    */
-  async sync(alreadySynced?: string): Promise<SyncOutcome> {
+  async sync(alreadySynced?: string, unapplied: readonly string[] = []): Promise<SyncOutcome> {
     const commit = await this.source.fetch();
-    if (commit.sha === this.lastCommit) {
-      return { commit, result: "unchanged", parsedFiles: 0, rollouts: this.allRollouts().length, problems: this.allProblems() };
-    }
+    if (commit.sha === this.lastCommit) return this.retry(commit, unapplied);
     if (this.source.verifiesSignatures) {
       const reason = await this.source.verify(commit.sha);
       if (reason) return { commit, result: "unverified", reason, parsedFiles: 0, rollouts: 0, problems: [] };
@@ -71,15 +74,20 @@ export class RolloutSync {
     if (commit.sha === alreadySynced) {
       // Another replica applied this commit; our cache is now current, and there is nothing to write.
       this.lastCommit = commit.sha;
-      return { commit, result: "unchanged", parsedFiles, rollouts: rollouts.length, problems };
+      return { ...(await this.retry(commit, unapplied)), parsedFiles };
     }
     const mirror = await this.mirror.apply({ commit: commit.sha, commitAuthor: commit.author, commitSubject: commit.subject, rollouts, problems, files: new Set(this.files.keys()), ...(changedFiles ? { changedFiles } : {}) });
     if (mirror.errors.length === 0) this.lastCommit = commit.sha;
     return { commit, result: "synced", parsedFiles, rollouts: rollouts.length, problems, mirror };
   }
 
-  private allRollouts(): ParsedRollout[] {
-    return [...this.files.values()].flatMap((r) => r.rollouts);
+  /** HEAD is applied already; the files whose Rollouts were refused are tried again. */
+  private async retry(commit: CommitInfo, unapplied: readonly string[]): Promise<SyncOutcome> {
+    const { rollouts, problems } = this.combined();
+    const changedFiles = new Set(unapplied.filter((file) => this.files.has(file)));
+    if (changedFiles.size === 0) return { commit, result: "unchanged", parsedFiles: 0, rollouts: rollouts.length, problems };
+    const mirror = await this.mirror.apply({ commit: commit.sha, commitAuthor: commit.author, commitSubject: commit.subject, rollouts, problems, files: new Set(this.files.keys()), changedFiles });
+    return { commit, result: "retried", parsedFiles: 0, rollouts: rollouts.length, problems, mirror };
   }
 
   private allProblems(): Problem[] {

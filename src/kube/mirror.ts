@@ -5,7 +5,7 @@
  */
 import type { ParsedRollout, Problem } from "../rollout/parse.js";
 import { ABORT_ANNOTATION } from "../rollout/schema.js";
-import { isNotFound } from "./errors.js";
+import { isNotFound, kubeError } from "./errors.js";
 import type { RolloutClient, RolloutObject } from "./rollouts.js";
 
 export const FIELD_MANAGER = "tideway-git";
@@ -40,13 +40,20 @@ export interface MirrorReport {
   retained: string[];
   /** Objects marked invalid, with their problem. */
   invalid: { key: string; problem: Problem }[];
+  /**
+   * Rollouts the API server refused for a reason of their own (their namespace does not exist,
+   * RBAC forbids it, the object is invalid): reported like a bad file, tried again on later syncs,
+   * and no reason to hold back the rest of the commit.
+   */
+  rejected: { key: string; file: string; problem: Problem }[];
+  /** Failures that may pass (the API server unreachable, overloaded): the whole commit is tried again. */
   errors: string[];
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
 export async function applyMirror(client: RolloutClient, input: MirrorInput): Promise<MirrorReport> {
-  const report: MirrorReport = { applied: [], deleted: [], retained: [], invalid: [], errors: [] };
+  const report: MirrorReport = { applied: [], deleted: [], retained: [], invalid: [], rejected: [], errors: [] };
   const live = new Map((await client.list(`${SOURCE_LABEL}=${input.source}`)).map((o) => [key(o.metadata.namespace, o.metadata.name), o]));
   const wanted = new Set<string>();
 
@@ -74,7 +81,9 @@ export async function applyMirror(client: RolloutClient, input: MirrorInput): Pr
         await client.patchMetadata(rollout.namespace, rollout.name, { annotations: { [INVALID_ANNOTATION]: null } });
       }
     } catch (error) {
-      report.errors.push(error instanceof Error ? error.message : String(error));
+      const problem = refusal(parsed, error);
+      if (problem === undefined) report.errors.push(error instanceof Error ? error.message : String(error));
+      else report.rejected.push({ key: id, file: parsed.file, problem });
     }
   }
 
@@ -106,6 +115,27 @@ export async function applyMirror(client: RolloutClient, input: MirrorInput): Pr
     await deleteObject(client, object, report);
   }
   return report;
+}
+
+/**
+ * The API server's refusal of one Rollout as a problem of its file, or undefined for a failure
+ * that may pass by itself (5xx, timeouts, conflicts, throttling).
+ */
+function refusal(parsed: ParsedRollout, error: unknown): Problem | undefined {
+  const failure = kubeError(error, "applying Rollout");
+  const { rollout } = parsed;
+  const at = { file: parsed.file, line: parsed.line, column: parsed.column };
+  if (failure.code === 404) {
+    const position = parsed.namespacePosition ?? at;
+    return { ...at, ...position, path: "metadata.namespace", message: `namespace "${rollout.namespace}" does not exist in the cluster: create it, or name another; the Rollout is applied once it exists` };
+  }
+  if (failure.code === 403) {
+    return { ...at, path: "metadata.namespace", message: `Tideway may not write Rollouts in namespace "${rollout.namespace}" (forbidden): grant its ServiceAccount access there (the chart's RBAC), or name another namespace` };
+  }
+  if (failure.code === 400 || failure.code === 422) {
+    return { ...at, path: "", message: `the API server refused the Rollout: ${failure.message.replace(/^applying Rollout [^:]*: /, "")}`, rollout: { namespace: rollout.namespace, name: rollout.name } };
+  }
+  return undefined;
 }
 
 async function deleteObject(client: RolloutClient, object: RolloutObject, report: MirrorReport): Promise<void> {

@@ -30,6 +30,8 @@ export interface ParsedRollout {
   rollout: Rollout;
   /** Where `metadata.name` is, for problems about the name itself (a duplicate). */
   namePosition?: Position;
+  /** Where `metadata.namespace` is (or `metadata`, when it names none): for a namespace the cluster lacks. */
+  namespacePosition?: Position;
 }
 
 export interface ParseResult {
@@ -147,7 +149,8 @@ function parseDocuments(file: string, text: string, limits: Required<ParseOption
     if (result.success) {
       const rollout = toRollout(result.data, DEFAULT_NAMESPACE);
       const namePosition = positionOf(document, lineCounter, ["metadata", "name"], "value");
-      rollouts.push({ file, ...start, document: result.data, rollout, namePosition });
+      const namespacePosition = positionOf(document, lineCounter, ["metadata", "namespace"], "key");
+      rollouts.push({ file, ...start, document: result.data, rollout, namePosition, namespacePosition });
       continue;
     }
     const identity = identityFromValue(value);

@@ -5,7 +5,7 @@ import { RolloutStatusSchema, type RolloutStatus } from "../../src/rollout/statu
 import { createGitRemote, waitUntil, type GitRemote } from "../env/index.js";
 import { startMeshSimulator, type MeshSimulator, type VersionBehaviour } from "../env/mesh-simulator.js";
 import { startController as startControllerWith } from "../env/controller-process.js";
-import { startController, type ControllerProcess } from "./controller-process.js";
+import type { ControllerProcess } from "./controller-process.js";
 import { rolloutYaml } from "./rollout-yaml.js";
 import { kubeConfig, services, uniqueName } from "./services.js";
 
@@ -61,6 +61,10 @@ export interface WorldOptions {
   controllerKubeconfig?: string;
   /** A Service per version ("reviews-v1", host: "reviews-{{ version }}") instead of subsets. */
   hostPerVersion?: boolean;
+  /** A Redis of the test's own (one it may flush) instead of the shared one. */
+  redisUrl?: string;
+  /** More `tideway run` flags; a flag given here wins over the harness's own. */
+  controllerArgs?: string[];
 }
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
@@ -107,12 +111,15 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
       }),
     }, `${name} ${version}`);
   };
-  const controllerArgs = ["--git-source-name", namespace, "--prometheus-url", prometheusUrl, "--resync-interval", "5s"];
+  const controllerArgs = ["--git-source-name", namespace, "--prometheus-url", prometheusUrl, "--resync-interval", "5s", ...(options.controllerArgs ?? [])];
   const prefix = `w${namespace.replace(/-/g, "")}`;
   const env = options.controllerEnv ?? {};
-  const launch = (): Promise<ControllerProcess> => options.controllerKubeconfig
-    ? startControllerWith({ gitUrl: remote.url, prefix, args: controllerArgs, env, endpoints: { ...services(), kubeconfigPath: options.controllerKubeconfig } })
-    : startController({ gitUrl: remote.url, prefix, args: controllerArgs, env });
+  const endpoints = {
+    ...services(),
+    ...(options.controllerKubeconfig ? { kubeconfigPath: options.controllerKubeconfig } : {}),
+    ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+  };
+  const launch = (): Promise<ControllerProcess> => startControllerWith({ gitUrl: remote.url, prefix, args: controllerArgs, env, endpoints });
   let controller = await launch();
   const status = async (name = "reviews"): Promise<RolloutStatus | undefined> => {
     let object: RolloutObject;
