@@ -42,13 +42,24 @@ function statusOf(object: RolloutObject): RolloutStatus | undefined {
   return parsed.success ? parsed.data : undefined;
 }
 
-/** The last analysis of the release in flight: "success-rate 0.998 (pass)". */
-function lastAnalysis(status: RolloutStatus | undefined): string {
-  const metrics = status?.release?.metrics ?? [];
-  return metrics.filter((m) => m.lastOutcome).map((m) => `${m.name} ${m.lastValue ?? "-"} (${m.lastOutcome})`).join(", ");
+/** An analysis run this late has not come back: Prometheus is slow or not answering. */
+const OVERDUE_MS = 15_000;
+
+/**
+ * The last analysis of the release in flight: "success-rate 0.998 (pass)", the reason when it did
+ * not pass, and a run that is overdue (status cannot say so: nothing is written while it hangs).
+ */
+export function lastAnalysis(status: RolloutStatus | undefined, now: number): string {
+  const release = status?.release;
+  const metrics = release?.metrics ?? [];
+  const results = metrics.filter((m) => m.lastOutcome).map((m) =>
+    m.lastOutcome === "pass" ? `${m.name} ${m.lastValue ?? "-"} (pass)` : `${m.name} ${m.lastValue ?? "-"} (${m.lastOutcome ?? ""}: ${m.lastMessage ?? ""})`);
+  const due = release?.nextAnalysisAt !== undefined && status?.phase === "Progressing" ? Date.parse(release.nextAnalysisAt) : undefined;
+  if (due !== undefined && now - due > OVERDUE_MS) results.push(`next check ${Math.round((now - due) / 1_000)}s overdue: analysis slow`);
+  return results.join(", ");
 }
 
-export function statusTable(objects: RolloutObject[], allNamespaces: boolean): string {
+export function statusTable(objects: RolloutObject[], allNamespaces: boolean, now = Date.now()): string {
   const header = [...(allNamespaces ? ["NAMESPACE"] : []), "NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "LAST ANALYSIS", "MESSAGE"];
   const rows = objects.map((object) => {
     const status = statusOf(object);
@@ -60,7 +71,7 @@ export function statusTable(objects: RolloutObject[], allNamespaces: boolean): s
       status?.canaryVersion ?? "",
       status ? String(status.canaryWeight) : "",
       status?.step ?? "",
-      lastAnalysis(status),
+      lastAnalysis(status, now),
       status?.message ?? "",
     ];
   });

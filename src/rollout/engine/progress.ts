@@ -205,8 +205,11 @@ export function summarize(draft: Draft): void {
   if (!release) {
     status.canaryWeight = 0;
     status.step = "";
-    if (status.phase === "Healthy") status.message = `${status.stableVersion} is stable: 100% of traffic`;
-    else status.message = `${status.canaryVersion ?? ""} ${status.phase === "Aborted" ? "aborted" : "rolled back"}: ${lastReason(draft)}; 100% to ${status.stableVersion}`;
+    // Only what is true: "100% of traffic" once the VirtualService says so, not while it refuses.
+    const notApplied = trafficFailure(draft);
+    const traffic = notApplied === undefined ? "" : `; traffic not applied (retrying): ${notApplied}`;
+    if (status.phase === "Healthy") status.message = notApplied === undefined ? `${status.stableVersion} is stable: 100% of traffic` : `${status.stableVersion} is stable${traffic}`;
+    else status.message = `${status.canaryVersion ?? ""} ${status.phase === "Aborted" ? "aborted" : "rolled back"}: ${lastReason(draft)}; ${notApplied === undefined ? `100% to ${status.stableVersion}` : `sending 100% to ${status.stableVersion}${traffic}`}`;
     return;
   }
   status.canaryWeight = release.canaryWeight;
@@ -218,15 +221,34 @@ function lastReason(draft: Draft): string {
   return draft.status.history.at(-1)?.reason ?? "";
 }
 
+/** Why traffic is not applied, while the TrafficApplied condition says it is not. */
+function trafficFailure(draft: Draft): string | undefined {
+  const condition = draft.status.conditions.find((c) => c.type === "TrafficApplied");
+  return condition?.status === "False" ? condition.message : undefined;
+}
+
+/** The last analysis run, when it did not pass: "; last check error: success-rate no answer ...". */
+function lastCheck(release: ReleaseStatus): string {
+  const checked = release.metrics.filter((m) => m.lastCheckedAt !== undefined);
+  const latest = checked.reduce((at, m) => (m.lastCheckedAt !== undefined && m.lastCheckedAt > at ? m.lastCheckedAt : at), "");
+  const last = checked.filter((m) => m.lastCheckedAt === latest && m.lastOutcome !== "pass");
+  if (last.length === 0) return "";
+  return `; last check ${last.map((m) => `${m.name} ${m.lastOutcome ?? ""}: ${m.lastMessage ?? ""}`).join(", ")}`;
+}
+
 function describeRelease(draft: Draft, release: ReleaseStatus): string {
   const head = `${release.version} at ${release.canaryWeight}%`;
-  if (!release.trafficApplied) return `${head}: applying traffic`;
+  if (!release.trafficApplied) {
+    const notApplied = trafficFailure(draft);
+    return notApplied === undefined ? `${head}: applying traffic` : `${head}: traffic not applied (retrying): ${notApplied}`;
+  }
   if (draft.status.phase === "Paused") {
     const why = { manual: "paused by hand", gate: "waiting for a promote", inconclusive: "paused: too many inconclusive checks", error: "paused: too many analysis errors" };
-    return `${head}, step ${draft.stepLabel(release.stepIndex)}: ${why[release.pauseReason ?? "manual"]}`;
+    const limit = release.pauseReason === "inconclusive" || release.pauseReason === "error" ? lastCheck(release) : "";
+    return `${head}, step ${draft.stepLabel(release.stepIndex)}: ${why[release.pauseReason ?? "manual"]}${limit}`;
   }
   const step = draft.steps[release.stepIndex];
-  const checks = `${release.stepChecks.passed} passing check${release.stepChecks.passed === 1 ? "" : "s"}`;
+  const checks = `${release.stepChecks.passed} passing check${release.stepChecks.passed === 1 ? "" : "s"}${lastCheck(release)}`;
   if (!step) return `${head}: final check before promotion (${checks})`;
   // No countdown here: the message changes only when something happens, so ticks write nothing.
   if (step.kind === "pause" && step.durationMs !== undefined) {

@@ -1,0 +1,27 @@
+/** `tideway status`'s LAST ANALYSIS column: why a check did not pass, and a run that is overdue. */
+import { describe, expect, it } from "vitest";
+import { lastAnalysis } from "../../src/cli/control.js";
+import { makeRollout, Simulation } from "./engine/harness.js";
+
+describe("the LAST ANALYSIS column", () => {
+  it("shows the value of a passing check, and the reason of one that did not pass", () => {
+    const sim = new Simulation(makeRollout()).start();
+    sim.release("v2");
+    sim.check("pass");
+    expect(lastAnalysis(sim.status, sim.now)).toBe("success-rate 1 (pass)");
+    const release = sim.status!.release!;
+    sim.observe({
+      type: "analysis", releaseId: release.id, stepIndex: release.stepIndex, scheduledFor: Date.parse(release.nextAnalysisAt!),
+      results: [{ name: "success-rate", outcome: "error", value: null, message: "no answer from prometheus:9090 within 10000 ms" }],
+    });
+    expect(lastAnalysis(sim.status, sim.now)).toBe("success-rate - (error: no answer from prometheus:9090 within 10000 ms)");
+  });
+
+  it("says a run is overdue when Prometheus has not answered well past its time", () => {
+    const sim = new Simulation(makeRollout()).start();
+    sim.release("v2");
+    const due = Date.parse(sim.status!.release!.nextAnalysisAt!);
+    expect(lastAnalysis(sim.status, due + 5_000)).toBe("");
+    expect(lastAnalysis(sim.status, due + 25_000)).toBe("next check 25s overdue: analysis slow");
+  });
+});
