@@ -20,6 +20,11 @@ export interface GitCredentials {
   url: string;
   /** Strings that must never be shown. */
   secrets: string[];
+  /**
+   * The simple-git guards this environment needs lifted, and only those: GIT_CONFIG_* for the
+   * token's header (simple-git still vets the keys set that way), GIT_SSH_COMMAND for the key.
+   */
+  unsafe: { allowUnsafeConfigEnvCount?: true; allowUnsafeSshCommand?: true };
 }
 
 export const GIT_ENV_NAMES = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT"];
@@ -42,17 +47,20 @@ export function gitCredentials(rawUrl: string, options: GitCredentialOptions): G
     }
   }
   const env: Record<string, string> = { GIT_TERMINAL_PROMPT: "0" };
+  const unsafe: GitCredentials["unsafe"] = {};
   if (token) {
     const basic = Buffer.from(`${user}:${token}`).toString("base64");
     env.GIT_CONFIG_COUNT = "1";
     env.GIT_CONFIG_KEY_0 = "http.extraHeader";
     env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${basic}`;
+    unsafe.allowUnsafeConfigEnvCount = true;
     secrets.push(token, basic);
   }
   if (options.sshKeyFile) {
     env.GIT_SSH_COMMAND = `ssh -i '${options.sshKeyFile.replace(/'/g, "")}' -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes`;
+    unsafe.allowUnsafeSshCommand = true;
   }
-  return { env, url, secrets: secrets.filter((s) => s.length >= 4) };
+  return { env, url, secrets: secrets.filter((s) => s.length >= 4), unsafe };
 }
 
 /** Replaces every secret, and any user:password@ in URLs, with "***". */

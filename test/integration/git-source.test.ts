@@ -1,0 +1,53 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { GitSource, type GitSourceOptions } from "../../src/git/source.js";
+import { createGitRemote, startGitHttpServer, type GitRemote } from "../env/index.js";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+const TOKEN = "ghp-7d1e0c9b8a6f5e4d3c2b";
+
+async function remoteWithCommit(): Promise<{ remote: GitRemote; first: string }> {
+  const remote = await createGitRemote();
+  cleanups.push(() => remote.stop());
+  const first = await remote.commit({ "rollouts/README.md": "first\n" });
+  return { remote, first };
+}
+
+function source(options: Omit<GitSourceOptions, "branch" | "path" | "cacheDir">): GitSource {
+  const cacheDir = mkdtempSync(join(tmpdir(), "tideway-source-"));
+  cleanups.push(() => rmSync(cacheDir, { recursive: true, force: true }));
+  return new GitSource({ branch: "main", path: "rollouts", cacheDir, timeoutMs: 20_000, ...options });
+}
+
+describe("GitSource over HTTP with a token", () => {
+  it("clones, then fetches a new commit, sending the token to the server", async () => {
+    const { remote, first } = await remoteWithCommit();
+    const server = await startGitHttpServer(remote.url, { token: TOKEN });
+    cleanups.push(() => server.stop());
+    const git = source({ url: server.url, token: TOKEN });
+
+    expect((await git.fetch()).sha).toBe(first);
+    const second = await remote.commit({ "rollouts/README.md": "second\n" });
+    expect((await git.fetch()).sha).toBe(second);
+    expect(readFileSync(join(git.workTree, "rollouts/README.md"), "utf8")).toBe("second\n");
+    expect(server.requests.length).toBeGreaterThan(0);
+    expect(server.requests.filter((r) => r.status !== 200)).toEqual([]);
+  });
+
+  it("reads the token from a file", async () => {
+    const { remote, first } = await remoteWithCommit();
+    const server = await startGitHttpServer(remote.url, { token: TOKEN });
+    cleanups.push(() => server.stop());
+    const dir = mkdtempSync(join(tmpdir(), "tideway-token-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "token"), `${TOKEN}\n`);
+
+    expect((await source({ url: server.url, tokenFile: join(dir, "token") }).fetch()).sha).toBe(first);
+  });
+});
