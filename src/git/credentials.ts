@@ -11,6 +11,8 @@ export interface GitCredentialOptions {
   tokenFile?: string;
   /** Path of an SSH private key. */
   sshKeyFile?: string;
+  /** Where ssh keeps the host keys it accepted on first use (besides /etc/ssh/ssh_known_hosts). */
+  knownHostsFile?: string;
 }
 
 export interface GitCredentials {
@@ -57,10 +59,24 @@ export function gitCredentials(rawUrl: string, options: GitCredentialOptions): G
     secrets.push(token, basic);
   }
   if (options.sshKeyFile) {
-    env.GIT_SSH_COMMAND = `ssh -i '${options.sshKeyFile.replace(/'/g, "")}' -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes`;
+    const ssh = ["ssh", "-i", options.sshKeyFile, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes"];
+    // Not ~/.ssh/known_hosts: ssh finds ~ in the password database, not $HOME, so it may be shared
+    // or unwritable; a file beside the clone is ours, and lives as long as what it vouches for.
+    if (options.knownHostsFile) ssh.push("-o", `UserKnownHostsFile=${sshQuote(options.knownHostsFile)}`);
+    env.GIT_SSH_COMMAND = ssh.map(shellQuote).join(" ");
     unsafe.allowUnsafeSshCommand = true;
   }
   return { env, url, secrets: secrets.filter((s) => s.length >= 4), unsafe };
+}
+
+/** git runs GIT_SSH_COMMAND through sh. */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/** ssh splits an option's value at spaces unless quoted. */
+function sshQuote(path: string): string {
+  return `"${path.replace(/["\\]/g, "\\$&")}"`;
 }
 
 /** Replaces every secret, and any user:password@ in URLs, with "***". */

@@ -43,7 +43,7 @@ export class GitSource {
   private readonly unsafe: GitCredentials["unsafe"];
 
   constructor(private readonly options: GitSourceOptions) {
-    const credentials = gitCredentials(options.url, options);
+    const credentials = gitCredentials(options.url, { ...options, knownHostsFile: options.knownHostsFile ?? join(options.cacheDir, "known_hosts") });
     this.url = credentials.url;
     this.secrets = credentials.secrets;
     this.unsafe = credentials.unsafe;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { GitSource, type GitSourceOptions } from "../../src/git/source.js";
-import { createGitRemote, startGitHttpServer, type GitRemote } from "../env/index.js";
+import { createGitRemote, startGitHttpServer, startGitSshServer, type GitRemote } from "../env/index.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -23,6 +23,16 @@ function source(options: Omit<GitSourceOptions, "branch" | "path" | "cacheDir">)
   const cacheDir = mkdtempSync(join(tmpdir(), "tideway-source-"));
   cleanups.push(() => rmSync(cacheDir, { recursive: true, force: true }));
   return new GitSource({ branch: "main", path: "rollouts", cacheDir, timeoutMs: 20_000, ...options });
+}
+
+/** The error `action` throws, for asserting on its message. */
+async function failureOf(action: () => Promise<unknown>): Promise<string> {
+  try {
+    await action();
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  throw new Error("expected a failure, but it succeeded");
 }
 
 describe("GitSource over HTTP with a token", () => {
@@ -49,5 +59,31 @@ describe("GitSource over HTTP with a token", () => {
     writeFileSync(join(dir, "token"), `${TOKEN}\n`);
 
     expect((await source({ url: server.url, tokenFile: join(dir, "token") }).fetch()).sha).toBe(first);
+  });
+});
+
+describe("GitSource over SSH with a key", () => {
+  it("clones, then fetches a new commit, recording the host key in the cache directory", async () => {
+    const { remote, first } = await remoteWithCommit();
+    const sshd = await startGitSshServer();
+    cleanups.push(() => sshd.stop());
+    const git = source({ url: sshd.urlOf(remote.url), sshKeyFile: sshd.clientKeyFile });
+
+    expect((await git.fetch()).sha).toBe(first);
+    const second = await remote.commit({ "rollouts/README.md": "second\n" });
+    expect((await git.fetch()).sha).toBe(second);
+    expect(readFileSync(join(git.workTree, "..", "known_hosts"), "utf8")).not.toBe("");
+  });
+
+  it("refuses a server whose host key differs from the one recorded", async () => {
+    const { remote } = await remoteWithCommit();
+    const sshd = await startGitSshServer();
+    cleanups.push(() => sshd.stop());
+    const git = source({ url: sshd.urlOf(remote.url), sshKeyFile: sshd.clientKeyFile });
+    // Another server's key recorded for this address: what a man in the middle would look like.
+    const impostor = readFileSync(`${sshd.strangerKeyFile}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+    writeFileSync(join(git.workTree, "..", "known_hosts"), `[127.0.0.1]:${sshd.port} ${impostor}\n`);
+
+    expect(await failureOf(() => git.fetch())).toMatch(/Host key verification failed/);
   });
 });
