@@ -60,6 +60,28 @@ describe("GitSource over HTTP with a token", () => {
 
     expect((await source({ url: server.url, tokenFile: join(dir, "token") }).fetch()).sha).toBe(first);
   });
+
+  it("reports a refused token as an authentication failure (401), without the token", async () => {
+    const { remote } = await remoteWithCommit();
+    const server = await startGitHttpServer(remote.url, { token: TOKEN });
+    cleanups.push(() => server.stop());
+    const wrong = "ghp-0000wrong0000token";
+
+    const message = await failureOf(() => source({ url: server.url, token: wrong }).fetch());
+    expect(message).toContain(`git clone ${server.url}`);
+    expect(message).toMatch(/authentication failed \(HTTP 401\)/);
+    expect(message).not.toContain(wrong);
+    expect(message).not.toContain(Buffer.from(`x-access-token:${wrong}`).toString("base64"));
+    expect(server.requests.map((r) => r.status)).toContain(401);
+  });
+
+  it("says that a token is needed when none is configured", async () => {
+    const { remote } = await remoteWithCommit();
+    const server = await startGitHttpServer(remote.url, { token: TOKEN });
+    cleanups.push(() => server.stop());
+
+    expect(await failureOf(() => source({ url: server.url }).fetch())).toMatch(/authentication required \(HTTP 401\).*--git-token-file/);
+  });
 });
 
 describe("GitSource over SSH with a key", () => {
@@ -75,6 +97,16 @@ describe("GitSource over SSH with a key", () => {
     expect(readFileSync(join(git.workTree, "..", "known_hosts"), "utf8")).not.toBe("");
   });
 
+  it("reports a key the server refuses as an SSH authentication failure", async () => {
+    const { remote } = await remoteWithCommit();
+    const sshd = await startGitSshServer();
+    cleanups.push(() => sshd.stop());
+
+    const message = await failureOf(() => source({ url: sshd.urlOf(remote.url), sshKeyFile: sshd.strangerKeyFile }).fetch());
+    expect(message).toMatch(/SSH authentication failed: the server refused the key in --git-ssh-key-file/);
+    expect(message).not.toContain(readFileSync(sshd.strangerKeyFile, "utf8").split("\n")[1]);
+  });
+
   it("refuses a server whose host key differs from the one recorded", async () => {
     const { remote } = await remoteWithCommit();
     const sshd = await startGitSshServer();
@@ -84,6 +116,6 @@ describe("GitSource over SSH with a key", () => {
     const impostor = readFileSync(`${sshd.strangerKeyFile}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
     writeFileSync(join(git.workTree, "..", "known_hosts"), `[127.0.0.1]:${sshd.port} ${impostor}\n`);
 
-    expect(await failureOf(() => git.fetch())).toMatch(/Host key verification failed/);
+    expect(await failureOf(() => git.fetch())).toMatch(/SSH host key verification failed/);
   });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { gitCredentials } from "../../src/git/credentials.js";
+import { explainAuthFailure, gitCredentials } from "../../src/git/credentials.js";
 
 describe("git credentials", () => {
   it("puts a token in a header through GIT_CONFIG_*, lifts only that guard, and leaves the URL clean", () => {
@@ -33,5 +33,23 @@ describe("git credentials", () => {
     expect(resolved).toContain(`userknownhostsfile ${knownHosts}`);
     expect(resolved).toContain("stricthostkeychecking accept-new");
     expect(resolved).toContain("batchmode yes");
+  });
+});
+
+describe("explaining a failed git command", () => {
+  const token = { token: true, sshKey: false };
+  const key = { token: false, sshKey: true };
+  const none = { token: false, sshKey: false };
+  it.each([
+    ["fatal: could not read Username for 'https://git.example.com': terminal prompts disabled", token, /^authentication failed \(HTTP 401\): the server refused the token/],
+    ["fatal: could not read Username for 'https://git.example.com': terminal prompts disabled", none, /^authentication required \(HTTP 401\): give a token with --git-token-file/],
+    ["fatal: unable to access 'https://git.example.com/': The requested URL returned error: 403", token, /^access denied \(HTTP 403\)/],
+    ["git@git.example.com: Permission denied (publickey).", key, /^SSH authentication failed: the server refused the key in --git-ssh-key-file/],
+    ["git@git.example.com: Permission denied (publickey).", none, /^SSH authentication failed: no key was accepted/],
+    ["Host key verification failed.", key, /^SSH host key verification failed/],
+    ["Load key \"/keys/id\": invalid format", key, /^the file of --git-ssh-key-file is missing or is not a private key/],
+    ["fatal: couldn't find remote ref main", token, /^$/],
+  ])("%s (%o)", (output, has, expected) => {
+    expect(explainAuthFailure(output, has)).toMatch(expected);
   });
 });
