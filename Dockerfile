@@ -34,8 +34,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
 
-# Read-only root filesystem: the only writes go to /var/cache/tideway (git clone) and /tmp
-# (HOME: ssh's known_hosts, git's config lookups); mount both as volumes in Kubernetes.
+# Read-only root filesystem: the only writes go to /var/cache/tideway (git clone, ssh's
+# known_hosts) and /tmp (HOME: git's config lookups); mount both as volumes in Kubernetes.
 # The V8 flags keep the heap small and V8 to one helper thread, and MALLOC_ARENA_MAX stops
 # glibc from keeping a malloc arena per thread (docs/performance.md has the measurements).
 ENV NODE_ENV=production \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite and the demo need on a fresh machine of this kind:
-# Debian's redis-server, prometheus, openssl and git; etcd, kube-apiserver and kubectl built from
+# Debian's redis-server, prometheus, openssl, git and openssh-server (the SSH git server of the
+# git auth tests); etcd, kube-apiserver and kubectl built from
 # the Go module proxy (cached in ~/.cache/tideway); and the npm dependencies. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,9 @@ command -v prometheus >/dev/null || missing+=(prometheus)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v git >/dev/null || missing+=(git)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+# Tests start their own sshd on a loopback port with their own config; the package's service on
+# port 22 (if its postinst starts one) is not used.
+command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
 if ((${#missing[@]})); then
   echo "[test-deps] installing ${missing[*]} from Debian" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
-import { GIT_ENV_NAMES, gitCredentials, redact, type GitCredentialOptions } from "./credentials.js";
+import { explainAuthFailure, GIT_ENV_NAMES, gitCredentials, redact, type GitCredentialOptions, type GitCredentials } from "./credentials.js";
 
 export interface GitSourceOptions extends GitCredentialOptions {
   url: string;
@@ -40,11 +40,15 @@ export class GitSource {
   readonly url: string;
   private readonly secrets: string[];
   private readonly env: Record<string, string>;
+  private readonly unsafe: GitCredentials["unsafe"];
+  private readonly has: GitCredentials["has"];
 
   constructor(private readonly options: GitSourceOptions) {
-    const credentials = gitCredentials(options.url, options);
+    const credentials = gitCredentials(options.url, { ...options, knownHostsFile: options.knownHostsFile ?? join(options.cacheDir, "known_hosts") });
     this.url = credentials.url;
     this.secrets = credentials.secrets;
+    this.unsafe = credentials.unsafe;
+    this.has = credentials.has;
     this.workTree = join(options.cacheDir, "repo");
     // Only what git needs: simple-git refuses variables that can run programs (EDITOR, PAGER, ...).
     const env: Record<string, string> = {};
@@ -70,7 +74,7 @@ export class GitSource {
     return simpleGit({
       ...(baseDir ? { baseDir } : {}),
       allowEnvironment: GIT_ENV_NAMES,
-      unsafe: { allowUnsafeSshCommand: true },
+      unsafe: this.unsafe,
       timeout: { block: this.options.timeoutMs ?? 60_000 },
     }).env(this.env);
   }
@@ -79,8 +83,9 @@ export class GitSource {
     try {
       return await action();
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new GitSourceError(`git ${what} ${this.displayUrl}: ${this.redact(message).trim()}`);
+      const message = this.redact(error instanceof Error ? error.message : String(error)).trim();
+      const cause = explainAuthFailure(message, this.has);
+      throw new GitSourceError(`git ${what} ${this.displayUrl}: ${cause ? `${cause}. git said: ` : ""}${message}`);
     }
   }
 

@@ -3,6 +3,8 @@ import { startPrometheus, type PrometheusEnvironment } from "./prometheus.js";
 import { startRedis, type RedisEnvironment } from "./redis.js";
 
 export { createGitRemote, type GitRemote } from "./git.js";
+export { startGitHttpServer, type GitHttpServer, type GitHttpRequest } from "./git-http.js";
+export { startGitSshServer, type GitSshServer } from "./git-ssh.js";
 export { startSlackReceiver, type SlackReceiver, type SlackPost } from "./slack.js";
 export { registerTarget } from "./prometheus.js";
 export { startRedis, type RedisEnvironment } from "./redis.js";
