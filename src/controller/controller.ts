@@ -14,6 +14,7 @@ import { applyMirror, SOURCE_LABEL } from "../kube/mirror.js";
 import { RolloutClient } from "../kube/rollouts.js";
 import { ReconcileQueue, type ReconcileJob } from "../queue/reconcile-queue.js";
 import { RedisLossWatch } from "../queue/loss-watch.js";
+import { RedisLock } from "../queue/sync-lock.js";
 import { redisConnection } from "../queue/redis.js";
 import { SyncQueue } from "../queue/sync-queue.js";
 import { formatProblem, type Problem } from "../rollout/parse.js";
@@ -35,12 +36,8 @@ const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
 /** Files of the synced commit whose Rollouts the API server refused: a JSON list, tried again each sync. */
 const UNAPPLIED_KEY = "git:unapplied";
-const SYNC_LOCK_MS = 15_000;
 /** Kept in Redis for as long as Redis keeps Tideway's data; see RedisLossWatch. */
 const MARKER_KEY = "marker";
-/** Compare-and-extend, compare-and-delete: only the replica holding the lock touches it. */
-const EXTEND_IF_OWNER = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
-const DELETE_IF_OWNER = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
 
 export class Controller {
@@ -56,6 +53,7 @@ export class Controller {
   private http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly lossWatch: RedisLossWatch;
+  private readonly syncLock: RedisLock;
   readonly metrics: ControllerMetrics;
   readonly reconciler: Reconciler;
   /** Release events go here too (Slack and the generic webhook). */
@@ -107,6 +105,7 @@ export class Controller {
       log,
       notify: (event, rollout, commit) => this.notify?.(event, rollout, commit) ?? Promise.resolve(),
     });
+    this.syncLock = new RedisLock(this.redis, this.key(SYNC_LOCK_KEY));
     this.lossWatch = new RedisLossWatch(this.redis, {
       key: this.key(MARKER_KEY),
       onLost: () => {
@@ -175,19 +174,12 @@ export class Controller {
     }
   }
 
-  /**
-   * One sync, under a Redis lock so that replicas never apply concurrently. The lock lives
-   * SYNC_LOCK_MS and is extended while the sync runs, so a replica that dies holding it
-   * blocks the others for seconds, not minutes.
-   */
+  /** One sync, under the sync lock: replicas never apply concurrently (one that finds it held is retried). */
   async syncOnce(trigger: string): Promise<SyncOutcome | undefined> {
-    const token = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    const lockKey = this.key(SYNC_LOCK_KEY);
-    const locked = await this.redis.set(lockKey, token, "PX", SYNC_LOCK_MS, "NX");
-    if (locked !== "OK") throw new Error("another replica is syncing; retrying");
-    const heartbeat = setInterval(() => {
-      this.redis.eval(EXTEND_IF_OWNER, 1, lockKey, token, String(SYNC_LOCK_MS)).catch(() => undefined);
-    }, SYNC_LOCK_MS / 3);
+    return this.syncLock.withLock(() => this.syncHoldingLock(trigger));
+  }
+
+  private async syncHoldingLock(trigger: string): Promise<SyncOutcome | undefined> {
     const started = Date.now();
     try {
       const [alreadySynced, unappliedText] = await this.redis.mget(this.key(SYNCED_KEY), this.key(UNAPPLIED_KEY));
@@ -204,9 +196,6 @@ export class Controller {
       this.metrics.errors.inc({ where: "git" });
       this.log.error({ err: this.source.redact(error instanceof Error ? error.message : String(error)), trigger }, "git sync failed");
       return undefined;
-    } finally {
-      clearInterval(heartbeat);
-      await this.redis.eval(DELETE_IF_OWNER, 1, lockKey, token);
     }
   }
 
