@@ -25,7 +25,6 @@ import { DEFAULT_INTERVAL_MS } from "../analysis/templates.js";
 import { guardOf } from "../rollout/model.js";
 import { PrometheusClient } from "../analysis/prometheus.js";
 import { NotificationQueue } from "../notify/delivery.js";
-import { shouldNotify } from "../notify/slack-message.js";
 import { IstioTraffic } from "../traffic/istio.js";
 import type { Logger } from "./log.js";
 import { ControllerMetrics } from "./metrics.js";
@@ -86,9 +85,8 @@ export class Controller {
         minBackoffMs: Math.min(1_000, options.notify.maxBackoffMs),
       });
       this.notifications = notifications;
-      this.notify = async (event, rollout, commit) => {
-        if (shouldNotify(event, rollout)) await notifications.enqueue(event, { rollout, ...(commit ? { commit } : {}) });
-      };
+      // Which target hears which event is decided in one place, the notification queue.
+      this.notify = (event, rollout, commit) => notifications.enqueue(event, { rollout, ...(commit ? { commit } : {}) });
     }
     this.metrics = new ControllerMetrics(this.registry);
     const prometheus = new PrometheusClient(options.prometheus);

@@ -3,6 +3,9 @@
  * nothing. One queue per target ("tideway-notify-slack", "tideway-notify-webhook"), each worked
  * one job at a time across all replicas, so events arrive in order; a failing target holds back
  * only itself. Job ids name the event, so enqueuing an event twice delivers it once.
+ *
+ * Who hears what: Slack gets the events the Rollout's `spec.notifications.slack.events` lists
+ * (all when absent); the generic webhook gets every event, for tools that keep their own record.
  */
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";

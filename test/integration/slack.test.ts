@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startSlackReceiver, waitUntil, type SlackReceiver } from "../env/index.js";
-import { createWorld, type World } from "./release-harness.js";
+import { createWorld, FAST_ANALYSIS, type World } from "./release-harness.js";
 
 let world: World | undefined;
 let slack: SlackReceiver | undefined;
@@ -25,6 +25,26 @@ async function worldWithSlack(options: Parameters<typeof createWorld>[0] = {}): 
 }
 
 describe("Slack notifications", () => {
+  it("go by the Rollout's events filter, while the generic webhook hears every event", async () => {
+    const hook = await startSlackReceiver();
+    try {
+      slack = await startSlackReceiver();
+      world = await createWorld({ controllerEnv: { TIDEWAY_SLACK_WEBHOOK_URL: slack.webhookUrl, TIDEWAY_NOTIFY_WEBHOOK_URL: hook.webhookUrl } });
+      const onlyPromotions = `${FAST_ANALYSIS}\n  notifications:\n    slack:\n      events: [promoted]`;
+      await world.release("v1", { analysis: onlyPromotions });
+      await world.waitForStatus((s) => s.phase === "Healthy");
+      await world.release("v2", { analysis: onlyPromotions });
+      await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 90_000);
+      await waitUntil("the promotion in Slack", async () => texts(slack as SlackReceiver).some((t) => t.includes("promoted")), { timeoutMs: 15_000 });
+      await waitUntil("the promotion at the webhook", async () => hook.delivered().some((p) => JSON.stringify(p.body).includes("promoted")), { timeoutMs: 15_000 });
+      expect(texts(slack)).toEqual(["reviews v2 promoted: 100% of traffic, now stable (was v1)"]);
+      const kinds = hook.delivered().map((p) => (p.body as { kind?: string }).kind);
+      expect(kinds).toEqual(expect.arrayContaining(["adopted", "started", "step", "promoted"]));
+    } finally {
+      await hook.stop();
+    }
+  });
+
   it("tell a healthy release in order, once each, with the commit", async () => {
     const { world, slack } = await worldWithSlack();
     await world.release("v1");
