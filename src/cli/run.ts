@@ -29,6 +29,7 @@ interface RunFlags {
   redisUrlFile?: string;
   queuePrefix: string;
   listen: string;
+  httpMaxConnections: string;
   logLevel: string;
   resyncInterval: string;
   prometheusUrl: string;
@@ -66,6 +67,7 @@ export function registerRunCommand(program: Command): void {
     .addOption(flag("--redis-url-file <file>", "file holding the Redis URL, when it carries a password; wins over --redis-url", "TIDEWAY_REDIS_URL_FILE"))
     .addOption(flag("--queue-prefix <prefix>", "Redis key prefix; replicas sharing it share the work", "TIDEWAY_QUEUE_PREFIX", "tideway"))
     .addOption(flag("--listen <addr>", "HTTP address for webhooks, /metrics, /healthz, /readyz", "TIDEWAY_LISTEN", ":8080"))
+    .addOption(flag("--http-max-connections <n>", "connections the HTTP port holds open at once; more are closed as they arrive", "TIDEWAY_HTTP_MAX_CONNECTIONS", "256"))
     .addOption(flag("--log-level <level>", "debug, info, warn or error", "TIDEWAY_LOG_LEVEL", "info"))
     .addOption(flag("--prometheus-url <url>", "Prometheus that scrapes Istio's telemetry", "TIDEWAY_PROMETHEUS_URL", "http://127.0.0.1:9090"))
     .addOption(
@@ -109,6 +111,12 @@ function duration(name: string, text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0) throw new Error(`${name}: expected a duration such as "30s" or "1m", found "${text}"`);
   return ms;
+}
+
+function positiveInteger(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}: expected a whole number of at least 1, found "${text}"`);
+  return value;
 }
 
 function readSecret(file: string | undefined, envValue: string | undefined, what: string): string | undefined {
@@ -185,6 +193,7 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
     redisUrl,
     queuePrefix: flags.queuePrefix,
     listen: flags.listen,
+    httpMaxConnections: positiveInteger("--http-max-connections", flags.httpMaxConnections),
     logLevel: flags.logLevel,
     resyncIntervalMs: duration("--resync-interval", flags.resyncInterval),
   };

@@ -128,6 +128,7 @@ export class Controller {
     await this.watch.start();
     this.http = await startHttpServer({
       listen: options.listen,
+      limits: { maxConnections: options.httpMaxConnections },
       registry: this.registry,
       webhookSecret: options.webhookSecret,
       branch: options.git.branch,

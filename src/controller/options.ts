@@ -37,6 +37,8 @@ export interface ControllerOptions {
   /** BullMQ key prefix: replicas sharing one prefix share the work. */
   queuePrefix: string;
   listen: string;
+  /** Connections the HTTP port holds open at once. */
+  httpMaxConnections: number;
   logLevel: string;
   /** How often every Rollout is reconciled again, whatever Redis holds. */
   resyncIntervalMs: number;
