@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
+import { DEFAULT_SCRAPE_INTERVAL } from "../analysis/ranges.js";
 import type { Secrets } from "../controller/log.js";
 import type { ControllerOptions } from "../controller/options.js";
 import { parseDuration } from "../rollout/duration.js";
@@ -35,6 +36,7 @@ interface RunFlags {
   prometheusUrl: string;
   prometheusHeader: string[];
   prometheusTimeout: string;
+  prometheusScrapeInterval: string;
   slackWebhookUrlFile?: string;
   slackChannel?: string;
   notifyWebhookUrlFile?: string;
@@ -77,6 +79,7 @@ export function registerRunCommand(program: Command): void {
         .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split("\n").filter((v) => v.trim())]),
     )
     .addOption(flag("--prometheus-timeout <duration>", "how long one Prometheus query may take", "TIDEWAY_PROMETHEUS_TIMEOUT", "10s"))
+    .addOption(flag("--prometheus-scrape-interval <duration>", "how often Prometheus scrapes the mesh; built-in metrics look over at least 4 scrapes", "TIDEWAY_PROMETHEUS_SCRAPE_INTERVAL", DEFAULT_SCRAPE_INTERVAL))
     .addOption(flag("--slack-webhook-url-file <file>", "file holding the Slack incoming-webhook URL (or set TIDEWAY_SLACK_WEBHOOK_URL)", "TIDEWAY_SLACK_WEBHOOK_URL_FILE"))
     .addOption(flag("--slack-channel <channel>", "Slack channel when a Rollout names none", "TIDEWAY_SLACK_CHANNEL"))
     .addOption(flag("--notify-webhook-url-file <file>", "file holding a generic JSON webhook URL (or set TIDEWAY_NOTIFY_WEBHOOK_URL)", "TIDEWAY_NOTIFY_WEBHOOK_URL_FILE"))
@@ -174,7 +177,12 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
       ...(slackUrl ? { slack: { webhookUrl: slackUrl, ...(flags.slackChannel ? { channel: flags.slackChannel } : {}) } } : {}),
       ...(webhookUrl ? { webhookUrl } : {}),
     },
-    prometheus: { url: flags.prometheusUrl, headers, timeoutMs: duration("--prometheus-timeout", flags.prometheusTimeout) },
+    prometheus: {
+      url: flags.prometheusUrl,
+      headers,
+      timeoutMs: duration("--prometheus-timeout", flags.prometheusTimeout),
+      scrapeIntervalMs: duration("--prometheus-scrape-interval", flags.prometheusScrapeInterval),
+    },
     git: {
       url: flags.gitUrl,
       branch: flags.gitBranch,

@@ -4,7 +4,7 @@ import { startRedis, type RedisEnvironment } from "./redis.js";
 
 export { createGitRemote, type GitRemote } from "./git.js";
 export { startSlackReceiver, type SlackReceiver, type SlackPost } from "./slack.js";
-export { registerTarget } from "./prometheus.js";
+export { registerTarget, SCRAPE_INTERVAL } from "./prometheus.js";
 export { startRedis, type RedisEnvironment } from "./redis.js";
 export { freePort, waitUntil } from "./process.js";
 

@@ -21,6 +21,7 @@ describe("the tideway command", () => {
   it.each([
     ["--http-max-connections", "0", 'expected a whole number of at least 1, found "0"'],
     ["--http-max-connections", "many", 'expected a whole number of at least 1, found "many"'],
+    ["--prometheus-scrape-interval", "often", 'expected a duration such as "30s" or "1m", found "often"'],
   ])("refuses %s %s before starting, naming the flag", (flag, value, message) => {
     // The options are checked before any connection is made, so nothing needs to listen here.
     const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", "run", "--git-url", "/nonexistent", flag, value], { encoding: "utf8" });
