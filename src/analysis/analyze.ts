@@ -7,7 +7,7 @@ import type { Rollout } from "../rollout/model.js";
 import type { CheckOutcome } from "../rollout/status.js";
 import { classify, judgeTraffic, type TrafficVerdict } from "./classify.js";
 import type { MetricsQuerier, QueryResult } from "./prometheus.js";
-import { isBuiltIn, queryTemplate, queryVariables, renderQuery, REQUEST_COUNT_QUERY } from "./templates.js";
+import { builtInVariables, isBuiltIn, queryTemplate, renderQuery, REQUEST_COUNT_QUERY } from "./templates.js";
 
 export interface AnalysisContext {
   canaryVersion: string;
@@ -18,6 +18,8 @@ export interface AnalysisContext {
 export type QueryObserver = (metric: string, outcome: CheckOutcome, seconds: number) => void;
 
 export interface AnalysisOptions {
+  /** How often Prometheus scrapes: the built-in metrics look over at least four scrapes. */
+  scrapeIntervalMs: number;
   /** Called once per query with the metric's outcome and the query's duration in seconds. */
   observe?: QueryObserver;
 }
@@ -32,11 +34,11 @@ export async function runAnalysis(
   client: MetricsQuerier,
   rollout: Rollout,
   context: AnalysisContext,
-  options: AnalysisOptions = {},
+  options: AnalysisOptions,
 ): Promise<MetricResult[]> {
   const analysis = rollout.spec.analysis;
   if (!analysis) return [];
-  const variables = queryVariables(rollout, context);
+  const variables = builtInVariables(rollout, context, options.scrapeIntervalMs);
   const countsTraffic = analysis.minRequests > 0 && analysis.metrics.some(isBuiltIn);
 
   const [count, measured] = await Promise.all([

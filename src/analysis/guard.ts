@@ -5,6 +5,7 @@
 import type { Rollout } from "../rollout/model.js";
 import { observe, type QueryObserver } from "./analyze.js";
 import type { MetricsQuerier, QueryResult } from "./prometheus.js";
+import { MIN_RANGE_SCRAPES } from "./ranges.js";
 import { CANARY_SELECTOR, ISTIO_METRICS, promqlRange, queryVariables, renderQuery } from "./templates.js";
 
 /** The canary's requests, and its 5xx answers, over `{{ window }}`. */
@@ -20,11 +21,13 @@ export type GuardReading = { requests: number; errors: number } | { error: strin
 
 /**
  * Counts over two intervals: with the guard looking once per scrape, two scrapes are the fewest
- * that `increase` can work with, and the newest scrape weighs as much as it can. Never further
- * back than the release's start, so a retried version is not judged on its previous run's errors.
+ * that `increase` can work with, and the newest scrape weighs as much as it can. A guard looking
+ * more often than Prometheus scrapes still looks over two scrapes (shorter has no data). Never
+ * further back than the release's start, so a retried version is not judged on its previous run's errors.
  */
-export function guardWindowMs(intervalMs: number, releaseStartedAt: number, now: number): number {
-  return Math.max(0, Math.min(2 * intervalMs, now - releaseStartedAt));
+export function guardWindowMs(guard: { intervalMs: number; scrapeIntervalMs: number; releaseStartedAt: number; now: number }): number {
+  const twoLooks = MIN_RANGE_SCRAPES * Math.max(guard.intervalMs, guard.scrapeIntervalMs);
+  return Math.max(0, Math.min(twoLooks, guard.now - guard.releaseStartedAt));
 }
 
 export async function readGuard(

@@ -12,10 +12,13 @@
  *   le                                        histogram bucket bound of istio_request_duration_milliseconds
  * A mesh simulator exporting these labels (and no fewer) is enough for every built-in metric.
  */
-import { formatDuration, parseDuration } from "../rollout/duration.js";
+import { parseDuration } from "../rollout/duration.js";
 import type { Rollout } from "../rollout/model.js";
-import { BUILT_IN_METRICS, type BuiltInMetric, type Metric } from "../rollout/schema.js";
+import { BUILT_IN_METRICS, type BuiltInMetric, type Metric, type RolloutSpec } from "../rollout/schema.js";
 import { renderTemplate, type QUERY_VARIABLES } from "../rollout/template.js";
+import { builtInWindowMs, promqlRange, rangeProblem, rangeSelectors } from "./ranges.js";
+
+export { promqlRange } from "./ranges.js";
 
 /** Istio's request counter and request-duration histogram (milliseconds), as the built-ins query them. */
 export const ISTIO_METRICS = {
@@ -53,21 +56,25 @@ export const CANARY_SELECTOR = [
 const requests = (extra = "") => `${ISTIO_METRICS.requests}{${CANARY_SELECTOR}${extra}}`;
 
 /**
- * PromQL templates of the built-in metrics. Success-rate falls back to 0 successes (`or vector(0)`)
- * so that a canary answering only 5xx fails instead of having "no data".
+ * PromQL templates of the built-in metrics, over `{{ window }}` (see builtInVariables). Success-rate
+ * falls back to 0 successes (`or vector(0)`) so that a canary answering only 5xx fails instead of
+ * having "no data".
  */
 export const BUILT_IN_QUERIES: Readonly<Record<BuiltInMetric, string>> = {
   "success-rate":
-    `(sum(rate(${requests(', response_code!~"5.."')}[{{ interval }}])) or vector(0))` +
-    ` / sum(rate(${requests()}[{{ interval }}]))`,
+    `(sum(rate(${requests(', response_code!~"5.."')}[{{ window }}])) or vector(0))` +
+    ` / sum(rate(${requests()}[{{ window }}]))`,
   "latency-p99":
-    `histogram_quantile(0.99, sum(rate(${ISTIO_METRICS.duration}_bucket{${CANARY_SELECTOR}}[{{ interval }}])) by (le))`,
+    `histogram_quantile(0.99, sum(rate(${ISTIO_METRICS.duration}_bucket{${CANARY_SELECTOR}}[{{ window }}])) by (le))`,
 };
 
-/** The canary's requests over the interval: below `minRequests`, built-in metrics are inconclusive. */
-export const REQUEST_COUNT_QUERY = `sum(increase(${requests()}[{{ interval }}]))`;
+/** The canary's requests over the built-ins' window: below `minRequests`, built-in metrics are inconclusive. */
+export const REQUEST_COUNT_QUERY = `sum(increase(${requests()}[{{ window }}]))`;
 
 export type QueryVariables = Readonly<Record<(typeof QUERY_VARIABLES)[number] | "destinationService", string>>;
+
+/** The variables of the built-in queries: a user's, plus the range they look over. Not a variable users can write. */
+export type BuiltInVariables = QueryVariables & { readonly window: string };
 
 export function isBuiltIn(metric: Metric): metric is Metric & { name: BuiltInMetric } {
   return (BUILT_IN_METRICS as readonly string[]).includes(metric.name);
@@ -93,14 +100,6 @@ export function renderQuery(template: string, variables: QueryVariables): string
   return renderTemplate(template, variables, escapeLabelValue);
 }
 
-/**
- * A range for PromQL: whole seconds, at least 1s (Prometheus rejects "0s"), compound units
- * allowed ("1m30s"). Covering enough scrapes (4x the scrape interval) is the user's choice.
- */
-export function promqlRange(ms: number): string {
-  return formatDuration(Math.max(1, Math.round(ms / 1_000)) * 1_000);
-}
-
 export const DEFAULT_INTERVAL_MS = 15_000;
 
 /** The variables of one analysis run; `version` is the version being checked (the canary). */
@@ -115,6 +114,28 @@ export function queryVariables(rollout: Rollout, context: { canaryVersion: strin
     stableVersion: context.stableVersion,
     interval: promqlRange(interval ?? DEFAULT_INTERVAL_MS),
   };
+}
+
+/**
+ * Every query's variables, with the built-ins' window: the analysis interval, or four scrapes when
+ * that is longer, so that `interval: 1s` still gives rate() the samples it needs. `{{ interval }}`
+ * in a user's query stays the analysis interval; `tideway validate` warns when it is too short.
+ */
+export function builtInVariables(rollout: Rollout, context: { canaryVersion: string; stableVersion: string }, scrapeIntervalMs: number): BuiltInVariables {
+  const intervalMs = (rollout.spec.analysis ? parseDuration(rollout.spec.analysis.interval) : undefined) ?? DEFAULT_INTERVAL_MS;
+  return { ...queryVariables(rollout, context), window: promqlRange(builtInWindowMs(intervalMs, scrapeIntervalMs)) };
+}
+
+/** Range selectors in custom queries that cover fewer than two scrapes: each field's path and what to write instead. */
+export function customQueryWarnings(spec: RolloutSpec, scrapeIntervalMs: number): { path: (string | number)[]; message: string }[] {
+  const analysis = spec.analysis;
+  if (!analysis) return [];
+  const intervalMs = parseDuration(analysis.interval) ?? DEFAULT_INTERVAL_MS;
+  return analysis.metrics.flatMap((metric, index) => {
+    if (isBuiltIn(metric) || metric.query === undefined) return [];
+    const problems = rangeSelectors(metric.query).map((range) => rangeProblem(range, intervalMs, scrapeIntervalMs));
+    return problems.flatMap((message) => (message === undefined ? [] : [{ path: ["spec", "analysis", "metrics", index, "query"], message }]));
+  });
 }
 
 /** The short name of the Service the canary's requests are addressed to (see CANARY_SELECTOR). */

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
+import { DEFAULT_SCRAPE_INTERVAL } from "../analysis/ranges.js";
 import type { Secrets } from "../controller/log.js";
 import type { ControllerOptions } from "../controller/options.js";
 import { parseDuration } from "../rollout/duration.js";
@@ -29,11 +30,13 @@ interface RunFlags {
   redisUrlFile?: string;
   queuePrefix: string;
   listen: string;
+  httpMaxConnections: string;
   logLevel: string;
   resyncInterval: string;
   prometheusUrl: string;
   prometheusHeader: string[];
   prometheusTimeout: string;
+  prometheusScrapeInterval: string;
   slackWebhookUrlFile?: string;
   slackChannel?: string;
   notifyWebhookUrlFile?: string;
@@ -66,6 +69,7 @@ export function registerRunCommand(program: Command): void {
     .addOption(flag("--redis-url-file <file>", "file holding the Redis URL, when it carries a password; wins over --redis-url", "TIDEWAY_REDIS_URL_FILE"))
     .addOption(flag("--queue-prefix <prefix>", "Redis key prefix; replicas sharing it share the work", "TIDEWAY_QUEUE_PREFIX", "tideway"))
     .addOption(flag("--listen <addr>", "HTTP address for webhooks, /metrics, /healthz, /readyz", "TIDEWAY_LISTEN", ":8080"))
+    .addOption(flag("--http-max-connections <n>", "connections the HTTP port holds open at once; more are closed as they arrive", "TIDEWAY_HTTP_MAX_CONNECTIONS", "256"))
     .addOption(flag("--log-level <level>", "debug, info, warn or error", "TIDEWAY_LOG_LEVEL", "info"))
     .addOption(flag("--prometheus-url <url>", "Prometheus that scrapes Istio's telemetry", "TIDEWAY_PROMETHEUS_URL", "http://127.0.0.1:9090"))
     .addOption(
@@ -75,6 +79,7 @@ export function registerRunCommand(program: Command): void {
         .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split("\n").filter((v) => v.trim())]),
     )
     .addOption(flag("--prometheus-timeout <duration>", "how long one Prometheus query may take", "TIDEWAY_PROMETHEUS_TIMEOUT", "10s"))
+    .addOption(flag("--prometheus-scrape-interval <duration>", "how often Prometheus scrapes the mesh; built-in metrics look over at least 4 scrapes", "TIDEWAY_PROMETHEUS_SCRAPE_INTERVAL", DEFAULT_SCRAPE_INTERVAL))
     .addOption(flag("--slack-webhook-url-file <file>", "file holding the Slack incoming-webhook URL (or set TIDEWAY_SLACK_WEBHOOK_URL)", "TIDEWAY_SLACK_WEBHOOK_URL_FILE"))
     .addOption(flag("--slack-channel <channel>", "Slack channel when a Rollout names none", "TIDEWAY_SLACK_CHANNEL"))
     .addOption(flag("--notify-webhook-url-file <file>", "file holding a generic JSON webhook URL (or set TIDEWAY_NOTIFY_WEBHOOK_URL)", "TIDEWAY_NOTIFY_WEBHOOK_URL_FILE"))
@@ -109,6 +114,12 @@ function duration(name: string, text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0) throw new Error(`${name}: expected a duration such as "30s" or "1m", found "${text}"`);
   return ms;
+}
+
+function positiveInteger(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}: expected a whole number of at least 1, found "${text}"`);
+  return value;
 }
 
 function readSecret(file: string | undefined, envValue: string | undefined, what: string): string | undefined {
@@ -166,7 +177,12 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
       ...(slackUrl ? { slack: { webhookUrl: slackUrl, ...(flags.slackChannel ? { channel: flags.slackChannel } : {}) } } : {}),
       ...(webhookUrl ? { webhookUrl } : {}),
     },
-    prometheus: { url: flags.prometheusUrl, headers, timeoutMs: duration("--prometheus-timeout", flags.prometheusTimeout) },
+    prometheus: {
+      url: flags.prometheusUrl,
+      headers,
+      timeoutMs: duration("--prometheus-timeout", flags.prometheusTimeout),
+      scrapeIntervalMs: duration("--prometheus-scrape-interval", flags.prometheusScrapeInterval),
+    },
     git: {
       url: flags.gitUrl,
       branch: flags.gitBranch,
@@ -185,6 +201,7 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
     redisUrl,
     queuePrefix: flags.queuePrefix,
     listen: flags.listen,
+    httpMaxConnections: positiveInteger("--http-max-connections", flags.httpMaxConnections),
     logLevel: flags.logLevel,
     resyncIntervalMs: duration("--resync-interval", flags.resyncInterval),
   };

@@ -2,7 +2,9 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
+import { DEFAULT_SCRAPE_INTERVAL } from "../analysis/ranges.js";
 import type { RolloutFile } from "../git/tree.js";
+import { parseDuration } from "../rollout/duration.js";
 import type { Problem } from "../rollout/parse.js";
 
 export interface ValidateIo {
@@ -18,10 +20,22 @@ const processIo = (): ValidateIo => ({
   stderr: (text) => process.stderr.write(text),
 });
 
-/** Validates the Rollouts under `paths`; returns the exit code: 1 when there is any problem. */
-export async function validate(paths: readonly string[], io: ValidateIo = processIo()): Promise<number> {
+export interface ValidateOptions {
+  /** Prometheus' scrape interval: a custom query's range should cover two scrapes of it. */
+  scrapeIntervalMs: number;
+}
+
+const DEFAULT_OPTIONS: ValidateOptions = { scrapeIntervalMs: parseDuration(DEFAULT_SCRAPE_INTERVAL) ?? 15_000 };
+
+/**
+ * Validates the Rollouts under `paths`; returns the exit code: 1 when there is any problem.
+ * Warnings (a Rollout that is valid but will not work as meant) are printed and leave it at 0.
+ */
+export async function validate(paths: readonly string[], io: ValidateIo = processIo(), options: ValidateOptions = DEFAULT_OPTIONS): Promise<number> {
   // The YAML parser is loaded by the commands that parse, not for every start of the CLI.
-  const [{ readRolloutTree }, { formatProblem, parseRolloutFiles }] = await Promise.all([import("../git/tree.js"), import("../rollout/parse.js")]);
+  const [{ readRolloutTree }, { formatProblem, parseRolloutFiles }, { renderPath }, { customQueryWarnings }] = await Promise.all([
+    import("../git/tree.js"), import("../rollout/parse.js"), import("../rollout/parse-positions.js"), import("../analysis/templates.js"),
+  ]);
   const files: RolloutFile[] = [];
   const problems: Problem[] = [];
   const read = new Set<string>();
@@ -42,10 +56,16 @@ export async function validate(paths: readonly string[], io: ValidateIo = proces
     }
     problems.push(...tree.problems.map((problem) => ({ ...problem, file: shown(problem.file) })));
   }
-  const parsed = parseRolloutFiles(files);
+  const parsed = parseRolloutFiles(files, { locate: true });
   problems.push(...parsed.problems);
+  const warnings = parsed.rollouts.flatMap(({ file, rollout, locate }) =>
+    customQueryWarnings(rollout.spec, options.scrapeIntervalMs).map(({ path: field, message }) => ({
+      file, ...(locate?.(field) ?? { line: 1, column: 1 }), path: renderPath(field), message,
+    })));
   for (const problem of problems) io.stderr(`${formatProblem(problem)}\n`);
-  io.stdout(`${count(files.length, "file")}, ${count(parsed.rollouts.length, "Rollout")}, ${count(problems.length, "problem")}\n`);
+  for (const warning of warnings) io.stderr(`${warning.file}:${warning.line}:${warning.column}: warning: ${warning.path}: ${warning.message}\n`);
+  const warned = warnings.length > 0 ? `, ${count(warnings.length, "warning")}` : "";
+  io.stdout(`${count(files.length, "file")}, ${count(parsed.rollouts.length, "Rollout")}, ${count(problems.length, "problem")}${warned}\n`);
   return problems.length > 0 ? 1 : 0;
 }
 
@@ -71,7 +91,12 @@ export function registerValidateCommand(program: Command): void {
     .command("validate")
     .description("check the Rollouts in files or directories as the controller would, with file:line:column errors")
     .argument("[paths...]", "YAML files or directories to check (default: the current directory)")
-    .action(async (paths: string[]) => {
-      process.exitCode = await validate(paths);
+    .option("--scrape-interval <duration>", "Prometheus' scrape interval: warn about custom queries whose range covers fewer than 2 scrapes", DEFAULT_SCRAPE_INTERVAL)
+    .action(async (paths: string[], flags: { scrapeInterval: string }, command: Command) => {
+      const scrapeIntervalMs = parseDuration(flags.scrapeInterval);
+      if (scrapeIntervalMs === undefined || scrapeIntervalMs <= 0) {
+        command.error(`tideway validate: --scrape-interval: expected a duration such as "15s" or "1m", found "${flags.scrapeInterval}"`, { exitCode: 2 });
+      }
+      process.exitCode = await validate(paths, processIo(), { scrapeIntervalMs });
     });
 }

@@ -90,13 +90,14 @@ export class Controller {
     }
     this.metrics = new ControllerMetrics(this.registry);
     const prometheus = new PrometheusClient(options.prometheus);
+    const { scrapeIntervalMs } = options.prometheus;
     const observeQuery: QueryObserver = (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds);
     this.reconciler = new Reconciler({
       rollouts: this.rollouts,
       traffic: new IstioTraffic(kc),
-      analysis: (rollout, context) => runAnalysis(prometheus, rollout, context, { observe: observeQuery }),
+      analysis: (rollout, context) => runAnalysis(prometheus, rollout, context, { observe: observeQuery, scrapeIntervalMs }),
       guard: (rollout, { releaseStartedAt, ...context }) =>
-        readGuard(prometheus, rollout, { ...context, windowMs: guardWindowMs(guardOf(rollout.spec)?.intervalMs ?? DEFAULT_INTERVAL_MS, releaseStartedAt, Date.now()) }, observeQuery),
+        readGuard(prometheus, rollout, { ...context, windowMs: guardWindowMs({ intervalMs: guardOf(rollout.spec)?.intervalMs ?? DEFAULT_INTERVAL_MS, scrapeIntervalMs, releaseStartedAt, now: Date.now() }) }, observeQuery),
       queue: this.reconcileQueue,
       events: this.events,
       metrics: this.metrics,
@@ -143,6 +144,7 @@ export class Controller {
     await this.watch.start();
     this.http = await startHttpServer({
       listen: options.listen,
+      limits: { maxConnections: options.httpMaxConnections },
       registry: this.registry,
       webhookSecret: options.webhookSecret,
       branch: options.git.branch,

@@ -33,10 +33,14 @@ export interface ControllerOptions {
     /** Extra request headers (e.g. Authorization); secret. */
     headers: Record<string, string>;
     timeoutMs: number;
+    /** How often Prometheus scrapes the mesh: the built-in metrics and the guard look over enough scrapes. */
+    scrapeIntervalMs: number;
   };
   /** BullMQ key prefix: replicas sharing one prefix share the work. */
   queuePrefix: string;
   listen: string;
+  /** Connections the HTTP port holds open at once. */
+  httpMaxConnections: number;
   logLevel: string;
   /** How often every Rollout is reconciled again, whatever Redis holds. */
   resyncIntervalMs: number;

@@ -2,7 +2,26 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { RefusalLog } from "./refusals.js";
 import { verifyWebhook, type WebhookProvider } from "./webhooks.js";
+
+/** What one client may hold: a port open to the internet must not be held open by slow or silent clients. */
+export interface HttpLimits {
+  /** Connections open at once; more are closed as they arrive. */
+  maxConnections: number;
+  /** Time for a request's headers to arrive. */
+  headersTimeoutMs: number;
+  /** Time for a whole request, body included, to arrive; a client that sends part of it gets a 408 and is closed. */
+  requestTimeoutMs: number;
+  /** How long an idle kept-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+}
+
+/** Git hosts send a webhook within their own 10 s timeout; Prometheus scrapes and probes need a few connections. */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxConnections: 256, headersTimeoutMs: 10_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000 };
+
+/** Refused webhooks are logged as counts once per this interval (the first one at once). */
+export const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 export interface HttpServerOptions {
   /** "host:port" or ":port". */
@@ -11,6 +30,8 @@ export interface HttpServerOptions {
   webhookSecret: string;
   /** Largest webhook body accepted. */
   maxBodyBytes?: number;
+  /** DEFAULT_HTTP_LIMITS where not given. */
+  limits?: Partial<HttpLimits>;
   /** Called for each authentic push (to the watched branch, when the payload names one). */
   onPush: (provider: WebhookProvider) => Promise<void>;
   /** The branch syncs follow; pushes to other branches are acknowledged and ignored. */
@@ -24,7 +45,17 @@ const PROVIDERS: Record<string, WebhookProvider> = { "/webhooks/github": "github
 
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
-  const server = createServer((request, response) => {
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+  const refusals = new RefusalLog((fields) => options.log("warn", "webhooks refused", fields), REFUSAL_LOG_INTERVAL_MS);
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
+  const server = createServer({
+    headersTimeout,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node looks for expired requests this often (30 s by default, which doubles the timeouts).
+    connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+  }, (request, response) => {
     handle(request, response).catch((error: unknown) => {
       options.log("warn", "http handler failed", { error: error instanceof Error ? error.message : String(error) });
       if (!response.headersSent) reply(response, 500, "internal error");
@@ -47,10 +78,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     if (!provider) return reply(response, 404, "not found");
     if (request.method !== "POST") return reply(response, 405, "POST only");
     const body = await readBody(request, maxBody);
-    if (body === undefined) return reply(response, 413, `body over ${maxBody} bytes`);
+    // The client went away (or was cut off by the request timeout): nobody to answer, nothing to log.
+    if (body === "aborted") return;
+    if (body === "too-large") return reply(response, 413, `body over ${maxBody} bytes`);
     const verdict = verifyWebhook(provider, options.webhookSecret, request.headers, body);
     if (!verdict.ok) {
-      options.log("warn", "webhook refused", { provider, reason: verdict.reason, remote: request.socket.remoteAddress });
+      refusals.record(provider, verdict.reason, request.socket.remoteAddress);
       return reply(response, 401, verdict.reason);
     }
     if (verdict.branch && verdict.branch !== options.branch) return reply(response, 202, `ignored: push to ${verdict.branch}`);
@@ -59,7 +92,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     return reply(response, 202, "sync queued");
   }
 
-  server.requestTimeout = 30_000;
+  server.maxConnections = limits.maxConnections;
   const [host, port] = parseListen(options.listen);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -70,6 +103,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     server,
     port: address.port,
     close: () => new Promise((resolve) => {
+      refusals.close();
       server.closeAllConnections();
       server.close(() => resolve());
     }),
@@ -81,13 +115,13 @@ function reply(response: ServerResponse, status: number, text: string): void {
   response.end(`${text}\n`);
 }
 
-/** The body, or undefined when it passes `limit` (the rest is not read). */
-function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
+/** The body; "too-large" when it passes `limit` (the rest is not kept); "aborted" when the client went away first. */
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer | "too-large" | "aborted"> {
+  return new Promise((resolve) => {
     const declared = Number(request.headers["content-length"] ?? "0");
     if (declared > limit) {
       request.resume();
-      resolve(undefined);
+      resolve("too-large");
       return;
     }
     const chunks: Buffer[] = [];
@@ -96,8 +130,10 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer | und
       size += chunk.length;
       if (size <= limit) chunks.push(chunk); // past the limit, drain without keeping
     });
-    request.on("end", () => resolve(size > limit ? undefined : Buffer.concat(chunks)));
-    request.on("error", reject);
+    request.on("end", () => resolve(size > limit ? "too-large" : Buffer.concat(chunks)));
+    // "error" (aborted, reset) or a close before "end"; once settled, a later resolve is a no-op.
+    request.on("error", () => resolve("aborted"));
+    request.on("close", () => resolve("aborted"));
   });
 }
 

@@ -5,7 +5,7 @@
 import { isMap, LineCounter, parseAllDocuments, type Document } from "yaml";
 import { DEFAULT_NAMESPACE, toRollout, type Rollout } from "./model.js";
 import { describeIssue, explainIssues } from "./parse-messages.js";
-import { flowDepth, measure, positionAtOffset, positionOf, renderPath, syntaxErrorOffset, unresolvedAliasOffset, type Position } from "./parse-positions.js";
+import { flowDepth, measure, positionAtOffset, positionOf, renderPath, syntaxErrorOffset, unresolvedAliasOffset, type FieldPath, type Position } from "./parse-positions.js";
 import { API_VERSION, KIND, RolloutDocumentSchema, RolloutMetadataSchema, type RolloutDocument } from "./schema.js";
 
 /** One problem in a file, positioned for editors and CI logs. */
@@ -32,6 +32,8 @@ export interface ParsedRollout {
   namePosition?: Position;
   /** Where `metadata.namespace` is (or `metadata`, when it names none): for a namespace the cluster lacks. */
   namespacePosition?: Position;
+  /** Where a field is, for findings made after parsing; only with `ParseOptions.locate`. */
+  locate?: (path: FieldPath) => Position;
 }
 
 export interface ParseResult {
@@ -49,6 +51,11 @@ export interface ParseOptions {
   maxNodes?: number;
   /** Nesting of maps and lists in one Rollout document. Default 64. */
   maxDepth?: number;
+  /**
+   * Give each Rollout a `locate` for its fields (`tideway validate`). Off by default: it keeps the
+   * YAML tree of every Rollout in memory, which the controller's cache of parsed files must not.
+   */
+  locate?: boolean;
 }
 
 export const DEFAULT_PARSE_OPTIONS: Required<ParseOptions> = {
@@ -56,6 +63,7 @@ export const DEFAULT_PARSE_OPTIONS: Required<ParseOptions> = {
   maxAliasCount: 100,
   maxNodes: 10_000,
   maxDepth: 64,
+  locate: false,
 };
 
 /** apiVersions of Tideway's API group start with this. */
@@ -150,7 +158,8 @@ function parseDocuments(file: string, text: string, limits: Required<ParseOption
       const rollout = toRollout(result.data, DEFAULT_NAMESPACE);
       const namePosition = positionOf(document, lineCounter, ["metadata", "name"], "value");
       const namespacePosition = positionOf(document, lineCounter, ["metadata", "namespace"], "key");
-      rollouts.push({ file, ...start, document: result.data, rollout, namePosition, namespacePosition });
+      const locate = limits.locate ? (path: FieldPath) => positionOf(document, lineCounter, path, "value") : undefined;
+      rollouts.push({ file, ...start, document: result.data, rollout, namePosition, namespacePosition, ...(locate ? { locate } : {}) });
       continue;
     }
     const identity = identityFromValue(value);

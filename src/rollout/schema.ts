@@ -116,7 +116,7 @@ export const MetricSchema = z
 export const GuardSchema = z
   .strictObject({
     enabled: z.boolean().default(true).meta({ description: "Whether the guard runs; on by default when the Rollout has analysis." }),
-    interval: period.default("15s").meta({ description: "How often the guard looks; set it to Prometheus' scrape interval. It looks at the last two intervals." }),
+    interval: period.default("15s").meta({ description: "How often the guard looks; set it to Prometheus' scrape interval. It looks at the last two intervals (two scrapes at least)." }),
     errorRatio: z.number().gt(0).max(1).default(0.2).meta({ description: "Roll back at once when at least this share of the canary's requests fail (5xx)." }),
     minRequests: z.int().min(1).default(20).meta({ description: "Canary requests needed in the guard's window before it can act." }),
   })
@@ -132,7 +132,7 @@ export const AnalysisSchema = z
     errorLimit: limit(3, "Checks in a row that could not reach Prometheus tolerated."),
     onInconclusive: z.enum(["pause", "rollback"]).default("pause").meta({ description: "What happens past inconclusiveLimit." }),
     onError: z.enum(["pause", "rollback"]).default("pause").meta({ description: "What happens past errorLimit." }),
-    minRequests: z.int().min(0).default(20).meta({ description: "Canary requests needed in an interval for built-in metrics to count." }),
+    minRequests: z.int().min(0).default(20).meta({ description: "Canary requests needed for built-in metrics to count, in their window: the interval, or four scrapes when longer." }),
     metrics: z.array(MetricSchema).min(1, { error: "expected at least one metric" }),
     guard: GuardSchema.optional(),
   })

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitUntil } from "./process.js";
+import { SCRAPE_INTERVAL } from "./prometheus.js";
 
 export interface LogLine {
   level: string;
@@ -64,6 +65,8 @@ export async function startController(options: {
     "--queue-prefix", options.prefix ?? `t${Math.random().toString(36).slice(2, 8)}`,
     "--listen", `127.0.0.1:${port}`,
     "--log-level", options.logLevel ?? "debug",
+    // The test Prometheus scrapes every second; the built-ins' window and the guard's follow it.
+    "--prometheus-scrape-interval", SCRAPE_INTERVAL,
     ...(options.args ?? []),
   ];
   const child: ChildProcess = spawn(process.execPath, args, {

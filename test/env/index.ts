@@ -6,7 +6,7 @@ export { createGitRemote, type GitRemote } from "./git.js";
 export { startGitHttpServer, type GitHttpServer, type GitHttpRequest } from "./git-http.js";
 export { startGitSshServer, type GitSshServer } from "./git-ssh.js";
 export { startSlackReceiver, type SlackReceiver, type SlackPost } from "./slack.js";
-export { registerTarget } from "./prometheus.js";
+export { registerTarget, SCRAPE_INTERVAL } from "./prometheus.js";
 export { startRedis, type RedisEnvironment } from "./redis.js";
 export { freePort, waitUntil } from "./process.js";
 

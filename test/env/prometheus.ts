@@ -3,6 +3,9 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { findExecutable, freePort, removeDir, ServerProcess, tempDir, waitUntil } from "./process.js";
 
+/** How often the test Prometheus scrapes: the controller and analysis tests are told the same (--prometheus-scrape-interval). */
+export const SCRAPE_INTERVAL = "1s";
+
 export interface PrometheusEnvironment {
   /** http://127.0.0.1:<port> */
   url: string;
@@ -41,7 +44,7 @@ export async function startPrometheus(): Promise<PrometheusEnvironment> {
   mkdirSync(targetsDir);
   writeFileSync(join(dir, "prometheus.yml"), [
     "global:",
-    "  scrape_interval: 1s",
+    `  scrape_interval: ${SCRAPE_INTERVAL}`,
     "  scrape_timeout: 900ms",
     "  evaluation_interval: 1s",
     "scrape_configs:",

@@ -9,13 +9,16 @@ import { PrometheusClient, type MetricsQuerier } from "../../src/analysis/promet
 import { ISTIO_DURATION_BUCKETS_MS, ISTIO_LABELS, ISTIO_METRICS } from "../../src/analysis/templates.js";
 import type { Rollout } from "../../src/rollout/model.js";
 import { RolloutSpecSchema, type RolloutSpecInput } from "../../src/rollout/schema.js";
-import { freePort, registerTarget, waitUntil } from "../env/index.js";
+import { parseDuration } from "../../src/rollout/duration.js";
+import { freePort, registerTarget, SCRAPE_INTERVAL, waitUntil } from "../env/index.js";
 import { services, uniqueName } from "./services.js";
 
 type AnalysisInput = NonNullable<RolloutSpecInput["analysis"]>;
 
 const namespace = uniqueName("analysis");
 const CONTEXT = { canaryVersion: "v2", stableVersion: "v1" };
+/** The test Prometheus' scrape interval, as the controller is told it. */
+const SCRAPE = { scrapeIntervalMs: parseDuration(SCRAPE_INTERVAL) ?? 1_000 };
 
 /** What each simulated service answers per 200 ms tick, by version. */
 interface Traffic { requests: number; errors: number; latencyMs: number; everyNthTick?: number }
@@ -93,7 +96,7 @@ afterAll(async () => {
 
 describe("analysis against the real Prometheus", () => {
   it("passes success-rate and latency-p99 for a healthy canary, whatever the stable version does", async () => {
-    const results = await runAnalysis(prometheus, rollout("healthy", {}), CONTEXT);
+    const results = await runAnalysis(prometheus, rollout("healthy", {}), CONTEXT, SCRAPE);
     expect(results).toEqual([
       { name: "success-rate", outcome: "pass", value: 1, message: "1 >= 0.99" },
       { name: "latency-p99", outcome: "pass", value: expect.closeTo(49.75, 1), message: expect.stringMatching(/^\d+(\.\d+)? <= 500$/) },
@@ -101,35 +104,35 @@ describe("analysis against the real Prometheus", () => {
   });
 
   it("fails success-rate near 0.7 for a canary answering 30% 5xx", async () => {
-    const [successRate] = await runAnalysis(prometheus, rollout("failing", { metrics: [{ name: "success-rate", min: 0.99 }] }), CONTEXT);
+    const [successRate] = await runAnalysis(prometheus, rollout("failing", { metrics: [{ name: "success-rate", min: 0.99 }] }), CONTEXT, SCRAPE);
     expect(successRate).toMatchObject({ name: "success-rate", outcome: "fail", message: expect.stringMatching(/^0\.\d+ < 0\.99$/) });
     expect(successRate?.value).toBeCloseTo(0.7, 1);
   });
 
   it("fails success-rate at 0 for a canary answering only 5xx", async () => {
-    const [successRate] = await runAnalysis(prometheus, rollout("broken", { metrics: [{ name: "success-rate" }] }), CONTEXT);
+    const [successRate] = await runAnalysis(prometheus, rollout("broken", { metrics: [{ name: "success-rate" }] }), CONTEXT, SCRAPE);
     expect(successRate).toEqual({ name: "success-rate", outcome: "fail", value: 0, message: "0 < 0.99" });
   });
 
   it("fails latency-p99 above its max for a canary answering in 800 ms, and passes it under a higher max", async () => {
-    const [strict] = await runAnalysis(prometheus, rollout("slow", { metrics: [{ name: "latency-p99", max: 500 }] }), CONTEXT);
+    const [strict] = await runAnalysis(prometheus, rollout("slow", { metrics: [{ name: "latency-p99", max: 500 }] }), CONTEXT, SCRAPE);
     expect(strict).toMatchObject({ outcome: "fail", value: expect.closeTo(995, 0), message: expect.stringMatching(/^99\d(\.\d+)? > 500$/) });
-    const [lenient] = await runAnalysis(prometheus, rollout("slow", { metrics: [{ name: "latency-p99", max: 1000 }] }), CONTEXT);
+    const [lenient] = await runAnalysis(prometheus, rollout("slow", { metrics: [{ name: "latency-p99", max: 1000 }] }), CONTEXT, SCRAPE);
     expect(lenient?.outcome).toBe("pass");
   });
 
   it("is inconclusive when the canary had too little traffic, naming the count", async () => {
-    const results = await runAnalysis(prometheus, rollout("quiet", { minRequests: 20 }), CONTEXT);
+    const results = await runAnalysis(prometheus, rollout("quiet", { minRequests: 20 }), CONTEXT, SCRAPE);
     expect(results.map((r) => r.outcome)).toEqual(["inconclusive", "inconclusive"]);
     for (const result of results) expect(result.message).toMatch(/^\d+(\.\d+)? requests < 20 \(minRequests\)$/);
   });
 
   it("is inconclusive for a service with no series at all", async () => {
-    const counted = await runAnalysis(prometheus, rollout("unseen", {}), CONTEXT);
+    const counted = await runAnalysis(prometheus, rollout("unseen", {}), CONTEXT, SCRAPE);
     expect(counted.map((r) => [r.outcome, r.message])).toEqual([
       ["inconclusive", "0 requests < 20 (minRequests)"], ["inconclusive", "0 requests < 20 (minRequests)"],
     ]);
-    const uncounted = await runAnalysis(prometheus, rollout("unseen", { minRequests: 0 }), CONTEXT);
+    const uncounted = await runAnalysis(prometheus, rollout("unseen", { minRequests: 0 }), CONTEXT, SCRAPE);
     expect(uncounted.map((r) => [r.outcome, r.value, r.message])).toEqual([["inconclusive", null, "no data"], ["inconclusive", null, "no data"]]);
   });
 
@@ -138,7 +141,7 @@ describe("analysis against the real Prometheus", () => {
       `sum(rate(istio_requests_total{destination_service_name="{{ service }}", destination_service_namespace="{{ namespace }}", destination_version="{{ ${version} }}", response_code=~"5.."}[{{ interval }}])) or vector(0)`;
     const results = await runAnalysis(prometheus, rollout("healthy", {
       metrics: [{ name: "canary-errors", query: errors("canaryVersion"), max: 0.5 }, { name: "stable-errors", query: errors("stableVersion"), max: 0.5 }],
-    }), CONTEXT);
+    }), CONTEXT, SCRAPE);
     expect(results[0]).toEqual({ name: "canary-errors", outcome: "pass", value: 0, message: "0 <= 0.5" });
     expect(results[1]).toMatchObject({ name: "stable-errors", outcome: "fail" });
     // 25 errors/s when the test's 200 ms ticker keeps time; a starved one only runs late, so less.
@@ -152,31 +155,43 @@ describe("analysis against the real Prometheus", () => {
     ["1/0 as +Inf", "vector(1) / vector(0)", "inconclusive", null, "+Inf"],
     ["-1/0 as -Inf", "vector(-1) / vector(0)", "inconclusive", null, "-Inf"],
   ])("reads %s", async (_, query, outcome, value, message) => {
-    const [result] = await runAnalysis(prometheus, rollout("healthy", { metrics: [{ name: "custom", query, max: 1 }] }), CONTEXT);
+    const [result] = await runAnalysis(prometheus, rollout("healthy", { metrics: [{ name: "custom", query, max: 1 }] }), CONTEXT, SCRAPE);
     expect(result).toEqual({ name: "custom", outcome, value, message });
   });
 
   it("is an error when a query returns several series", async () => {
     const query = 'istio_requests_total{destination_service_name="{{ service }}", destination_service_namespace="{{ namespace }}"}';
-    const [result] = await runAnalysis(prometheus, rollout("healthy", { metrics: [{ name: "custom", query, max: 1 }] }), CONTEXT);
+    const [result] = await runAnalysis(prometheus, rollout("healthy", { metrics: [{ name: "custom", query, max: 1 }] }), CONTEXT, SCRAPE);
     expect(result).toEqual({
       name: "custom", outcome: "error", value: null, message: "prometheus: query returned 3 series; expected one (sum it in the template)",
     });
   });
 
   it("is an error carrying Prometheus' own message for bad PromQL", async () => {
-    const [result] = await runAnalysis(prometheus, rollout("healthy", { metrics: [{ name: "custom", query: "sum(rate(x[{{ interval }}]", max: 1 }] }), CONTEXT);
+    const [result] = await runAnalysis(prometheus, rollout("healthy", { metrics: [{ name: "custom", query: "sum(rate(x[{{ interval }}]", max: 1 }] }), CONTEXT, SCRAPE);
     expect(result).toMatchObject({ outcome: "error", value: null, message: expect.stringMatching(/^prometheus: HTTP 400: .*parse error/) });
   });
 
+  it("gives the built-ins data with interval: 1s, looking over four 1 s scrapes instead of one", async () => {
+    const sent: string[] = [];
+    const recording: MetricsQuerier = { query: (promql) => (sent.push(promql), prometheus.query(promql)) };
+    const results = await runAnalysis(recording, rollout("healthy", { interval: "1s" }), CONTEXT, SCRAPE);
+    expect(results).toEqual([
+      { name: "success-rate", outcome: "pass", value: 1, message: "1 >= 0.99" },
+      { name: "latency-p99", outcome: "pass", value: expect.closeTo(49.75, 1), message: expect.stringMatching(/ <= 500$/) },
+    ]);
+    expect(sent).toHaveLength(3); // the request count too: enough requests in the window
+    for (const query of sent) expect(query).toContain("[4s]");
+  });
+
   it("accepts a compound interval such as 1m30s as the rate window", async () => {
-    const results = await runAnalysis(prometheus, rollout("healthy", { interval: "1m30s" }), CONTEXT);
+    const results = await runAnalysis(prometheus, rollout("healthy", { interval: "1m30s" }), CONTEXT, SCRAPE);
     expect(results.map((r) => r.outcome)).toEqual(["pass", "pass"]);
   });
 
   it("keeps a hostile version inside its label value", async () => {
     const hostile = { canaryVersion: 'v2"} or vector(1) or x{a="\\', stableVersion: "v1" };
-    const results = await runAnalysis(prometheus, rollout("healthy", { minRequests: 0 }), hostile);
+    const results = await runAnalysis(prometheus, rollout("healthy", { minRequests: 0 }), hostile, SCRAPE);
     expect(results.map((r) => [r.outcome, r.message])).toEqual([["inconclusive", "no data"], ["inconclusive", "no data"]]);
   });
 
@@ -186,6 +201,7 @@ describe("analysis against the real Prometheus", () => {
     const observed: [string, string, number][] = [];
     const custom = { name: "custom", query: "scalar(vector(0.5))", max: 1 };
     await runAnalysis(counting, rollout("healthy", { metrics: [{ name: "success-rate" }, { name: "latency-p99" }, custom] }), CONTEXT, {
+      ...SCRAPE,
       observe: (metric, outcome, seconds) => observed.push([metric, outcome, seconds]),
     });
     expect(sent).toHaveLength(4);
@@ -199,7 +215,7 @@ describe("analysis against the real Prometheus", () => {
   it("returns no results for a Rollout without analysis", async () => {
     const plain = rollout("healthy", {});
     delete plain.spec.analysis;
-    expect(await runAnalysis(prometheus, plain, CONTEXT)).toEqual([]);
+    expect(await runAnalysis(prometheus, plain, CONTEXT, SCRAPE)).toEqual([]);
   });
 });
 
@@ -246,7 +262,7 @@ describe("analysis when Prometheus cannot answer", () => {
     const port = await freePort();
     const client = new PrometheusClient({ url: `http://127.0.0.1:${port}`, headers: { Authorization: `Bearer ${secret}` } });
     const metrics = [{ name: "success-rate" }, { name: "latency-p99" }, { name: "custom", query: "vector(1)", max: 2 }];
-    const results = await runAnalysis(client, rollout("healthy", { metrics }), CONTEXT);
+    const results = await runAnalysis(client, rollout("healthy", { metrics }), CONTEXT, SCRAPE);
     expect(results).toEqual(metrics.map(({ name }) => ({
       name, outcome: "error", value: null, message: `prometheus: cannot connect to 127.0.0.1:${port}: connection refused`,
     })));

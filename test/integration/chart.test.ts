@@ -112,6 +112,7 @@ describe("the Helm chart", () => {
     ["external Redis without a URL", { "git.url": GIT_URL, "redis.bundled": "false" }, /redis\.url|url/],
     ["an unknown log level", { "git.url": GIT_URL, logLevel: "verbose" }, /logLevel/],
     ["a misspelt value", { "git.url": GIT_URL, "git.brnach": "main" }, /brnach/],
+    ["a scrape interval that is not a duration", { "git.url": GIT_URL, "prometheus.scrapeInterval": "often" }, /scrapeInterval/],
     ["an external Redis password that would be plain text next to an existing Secret", { "git.url": GIT_URL, existingSecret: "creds", "redis.bundled": "false", "redis.url": "redis://:pw@r:6379" }, /existingSecretKeys\.redisUrl/],
   ])("refuses %s with a message naming the value", (_case, set: Record<string, string>, message) => {
     expect(() => template("tideway", set)).toThrow(message);
@@ -129,6 +130,7 @@ describe("the Helm chart", () => {
     expect(container?.volumeMounts.map((v) => v.mountPath).sort()).toEqual(["/tmp", "/var/cache/tideway"]);
     expect(envOf(container)).toMatchObject({
       TIDEWAY_GIT_URL: GIT_URL, TIDEWAY_GIT_CACHE_DIR: "/var/cache/tideway", TIDEWAY_REDIS_URL: "redis://tideway-redis:6379", HOME: "/tmp", TIDEWAY_LISTEN: ":8080",
+      TIDEWAY_PROMETHEUS_SCRAPE_INTERVAL: "15s",
     });
     expect(Object.keys(envOf(container)).filter((name) => name.endsWith("_FILE"))).toEqual([]);
     const redis = podSpec(find(list, "Deployment", "tideway-redis"));

@@ -2,15 +2,23 @@ import { describe, expect, it } from "vitest";
 import { GUARD_QUERIES, guardWindowMs } from "../../src/analysis/guard.js";
 
 describe("the guard's window", () => {
-  it("is two guard intervals", () => {
-    expect(guardWindowMs(15_000, 0, 3_600_000)).toBe(30_000);
-    expect(guardWindowMs(1_000, 0, 3_600_000)).toBe(2_000);
+  const window = (intervalMs: number, scrapeIntervalMs: number, releaseStartedAt: number, now: number) => guardWindowMs({ intervalMs, scrapeIntervalMs, releaseStartedAt, now });
+
+  it("is two guard intervals when the guard looks once per scrape or less often", () => {
+    expect(window(15_000, 15_000, 0, 3_600_000)).toBe(30_000);
+    expect(window(1_000, 1_000, 0, 3_600_000)).toBe(2_000);
+    expect(window(30_000, 15_000, 0, 3_600_000)).toBe(60_000);
+  });
+
+  it("is two scrapes when the guard looks more often than Prometheus scrapes (a shorter window has no data)", () => {
+    expect(window(1_000, 15_000, 0, 3_600_000)).toBe(30_000);
+    expect(window(5_000, 15_000, 0, 3_600_000)).toBe(30_000);
   });
 
   it("never reaches back before the release started, so a retry is not judged on the last run's errors", () => {
-    expect(guardWindowMs(15_000, 1_000_000, 1_012_000)).toBe(12_000);
-    expect(guardWindowMs(15_000, 1_000_000, 1_000_000)).toBe(0);
-    expect(guardWindowMs(15_000, 1_000_000, 999_000)).toBe(0); // a clock a little behind
+    expect(window(15_000, 15_000, 1_000_000, 1_012_000)).toBe(12_000);
+    expect(window(15_000, 15_000, 1_000_000, 1_000_000)).toBe(0);
+    expect(window(15_000, 15_000, 1_000_000, 999_000)).toBe(0); // a clock a little behind
   });
 });
 

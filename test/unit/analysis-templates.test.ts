@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   BUILT_IN_QUERIES,
+  builtInVariables,
   escapeLabelValue,
   ISTIO_LABELS,
   ISTIO_METRICS,
@@ -17,6 +18,16 @@ import { QUERY_VARIABLES } from "../../src/rollout/template.js";
 const VARIABLES: QueryVariables = {
   service: "reviews", destinationService: "reviews", namespace: "bookinfo", version: "v2", canaryVersion: "v2", stableVersion: "v1", interval: "15s",
 };
+/** The built-ins' variables at a 15s interval and a 15s scrape interval: four scrapes, 1m. */
+const BUILT_IN_VARIABLES = { ...VARIABLES, window: "1m" };
+
+const specWith = (analysis: Record<string, unknown>) => RolloutSpecSchema.parse({
+  service: "reviews",
+  version: "v2",
+  trafficRouting: { istio: { virtualService: { name: "reviews" } } },
+  steps: [{ setWeight: 10 }],
+  analysis: { metrics: [{ name: "success-rate" }], ...analysis },
+});
 
 /** The one double-quoted string of `name="..."` in a query, decoded (PromQL's escapes match JSON's here). */
 function labelValue(query: string, name: string): string | undefined {
@@ -81,10 +92,27 @@ describe("the interval variable", () => {
         steps: [{ setWeight: 10 }],
         analysis: { metrics: [{ name: "success-rate" }] },
       });
-      const variables = queryVariables({ name: "reviews", namespace: "bookinfo", spec }, { canaryVersion: "v2", stableVersion: "v1" });
+      const variables = builtInVariables({ name: "reviews", namespace: "bookinfo", spec }, { canaryVersion: "v2", stableVersion: "v1" }, 15_000);
       expect(variables).toMatchObject({ service: "reviews", destinationService: expected });
       expect(renderQuery(BUILT_IN_QUERIES["success-rate"], variables)).toContain(`destination_service_name="${expected}"`);
     }
+  });
+});
+
+describe("the built-ins' window", () => {
+  it.each([
+    ["1s", 1_000, "4s"],
+    ["1s", 15_000, "1m"],
+    ["15s", 15_000, "1m"],
+    ["15s", 1_000, "15s"],
+    ["1m30s", 15_000, "1m30s"],
+    ["5m", 30_000, "5m"],
+    ["10s", 5_000, "20s"],
+  ])("is the larger of the interval %s and four scrapes of %d ms: %s", (interval, scrapeIntervalMs, window) => {
+    const variables = builtInVariables({ name: "reviews", namespace: "bookinfo", spec: specWith({ interval }) }, { canaryVersion: "v2", stableVersion: "v1" }, scrapeIntervalMs);
+    expect(variables.window).toBe(window);
+    expect(variables.interval).toBe(interval); // {{ interval }} in a user's query stays the analysis interval
+    expect(renderQuery(BUILT_IN_QUERIES["success-rate"], variables)).toContain(`[${window}]`);
   });
 });
 
@@ -110,20 +138,20 @@ describe("the built-in queries", () => {
   });
 
   it("measures success-rate as the canary's non-5xx share, counting an all-5xx canary as 0", () => {
-    expect(renderQuery(BUILT_IN_QUERIES["success-rate"], VARIABLES)).toBe(
-      `(sum(rate(istio_requests_total{${canarySelector}, response_code!~"5.."}[15s])) or vector(0))` +
-        ` / sum(rate(istio_requests_total{${canarySelector}}[15s]))`,
+    expect(renderQuery(BUILT_IN_QUERIES["success-rate"], BUILT_IN_VARIABLES)).toBe(
+      `(sum(rate(istio_requests_total{${canarySelector}, response_code!~"5.."}[1m])) or vector(0))` +
+        ` / sum(rate(istio_requests_total{${canarySelector}}[1m]))`,
     );
   });
 
   it("measures latency-p99 from the canary's duration histogram", () => {
-    expect(renderQuery(BUILT_IN_QUERIES["latency-p99"], VARIABLES)).toBe(
-      `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${canarySelector}}[15s])) by (le))`,
+    expect(renderQuery(BUILT_IN_QUERIES["latency-p99"], BUILT_IN_VARIABLES)).toBe(
+      `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${canarySelector}}[1m])) by (le))`,
     );
   });
 
-  it("counts the canary's requests over the interval", () => {
-    expect(renderQuery(REQUEST_COUNT_QUERY, VARIABLES)).toBe(`sum(increase(istio_requests_total{${canarySelector}}[15s]))`);
+  it("counts the canary's requests over the same window as the metrics they qualify", () => {
+    expect(renderQuery(REQUEST_COUNT_QUERY, BUILT_IN_VARIABLES)).toBe(`sum(increase(istio_requests_total{${canarySelector}}[1m]))`);
   });
 
   it("queries Istio's standard metric names", () => {

@@ -111,6 +111,67 @@ describe("tideway validate", () => {
   });
 });
 
+describe("tideway validate and the scrape interval", () => {
+  /** A valid Rollout whose third metric's range is [10s], and whose fourth uses [{{ interval }}] at `interval`. */
+  const withQueries = (interval: string) => `${rollout("reviews")}  analysis:
+    interval: ${interval}
+    metrics:
+      - name: success-rate
+      - name: latency-p99
+      - name: checkout-errors
+        query: sum(rate(checkout_errors_total{version="{{ version }}"}[10s]))
+        max: 0.5
+      - name: queue-depth
+        query: |
+          max(avg_over_time(queue_depth{version="{{ version }}"}[{{ interval }}]))
+        max: 100
+`;
+
+  it("warns, naming file:line, the field and the fix, and exits 0 when there are only warnings", async () => {
+    tree({ "reviews.yaml": withQueries("5s") });
+    expect(await run([])).toEqual({
+      code: 0,
+      stdout: "1 file, 1 Rollout, 0 problems, 2 warnings\n",
+      stderr: [
+        "reviews.yaml:19:16: warning: spec.analysis.metrics[2].query: the range [10s] covers fewer than 2 scrapes at a 15s scrape interval; use at least [30s] (4 scrapes: [1m])",
+        "reviews.yaml:22:16: warning: spec.analysis.metrics[3].query: the range [{{ interval }}] (the analysis interval, 5s) covers fewer than 2 scrapes at a 15s scrape interval; write at least [30s] instead (4 scrapes: [1m]), or a longer spec.analysis.interval",
+        "",
+      ].join("\n"),
+    });
+  });
+
+  it("judges the ranges against the scrape interval given", async () => {
+    tree({ "reviews.yaml": withQueries("5s") });
+    const io = { cwd: scratch, stdout: () => undefined, stderr: () => undefined };
+    expect(await validate([], io, { scrapeIntervalMs: 2_000 })).toBe(0);
+    let stderr = "";
+    await validate([], { ...io, stderr: (text) => (stderr += text) }, { scrapeIntervalMs: 1_000 });
+    expect(stderr).toBe("");
+    await validate([], { ...io, stderr: (text) => (stderr += text) }, { scrapeIntervalMs: 30_000 });
+    expect(stderr.match(/warning/g)).toHaveLength(2);
+    expect(stderr).toContain("use at least [1m] (4 scrapes: [2m])");
+  });
+
+  it("still exits 1 for a problem next to a warning", async () => {
+    tree({ "reviews.yaml": withQueries("5s"), "bad.yaml": rollout("ratings", 150) });
+    const result = await run([]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("2 files, 1 Rollout, 1 problem, 2 warnings\n");
+  });
+
+  it("takes --scrape-interval on the command line, and refuses one that is not a duration", () => {
+    tree({ "reviews.yaml": withQueries("5s") });
+    const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", "validate", scratch, ...args], { encoding: "utf8" });
+    const quiet = cli("--scrape-interval", "1s");
+    expect([quiet.status, quiet.stdout, quiet.stderr]).toEqual([0, "1 file, 1 Rollout, 0 problems\n", ""]);
+    const warned = cli();
+    expect([warned.status, warned.stdout]).toEqual([0, "1 file, 1 Rollout, 0 problems, 2 warnings\n"]);
+    const bad = cli("--scrape-interval", "often");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--scrape-interval: expected a duration such as "15s" or "1m", found "often"');
+  });
+});
+
 describe("reading the Rollout files of a tree", () => {
   it("walks directories for YAML files in name order, skipping dot-directories and node_modules", async () => {
     tree({
