@@ -6,7 +6,7 @@
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { isConflict, isNotFound, kubeError } from "../kube/errors.js";
-import { normalizeSteps, type Rollout } from "../rollout/model.js";
+import { headerRouteName, type Rollout } from "../rollout/model.js";
 import type { Traffic } from "../rollout/traffic.js";
 import { destinationScheme, isObject, observedWeights, routeTraffic, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
@@ -27,12 +27,6 @@ export interface TrafficOutcome {
   writes: number;
 }
 
-/** The name of the route Tideway adds for A/B header routing. */
-export function headerRouteName(rollout: Rollout): string {
-  for (const step of normalizeSteps(rollout.spec)) if (step.kind === "setHeaderRoute") return step.route.name;
-  return `${rollout.spec.service}-canary-header`;
-}
-
 export class IstioTraffic {
   private readonly api: CustomObjectsApi;
 
@@ -44,7 +38,7 @@ export class IstioTraffic {
   async setTraffic(rollout: Rollout, traffic: Traffic, formerVersions: readonly string[] = []): Promise<TrafficOutcome> {
     const namespace = rollout.namespace;
     const name = rollout.spec.trafficRouting.istio.virtualService.name;
-    const routeName = headerRouteName(rollout);
+    const routeName = headerRouteName(rollout.spec);
     await this.checkSubsets(rollout, traffic);
     let writes = 0;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
@@ -82,7 +76,7 @@ export class IstioTraffic {
     const spec = isObject(vs.spec) ? vs.spec : {};
     let weights: Record<string, number>;
     try {
-      weights = observedWeights(Array.isArray(spec.http) ? spec.http : [], rollout, headerRouteName(rollout)).weights;
+      weights = observedWeights(Array.isArray(spec.http) ? spec.http : [], rollout, headerRouteName(rollout.spec)).weights;
     } catch (error) {
       if (error instanceof RoutingError) return undefined;
       throw error;
