@@ -12,7 +12,7 @@ import type { EventRecorder } from "../kube/events.js";
 import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
 import { jobId, type ReconcileJob, type ReconcileQueue } from "../queue/reconcile-queue.js";
-import { awaitsAnalysis, decide, desiredTraffic, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
+import { awaitsAnalysis, decide, desiredTraffic, routeRefused, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
 import { CLAIMED_ANNOTATION, ClaimedCommandSchema, COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type ClaimedCommand, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
@@ -154,8 +154,12 @@ export class Reconciler {
     const generation = object.metadata.generation;
     if (!status) {
       // First sighting: what the VirtualService routes to now decides what is stable (see adopt()).
-      const liveVersion = await this.deps.traffic.liveVersion(rollout).catch(() => undefined);
-      observations.unshift({ type: "specChanged", ...(liveVersion !== undefined ? { liveVersion } : {}) });
+      const sighting = await this.deps.traffic.sighting(rollout).catch(() => ({}));
+      observations.unshift({ type: "specChanged", ...sighting });
+    } else if (routeRefused(status)) {
+      // Refused: look again whether the route is free; a failed look is no news.
+      const sighting = await this.deps.traffic.sighting(rollout).catch(() => undefined);
+      if (sighting) observations.unshift({ type: "routeCheck", ...sighting });
     } else if (generation !== undefined && status.observedGeneration !== generation) {
       observations.unshift({ type: "specChanged" });
     }
@@ -206,7 +210,7 @@ export class Reconciler {
     // A plain reconcile (informer event, resync) also re-asserts the managed weights.
     for (let round = 0; round < 6 && next; round++) {
       const asked = round === 0 && (job.kind === "reconcile" || effects.some((e) => e.type === "setTraffic"));
-      if (!asked && !trafficPending(next)) break;
+      if (routeRefused(next) || (!asked && !trafficPending(next))) break; // a Refused Rollout writes no traffic
       const traffic = desiredTraffic(rollout, next);
       let observation: Observation;
       try {
@@ -217,7 +221,8 @@ export class Reconciler {
         if (!(error instanceof TrafficError)) throw error;
         this.deps.metrics.errors.inc({ where: "traffic" });
         log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error.message }, "traffic not applied");
-        observation = { type: "traffic", traffic, applied: false, error: error.message };
+        const routeConflict = error.ownedBy !== undefined ? { routeConflict: { ownedBy: error.ownedBy, message: error.message } } : {};
+        observation = { type: "traffic", traffic, applied: false, error: error.message, ...routeConflict };
       }
       fold(observation);
       object = await this.persist(object, rollout, next);
@@ -289,15 +294,17 @@ export class Reconciler {
   private async finalize(object: RolloutObject, rollout: Rollout, status: RolloutStatus | undefined): Promise<void> {
     const decision = decide(rollout, status, { type: "removed" }, this.now());
     const traffic = decision.effects.filter((e) => e.type === "setTraffic").at(-1);
-    if (traffic && traffic.type === "setTraffic") {
+    // A Refused Rollout never drove the route: there is nothing of its own to take back.
+    if (traffic && traffic.type === "setTraffic" && !routeRefused(status)) {
       try {
         await this.deps.traffic.setTraffic(rollout, traffic.traffic, formerVersions(status));
       } catch (error) {
         // Without a VirtualService there is no canary traffic to take back; anything else is retried.
-        if (!(error instanceof TrafficError && error.notFound)) throw error;
-        this.deps.log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error.message }, "removed Rollout had no VirtualService to restore");
+        if (!(error instanceof TrafficError && (error.notFound || error.ownedBy !== undefined))) throw error;
+        this.deps.log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error.message }, "removed Rollout had no traffic of its own to restore");
       }
     }
+    await this.deps.traffic.releaseRoutes(rollout); // then another Rollout may take its routes
     await this.announce(rollout, object, decision.effects);
     const finalizers = (object.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
     if (finalizers.length !== (object.metadata.finalizers ?? []).length) {
