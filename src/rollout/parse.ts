@@ -6,6 +6,7 @@ import { isMap, LineCounter, parseAllDocuments, type Document } from "yaml";
 import { DEFAULT_NAMESPACE, toRollout, type Rollout } from "./model.js";
 import { describeIssue, explainIssues } from "./parse-messages.js";
 import { flowDepth, measure, positionAtOffset, positionOf, renderPath, syntaxErrorOffset, unresolvedAliasOffset, type Position } from "./parse-positions.js";
+import { refuseSharedRoutes, VIRTUAL_SERVICE_PATH } from "./shared-routes.js";
 import { API_VERSION, KIND, RolloutDocumentSchema, RolloutMetadataSchema, type RolloutDocument } from "./schema.js";
 
 /** One problem in a file, positioned for editors and CI logs. */
@@ -30,6 +31,8 @@ export interface ParsedRollout {
   rollout: Rollout;
   /** Where `metadata.name` is, for problems about the name itself (a duplicate). */
   namePosition?: Position;
+  /** Where `spec.trafficRouting.istio.virtualService` is, for a route another Rollout names. */
+  virtualServicePosition?: Position;
 }
 
 export interface ParseResult {
@@ -71,12 +74,22 @@ export function parseRolloutFile(file: string, text: string, options: ParseOptio
   return parseDocuments(file, text, { ...DEFAULT_PARSE_OPTIONS, ...options });
 }
 
-/** Parses every file, then refuses Rollouts defined more than once (see `refuseDuplicates`). */
+/**
+ * Parses every file, then refuses Rollouts defined more than once (see `refuseDuplicates`) and
+ * Rollouts naming a route another one names (see `refuseSharedRoutes`).
+ */
 export function parseRolloutFiles(files: readonly { path: string; text: string }[], options: ParseOptions = {}): ParseResult {
   const limits = { ...DEFAULT_PARSE_OPTIONS, ...options };
   const parsed = files.map((file) => parseDocuments(file.path, file.text, limits));
-  const unique = refuseDuplicates(parsed.flatMap((result) => result.rollouts));
-  return { rollouts: unique.rollouts, problems: [...parsed.flatMap((result) => result.problems), ...unique.problems] };
+  const accepted = refuseAcrossFiles(parsed.flatMap((result) => result.rollouts));
+  return { rollouts: accepted.rollouts, problems: [...parsed.flatMap((result) => result.problems), ...accepted.problems] };
+}
+
+/** The checks that need every file at once, in the order given: duplicates, then shared routes. */
+export function refuseAcrossFiles(rollouts: readonly ParsedRollout[]): ParseResult {
+  const unique = refuseDuplicates(rollouts);
+  const routed = refuseSharedRoutes(unique.rollouts);
+  return { rollouts: routed.rollouts, problems: [...unique.problems, ...routed.problems] };
 }
 
 /**
@@ -147,7 +160,8 @@ function parseDocuments(file: string, text: string, limits: Required<ParseOption
     if (result.success) {
       const rollout = toRollout(result.data, DEFAULT_NAMESPACE);
       const namePosition = positionOf(document, lineCounter, ["metadata", "name"], "value");
-      rollouts.push({ file, ...start, document: result.data, rollout, namePosition });
+      const virtualServicePosition = positionOf(document, lineCounter, VIRTUAL_SERVICE_PATH, "value");
+      rollouts.push({ file, ...start, document: result.data, rollout, namePosition, virtualServicePosition });
       continue;
     }
     const identity = identityFromValue(value);
