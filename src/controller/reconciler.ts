@@ -216,6 +216,7 @@ export class Reconciler {
       try {
         const outcome = await this.deps.traffic.setTraffic(rollout, traffic, formerVersions(next));
         if (outcome.writes > 0) this.deps.metrics.trafficWrites.inc({ namespace: rollout.namespace, rollout: rollout.name }, outcome.writes);
+        if (outcome.takenOver.length > 0) log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, routes: outcome.takenOver }, "took over routes whose recorded owner is gone or no longer names them");
         observation = { type: "traffic", traffic, applied: true };
       } catch (error) {
         if (!(error instanceof TrafficError)) throw error;
