@@ -208,8 +208,11 @@ export class Reconciler {
 
     // Drive traffic to what status now says, and tell the engine how it went, until it is content.
     // A plain reconcile (informer event, resync) also re-asserts the managed weights.
+    // Traffic asked for since the last round counts too (a promotion right after a weight is confirmed).
+    let driven = 0;
     for (let round = 0; round < 6 && next; round++) {
-      const asked = round === 0 && (job.kind === "reconcile" || effects.some((e) => e.type === "setTraffic"));
+      const asked = (round === 0 && job.kind === "reconcile") || effects.slice(driven).some((e) => e.type === "setTraffic");
+      driven = effects.length;
       if (routeRefused(next) || (!asked && !trafficPending(next))) break; // a Refused Rollout writes no traffic
       const traffic = desiredTraffic(rollout, next);
       let observation: Observation;
