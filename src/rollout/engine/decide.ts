@@ -52,9 +52,11 @@ export function decide(rollout: Rollout, status: RolloutStatus | undefined, obse
     case "routeCheck":
       break;
   }
-  if (routeRefused(draft.status)) return { status: draft.status, effects: draft.effects, ...(draft.requeueAt !== undefined ? { requeueAt: draft.requeueAt } : {}) };
-  advance(draft);
-  scheduleGuard(draft);
+  // Refused by this traffic report: the release holds where it is (see route.ts).
+  if (!routeRefused(draft.status)) {
+    advance(draft);
+    scheduleGuard(draft);
+  }
   return { status: draft.status, effects: draft.effects, ...(draft.requeueAt !== undefined ? { requeueAt: draft.requeueAt } : {}) };
 }
 
