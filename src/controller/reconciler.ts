@@ -12,7 +12,7 @@ import type { EventRecorder } from "../kube/events.js";
 import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
 import { jobId, type ReconcileJob, type ReconcileQueue } from "../queue/reconcile-queue.js";
-import { awaitsAnalysis, decide, desiredTraffic, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
+import { awaitsAnalysis, decide, desiredTraffic, routeRefused, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
 import { CLAIMED_ANNOTATION, ClaimedCommandSchema, OUTBOX_LIMIT, COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type ClaimedCommand, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
@@ -160,8 +160,12 @@ export class Reconciler {
     const generation = object.metadata.generation;
     if (!status) {
       // First sighting: what the VirtualService routes to now decides what is stable (see adopt()).
-      const liveVersion = await this.deps.traffic.liveVersion(rollout).catch(() => undefined);
-      observations.unshift({ type: "specChanged", ...(liveVersion !== undefined ? { liveVersion } : {}) });
+      const sighting = await this.deps.traffic.sighting(rollout).catch(() => ({}));
+      observations.unshift({ type: "specChanged", ...sighting });
+    } else if (routeRefused(status)) {
+      // Refused: look again whether the route is free; a failed look is no news.
+      const sighting = await this.deps.traffic.sighting(rollout).catch(() => undefined);
+      if (sighting) observations.unshift({ type: "routeCheck", ...sighting });
     } else if (generation !== undefined && status.observedGeneration !== generation) {
       observations.unshift({ type: "specChanged" });
     }
@@ -212,20 +216,25 @@ export class Reconciler {
 
     // Drive traffic to what status now says, and tell the engine how it went, until it is content.
     // A plain reconcile (informer event, resync) also re-asserts the managed weights.
+    // Traffic asked for since the last round counts too (a promotion right after a weight is confirmed).
+    let driven = 0;
     for (let round = 0; round < 6 && next; round++) {
-      const asked = round === 0 && (job.kind === "reconcile" || effects.some((e) => e.type === "setTraffic"));
-      if (!asked && !trafficPending(next)) break;
+      const asked = (round === 0 && job.kind === "reconcile") || effects.slice(driven).some((e) => e.type === "setTraffic");
+      driven = effects.length;
+      if (routeRefused(next) || (!asked && !trafficPending(next))) break; // a Refused Rollout writes no traffic
       const traffic = desiredTraffic(rollout, next);
       let observation: Observation;
       try {
         const outcome = await this.deps.traffic.setTraffic(rollout, traffic, formerVersions(next));
         if (outcome.writes > 0) this.deps.metrics.trafficWrites.inc({ namespace: rollout.namespace, rollout: rollout.name }, outcome.writes);
+        if (outcome.takenOver.length > 0) log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, routes: outcome.takenOver }, "took over routes whose recorded owner is gone or no longer names them");
         observation = { type: "traffic", traffic, applied: true };
       } catch (error) {
         if (!(error instanceof TrafficError)) throw error;
         this.deps.metrics.errors.inc({ where: "traffic" });
         log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error.message }, "traffic not applied");
-        observation = { type: "traffic", traffic, applied: false, error: error.message };
+        const routeConflict = error.ownedBy !== undefined ? { routeConflict: { ownedBy: error.ownedBy, message: error.message } } : {};
+        observation = { type: "traffic", traffic, applied: false, error: error.message, ...routeConflict };
       }
       fold(observation);
       await persistAndAnnounce();
@@ -299,15 +308,17 @@ export class Reconciler {
   private async finalize(object: RolloutObject, rollout: Rollout, status: RolloutStatus | undefined): Promise<void> {
     const decision = decide(rollout, status, { type: "removed" }, this.now());
     const traffic = decision.effects.filter((e) => e.type === "setTraffic").at(-1);
-    if (traffic && traffic.type === "setTraffic") {
+    // A Refused Rollout never drove the route: there is nothing of its own to take back.
+    if (traffic && traffic.type === "setTraffic" && !routeRefused(status)) {
       try {
         await this.deps.traffic.setTraffic(rollout, traffic.traffic, formerVersions(status));
       } catch (error) {
         // Without a VirtualService there is no canary traffic to take back; anything else is retried.
-        if (!(error instanceof TrafficError && error.notFound)) throw error;
-        this.deps.log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error.message }, "removed Rollout had no VirtualService to restore");
+        if (!(error instanceof TrafficError && (error.notFound || error.ownedBy !== undefined))) throw error;
+        this.deps.log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error.message }, "removed Rollout had no traffic of its own to restore");
       }
     }
+    await this.deps.traffic.releaseRoutes(rollout); // then another Rollout may take its routes
     await this.announce(rollout, object, decision.effects.flatMap((e) => (e.type === "notify" ? [e.event] : [])));
     const finalizers = (object.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
     if (finalizers.length !== (object.metadata.finalizers ?? []).length) {

@@ -4,7 +4,7 @@
  * thousand parses one.
  */
 import type { MirrorReport } from "../kube/mirror.js";
-import { parseRolloutFile, refuseDuplicates, type ParsedRollout, type ParseResult, type Problem } from "../rollout/parse.js";
+import { parseRolloutFile, refuseAcrossFiles, type ParsedRollout, type ParseResult, type Problem } from "../rollout/parse.js";
 import type { CommitInfo, GitSource } from "./source.js";
 import { isRolloutFilePath, readRolloutTree } from "./tree.js";
 
@@ -94,10 +94,13 @@ export class RolloutSync {
     return [...this.files.values()].flatMap((r) => r.problems);
   }
 
-  /** All cached results (files in path order), with a Rollout defined twice reported at its second definition. */
+  /**
+   * All cached results (files in path order). A Rollout defined twice, or naming a route an
+   * earlier one names, is reported at the later definition and refused like an invalid file.
+   */
   private combined(): ParseResult {
     const ordered = [...this.files.keys()].sort();
-    const { rollouts, problems } = refuseDuplicates(ordered.flatMap((file) => this.files.get(file)?.rollouts ?? []));
+    const { rollouts, problems } = refuseAcrossFiles(ordered.flatMap((file) => this.files.get(file)?.rollouts ?? []));
     return { rollouts, problems: [...this.allProblems(), ...problems] };
   }
 }

@@ -45,6 +45,7 @@ const PRESENTATION: Record<EventKind, { icon: string; title: string }> = {
   held: { icon: ":lock:", title: "held aborted in git" },
   "command-ignored": { icon: ":information_source:", title: "command ignored" },
   "traffic-failed": { icon: ":rotating_light:", title: "traffic not applied" },
+  refused: { icon: ":no_entry_sign:", title: "refused: route managed by another Rollout" },
   invalid: { icon: ":no_entry:", title: "invalid Rollout in git" },
 };
 
@@ -82,6 +83,8 @@ function releaseFields(event: ReleaseEvent): string[] {
   const { name, namespace } = event.rollout;
   const out = [`*Rollout*\n${code(name)} in ${code(namespace)}`];
   if (event.kind === "invalid") return out;
+  // A Refused Rollout may have adopted nothing: there is no stable version to show.
+  if (event.kind === "refused") return [...out, `*Version in git*\n${code(event.version)}`];
   out.push(event.version === event.stableVersion
     ? `*Stable*\n${code(event.stableVersion)}`
     : `*Stable → canary*\n${code(event.stableVersion)} → ${code(event.version)}`);
@@ -117,6 +120,11 @@ function detailBlocks(event: ReleaseEvent, rollout: Rollout | undefined): SlackB
     case "invalid":
       blocks.push(section(invalidText(event)));
       break;
+    case "refused": {
+      const owner = stringDetail(details, "owner");
+      if (owner !== undefined) blocks.push(section(`*Managed by*\nRollout ${code(owner)}. This one changes no traffic until that Rollout gives the route up.`));
+      break;
+    }
     case "command-ignored": {
       const command = stringDetail(details, "command");
       if (command !== undefined) blocks.push(section(`*Command*\n${code(command)}`));

@@ -83,7 +83,7 @@ export interface CustomResourceDefinition {
 }
 
 const PRINTER_COLUMNS: PrinterColumn[] = [
-  { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Healthy, Progressing, Paused, RolledBack or Aborted." },
+  { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Healthy, Progressing, Paused, RolledBack, Aborted or Refused (a route it names is managed by another Rollout)." },
   { name: "Stable", type: "string", jsonPath: ".status.stableVersion", description: "The version serving the traffic the canary does not get." },
   { name: "Canary", type: "string", jsonPath: ".status.canaryVersion", description: "The version in flight, or the one that last failed." },
   { name: "Weight", type: "integer", jsonPath: ".status.canaryWeight", description: "Percent of traffic sent to the canary." },

@@ -1,5 +1,6 @@
 /** The release engine's public face. */
 export { decide, TRAFFIC_RETRY_MS } from "./engine/decide.js";
+export { ROUTE_RECHECK_MS, routeRefused } from "./engine/route.js";
 export { awaitsAnalysis, overallOutcome } from "./engine/checks.js";
-export type { Decision, Effect, EventKind, MetricResult, Observation, ReleaseEvent } from "./engine/types.js";
+export type { Decision, Effect, EventKind, MetricResult, Observation, ReleaseEvent, RouteConflict } from "./engine/types.js";
 export { desiredTraffic, sameTraffic, type Traffic } from "./traffic.js";

@@ -36,7 +36,7 @@ export type NormalizedStep =
 export function normalizeStep(step: Step, serviceName: string): NormalizedStep {
   if (step.setWeight !== undefined) return { kind: "setWeight", weight: step.setWeight };
   if (step.setHeaderRoute !== undefined) {
-    return { kind: "setHeaderRoute", route: { name: step.setHeaderRoute.name ?? `${serviceName}-canary-header`, headers: step.setHeaderRoute.headers } };
+    return { kind: "setHeaderRoute", route: { name: step.setHeaderRoute.name ?? defaultHeaderRouteName(serviceName), headers: step.setHeaderRoute.headers } };
   }
   const pause = step.pause;
   const text = typeof pause === "string" ? pause : pause?.duration;
@@ -45,6 +45,19 @@ export function normalizeStep(step: Step, serviceName: string): NormalizedStep {
 
 export function normalizeSteps(spec: RolloutSpec): NormalizedStep[] {
   return spec.steps.map((step) => normalizeStep(step, spec.service));
+}
+
+function defaultHeaderRouteName(serviceName: string): string {
+  return `${serviceName}-canary-header`;
+}
+
+/**
+ * The name of the http route Tideway adds for A/B header routing: its steps' name, or the
+ * default. A Rollout without header steps still owns (and removes) a route of that name.
+ */
+export function headerRouteName(spec: RolloutSpec): string {
+  for (const step of normalizeSteps(spec)) if (step.kind === "setHeaderRoute") return step.route.name;
+  return defaultHeaderRouteName(spec.service);
 }
 
 /** The header route in force at `stepIndex`: the last setHeaderRoute at or before it. */

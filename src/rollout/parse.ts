@@ -6,6 +6,7 @@ import { isMap, LineCounter, parseAllDocuments, type Document } from "yaml";
 import { DEFAULT_NAMESPACE, toRollout, type Rollout } from "./model.js";
 import { describeIssue, explainIssues } from "./parse-messages.js";
 import { flowDepth, measure, positionAtOffset, positionOf, renderPath, syntaxErrorOffset, unresolvedAliasOffset, type FieldPath, type Position } from "./parse-positions.js";
+import { refuseSharedRoutes, VIRTUAL_SERVICE_PATH } from "./shared-routes.js";
 import { API_VERSION, KIND, RolloutDocumentSchema, RolloutMetadataSchema, type RolloutDocument } from "./schema.js";
 
 /** One problem in a file, positioned for editors and CI logs. */
@@ -32,6 +33,8 @@ export interface ParsedRollout {
   namePosition?: Position;
   /** Where `metadata.namespace` is (or `metadata`, when it names none): for a namespace the cluster lacks. */
   namespacePosition?: Position;
+  /** Where `spec.trafficRouting.istio.virtualService` is, for a route another Rollout names. */
+  virtualServicePosition?: Position;
   /** Where a field is, for findings made after parsing; only with `ParseOptions.locate`. */
   locate?: (path: FieldPath) => Position;
 }
@@ -81,12 +84,22 @@ export function parseRolloutFile(file: string, text: string, options: ParseOptio
   return parseDocuments(file, text, { ...DEFAULT_PARSE_OPTIONS, ...options });
 }
 
-/** Parses every file, then refuses Rollouts defined more than once (see `refuseDuplicates`). */
+/**
+ * Parses every file, then refuses Rollouts defined more than once (see `refuseDuplicates`) and
+ * Rollouts naming a route another one names (see `refuseSharedRoutes`).
+ */
 export function parseRolloutFiles(files: readonly { path: string; text: string }[], options: ParseOptions = {}): ParseResult {
   const limits = { ...DEFAULT_PARSE_OPTIONS, ...options };
   const parsed = files.map((file) => parseDocuments(file.path, file.text, limits));
-  const unique = refuseDuplicates(parsed.flatMap((result) => result.rollouts));
-  return { rollouts: unique.rollouts, problems: [...parsed.flatMap((result) => result.problems), ...unique.problems] };
+  const accepted = refuseAcrossFiles(parsed.flatMap((result) => result.rollouts));
+  return { rollouts: accepted.rollouts, problems: [...parsed.flatMap((result) => result.problems), ...accepted.problems] };
+}
+
+/** The checks that need every file at once, in the order given: duplicates, then shared routes. */
+export function refuseAcrossFiles(rollouts: readonly ParsedRollout[]): ParseResult {
+  const unique = refuseDuplicates(rollouts);
+  const routed = refuseSharedRoutes(unique.rollouts);
+  return { rollouts: routed.rollouts, problems: [...unique.problems, ...routed.problems] };
 }
 
 /**
@@ -158,8 +171,9 @@ function parseDocuments(file: string, text: string, limits: Required<ParseOption
       const rollout = toRollout(result.data, DEFAULT_NAMESPACE);
       const namePosition = positionOf(document, lineCounter, ["metadata", "name"], "value");
       const namespacePosition = positionOf(document, lineCounter, ["metadata", "namespace"], "key");
+      const virtualServicePosition = positionOf(document, lineCounter, VIRTUAL_SERVICE_PATH, "value");
       const locate = limits.locate ? (path: FieldPath) => positionOf(document, lineCounter, path, "value") : undefined;
-      rollouts.push({ file, ...start, document: result.data, rollout, namePosition, namespacePosition, ...(locate ? { locate } : {}) });
+      rollouts.push({ file, ...start, document: result.data, rollout, namePosition, namespacePosition, virtualServicePosition, ...(locate ? { locate } : {}) });
       continue;
     }
     const identity = identityFromValue(value);

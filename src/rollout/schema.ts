@@ -169,7 +169,7 @@ export const IstioRoutingSchema = z
 export const EVENT_KINDS = [
   "adopted", "started", "step", "check-failed", "check-inconclusive", "check-error", "paused", "resumed",
   "promoted", "rolled-back", "aborted", "superseded", "reverted", "removed", "retried", "held",
-  "command-ignored", "traffic-failed", "invalid",
+  "command-ignored", "traffic-failed", "refused", "invalid",
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 

@@ -5,7 +5,8 @@
 import { z } from "zod";
 import { EVENT_KINDS } from "./schema.js";
 
-export const PHASES = ["Healthy", "Progressing", "Paused", "RolledBack", "Aborted"] as const;
+/** Refused: a route it names is managed by another Rollout; it drives no traffic until that ends. */
+export const PHASES = ["Healthy", "Progressing", "Paused", "RolledBack", "Aborted", "Refused"] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const OUTCOMES = ["pass", "fail", "inconclusive", "error"] as const;

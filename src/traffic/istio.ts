@@ -1,13 +1,17 @@
 /**
- * Istio traffic: reads the live VirtualService, writes only the managed weights and Tideway's
- * header route with a resourceVersion precondition (retrying from a fresh read on conflict),
- * and reads it back to verify. Checks that the DestinationRule has the subsets it routes to.
+ * Istio traffic: reads the live VirtualService, writes only the managed weights, Tideway's
+ * header route and the claim on those routes (route-owners.ts) with a resourceVersion
+ * precondition (retrying from a fresh read on conflict), and reads it back to verify. Checks that
+ * the DestinationRule has the subsets it routes to.
  */
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { isConflict, isNotFound, kubeError } from "../kube/errors.js";
-import { normalizeSteps, type Rollout } from "../rollout/model.js";
+import { GROUP, PLURAL, VERSION } from "../kube/rollouts.js";
+import { headerRouteName, type Rollout } from "../rollout/model.js";
+import { RolloutSpecSchema } from "../rollout/schema.js";
 import type { Traffic } from "../rollout/traffic.js";
+import { claimedRoutes, claimRoutes, describeConflict, otherOwners, ownerName, readRouteOwners, releaseRoutes, stillClaims, withRouteOwners, type RouteConflict, type RouteOwners } from "./route-owners.js";
 import { destinationScheme, isObject, observedWeights, routeTraffic, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
 const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
@@ -15,7 +19,8 @@ const DR = { group: "networking.istio.io", version: "v1", plural: "destinationru
 
 /** A routing failure to show people: what is wrong and what to fix. */
 export class TrafficError extends Error {
-  constructor(message: string, readonly notFound = false) {
+  /** `ownedBy`: the Rollout ("namespace/name") that manages a route this one names; nothing was written. */
+  constructor(message: string, readonly notFound = false, readonly ownedBy?: string) {
     super(message);
   }
 }
@@ -25,12 +30,16 @@ export interface TrafficOutcome {
   wrote: boolean;
   /** Writes it took (more than one after conflicts). */
   writes: number;
+  /** Routes whose recorded owner was gone (or no longer names them), taken over in this write. */
+  takenOver: string[];
 }
 
-/** The name of the route Tideway adds for A/B header routing. */
-export function headerRouteName(rollout: Rollout): string {
-  for (const step of normalizeSteps(rollout.spec)) if (step.kind === "setHeaderRoute") return step.route.name;
-  return `${rollout.spec.service}-canary-header`;
+/** What a Rollout finds on its VirtualService before it manages it (first sighting, or while refused). */
+export interface Sighting {
+  /** The version the managed routes send the most traffic to, when there is one. */
+  liveVersion?: string;
+  /** Another Rollout manages a route this one names. */
+  routeConflict?: RouteConflict;
 }
 
 export class IstioTraffic {
@@ -40,17 +49,23 @@ export class IstioTraffic {
     this.api = kc.makeApiClient(CustomObjectsApi);
   }
 
-  /** `formerVersions`: versions the Rollout released before, whose leftover destinations are its own. */
+  /**
+   * Claims the Rollout's routes and routes them as `traffic` says, in one write. A route another
+   * Rollout owns is refused (TrafficError with `ownedBy`) and nothing is written.
+   * `formerVersions`: versions the Rollout released before, whose leftover destinations are its own.
+   */
   async setTraffic(rollout: Rollout, traffic: Traffic, formerVersions: readonly string[] = []): Promise<TrafficOutcome> {
     const namespace = rollout.namespace;
     const name = rollout.spec.trafficRouting.istio.virtualService.name;
-    const routeName = headerRouteName(rollout);
-    await this.checkSubsets(rollout, traffic);
+    const routeName = headerRouteName(rollout.spec);
     let writes = 0;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const vs = await this.read(namespace, name);
       const spec = isObject(vs.spec) ? vs.spec : {};
+      const metadata = isObject(vs.metadata) ? vs.metadata : {};
       const http = Array.isArray(spec.http) ? spec.http : [];
+      const claim = await this.claim(rollout, metadata, http);
+      if (attempt === 1) await this.checkSubsets(rollout, traffic);
       let next: Json[];
       try {
         next = routeTraffic(http, rollout, traffic, routeName, formerVersions);
@@ -58,38 +73,116 @@ export class IstioTraffic {
         if (error instanceof RoutingError) throw new TrafficError(error.message);
         throw error;
       }
-      if (isDeepStrictEqual(next, http)) return { wrote: false, writes };
+      // The claim goes in the same write as the weights: a route is never driven unclaimed.
+      const nextMetadata = withRouteOwners(metadata, claim.owners);
+      if (isDeepStrictEqual(next, http) && isDeepStrictEqual(nextMetadata, metadata)) return { wrote: false, writes, takenOver: [] };
       try {
         writes += 1;
-        await this.api.replaceNamespacedCustomObject({ ...VS, namespace, name, body: { ...vs, spec: { ...spec, http: next } } });
+        await this.api.replaceNamespacedCustomObject({ ...VS, namespace, name, body: { ...vs, metadata: nextMetadata, spec: { ...spec, http: next } } });
       } catch (error) {
         const failure = kubeError(error, `writing VirtualService ${namespace}/${name}`);
         if (isConflict(failure) && attempt < this.maxAttempts) continue; // someone else wrote it: start again from what is there now
         throw new TrafficError(failure.message);
       }
-      await this.verify(rollout, next, routeName);
-      return { wrote: true, writes };
+      await this.verify(rollout, next, routeName, claim.owners);
+      return { wrote: true, writes, takenOver: claim.takenOver };
     }
     throw new TrafficError(`VirtualService ${namespace}/${name} kept changing; gave up after ${this.maxAttempts} attempts`);
   }
 
   /**
-   * The version the managed routes send the most traffic to now, or undefined when there is
-   * none (no VirtualService yet, no destination that is a version of the service).
+   * What the VirtualService routes to now and whether another Rollout owns a route this one
+   * names. The live version is undefined when there is none (no destination that is a version
+   * of the service, routes not found). Throws TrafficError when the VirtualService cannot be read.
    */
-  async liveVersion(rollout: Rollout): Promise<string | undefined> {
+  async sighting(rollout: Rollout): Promise<Sighting> {
     const vs = await this.read(rollout.namespace, rollout.spec.trafficRouting.istio.virtualService.name);
     const spec = isObject(vs.spec) ? vs.spec : {};
-    let weights: Record<string, number>;
+    const http = Array.isArray(spec.http) ? spec.http : [];
     try {
-      weights = observedWeights(Array.isArray(spec.http) ? spec.http : [], rollout, headerRouteName(rollout)).weights;
+      await this.claim(rollout, isObject(vs.metadata) ? vs.metadata : {}, http);
     } catch (error) {
-      if (error instanceof RoutingError) return undefined;
+      if (!(error instanceof TrafficError)) throw error;
+      if (error.ownedBy !== undefined) return { routeConflict: { ownedBy: error.ownedBy, message: error.message } };
+      return {}; // routes not found, or owners unreadable: the write will say so
+    }
+    const weights = observedWeights(http, rollout, headerRouteName(rollout.spec)).weights;
+    const [top, second] = Object.entries(weights).sort((a, b) => b[1] - a[1]);
+    if (!top || top[1] <= 0 || (second !== undefined && second[1] === top[1])) return {};
+    return { liveVersion: top[0] };
+  }
+
+  /** Gives up the Rollout's routes (its finalizer): another Rollout may claim them then. */
+  async releaseRoutes(rollout: Rollout): Promise<void> {
+    const namespace = rollout.namespace;
+    const name = rollout.spec.trafficRouting.istio.virtualService.name;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      let vs: JsonObject;
+      try {
+        vs = await this.read(namespace, name);
+      } catch (error) {
+        if (error instanceof TrafficError && error.notFound) return; // no VirtualService, no claim
+        throw error;
+      }
+      const metadata = isObject(vs.metadata) ? vs.metadata : {};
+      let owners: RouteOwners;
+      try {
+        owners = readRouteOwners(metadata, name);
+      } catch (error) {
+        if (error instanceof RoutingError) return; // unreadable: nothing of ours can be told apart in it
+        throw error;
+      }
+      const nextMetadata = withRouteOwners(metadata, releaseRoutes(owners, ownerName(rollout)));
+      if (isDeepStrictEqual(nextMetadata, metadata)) return;
+      try {
+        await this.api.replaceNamespacedCustomObject({ ...VS, namespace, name, body: { ...vs, metadata: nextMetadata } });
+        return;
+      } catch (error) {
+        const failure = kubeError(error, `writing VirtualService ${namespace}/${name}`);
+        if (isConflict(failure) && attempt < this.maxAttempts) continue;
+        throw new TrafficError(failure.message);
+      }
+    }
+  }
+
+  /**
+   * The owners once this Rollout claims its routes. A route recorded for another Rollout is
+   * refused while that Rollout exists and still names it; a stale claim is taken over.
+   */
+  private async claim(rollout: Rollout, metadata: JsonObject, http: Json[]): Promise<{ owners: RouteOwners; takenOver: string[] }> {
+    const name = rollout.spec.trafficRouting.istio.virtualService.name;
+    let owners: RouteOwners;
+    let routes: string[];
+    try {
+      owners = readRouteOwners(metadata, name);
+      routes = claimedRoutes(http, rollout);
+    } catch (error) {
+      if (error instanceof RoutingError) throw new TrafficError(error.message);
       throw error;
     }
-    const [top, second] = Object.entries(weights).sort((a, b) => b[1] - a[1]);
-    if (!top || top[1] <= 0 || (second !== undefined && second[1] === top[1])) return undefined;
-    return top[0];
+    const takenOver: string[] = [];
+    for (const [owner, held] of otherOwners(owners, routes, ownerName(rollout))) {
+      const claimant = await this.findRollout(owner);
+      const contested = claimant === "unreadable" ? held : claimant === undefined ? [] : held.filter((route) => stillClaims(claimant, { namespace: rollout.namespace, name }, http, route));
+      if (contested.length > 0) throw new TrafficError(describeConflict(rollout, contested, owner), false, owner);
+      takenOver.push(...held);
+    }
+    return { owners: claimRoutes(owners, routes, ownerName(rollout)), takenOver };
+  }
+
+  /** The Rollout named in a claim as it is now; undefined when it is gone, "unreadable" when its spec cannot be read. */
+  private async findRollout(owner: string): Promise<Rollout | "unreadable" | undefined> {
+    const [namespace = "", name = ""] = owner.split("/");
+    let object: unknown;
+    try {
+      object = await this.api.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name });
+    } catch (error) {
+      const failure = kubeError(error, `reading Rollout ${owner}, which owns a route`);
+      if (isNotFound(failure)) return undefined;
+      throw new TrafficError(failure.message);
+    }
+    const spec = RolloutSpecSchema.safeParse(isObject(object) ? object.spec : undefined);
+    return spec.success ? { namespace, name, spec: spec.data } : "unreadable";
   }
 
   private async read(namespace: string, name: string): Promise<JsonObject> {
@@ -106,7 +199,7 @@ export class IstioTraffic {
   }
 
   /** Reads back what was written: the managed weights and header route must be as written. */
-  private async verify(rollout: Rollout, written: Json[], routeName: string): Promise<void> {
+  private async verify(rollout: Rollout, written: Json[], routeName: string, owners: RouteOwners): Promise<void> {
     const name = rollout.spec.trafficRouting.istio.virtualService.name;
     const vs = await this.read(rollout.namespace, name);
     const spec = isObject(vs.spec) ? vs.spec : {};
@@ -114,6 +207,17 @@ export class IstioTraffic {
     const expected = observedWeights(written, rollout, routeName);
     if (!isDeepStrictEqual(observed, expected)) {
       throw new TrafficError(`VirtualService ${rollout.namespace}/${name} does not route as written: wrote ${JSON.stringify(expected)}, read back ${JSON.stringify(observed)}`);
+    }
+    // Only this Rollout's claims: another Rollout may claim other routes meanwhile.
+    const mine = (recorded: RouteOwners) => Object.keys(recorded).filter((route) => recorded[route] === ownerName(rollout));
+    let readBack: string[] | undefined;
+    try {
+      readBack = mine(readRouteOwners(vs.metadata, name));
+    } catch {
+      readBack = undefined;
+    }
+    if (!isDeepStrictEqual(readBack, mine(owners))) {
+      throw new TrafficError(`VirtualService ${rollout.namespace}/${name} does not record this Rollout's routes as written: wrote ${JSON.stringify(mine(owners))}, read back ${JSON.stringify(readBack)}`);
     }
   }
 

@@ -176,7 +176,9 @@ describe("the release loop", () => {
     await world.waitForWeights((w) => w.v2 === 85);
     const after = (await world.objects.getNamespacedCustomObject({ ...VS, namespace: world.namespace, name: "reviews" })) as typeof before;
     expect(after.spec.hosts).toEqual(before.spec.hosts);
-    expect(after.metadata.annotations).toEqual(before.metadata.annotations);
+    // The one annotation added is Tideway's claim on the routes it manages.
+    const owner = `${world.namespace}/reviews`;
+    expect(after.metadata.annotations).toEqual({ ...before.metadata.annotations, "tideway.io/route-owners": JSON.stringify({ primary: owner, "reviews-canary-header": owner }) });
     expect([after.spec.http[0], after.spec.http[2], after.spec.http[3]]).toEqual([http[0], http[2], http[3]]);
     const { route, ...rest } = after.spec.http[1]!;
     const originalRest: Record<string, unknown> = { ...http[1]! };

@@ -28,7 +28,7 @@ const failing = [
 ] as const;
 
 function event(id: number, kind: EventKind, message: string, details: ReleaseEvent["details"] = {}, severity: ReleaseEvent["severity"] = "normal"): ReleaseEvent {
-  const inRelease = !["adopted", "invalid", "command-ignored", "traffic-failed"].includes(kind);
+  const inRelease = !["adopted", "invalid", "command-ignored", "traffic-failed", "refused"].includes(kind);
   return {
     id: String(id), kind, severity, message, details,
     rollout: { name: "reviews", namespace: "bookinfo" },
@@ -95,6 +95,11 @@ const CASES: Record<EventKind, Case> = {
   held: { event: event(16, "held", "reviews v2: not started, held aborted in git (known bad build)", { reason: "known bad build" }, "warning"), text: "reviews v2: not started", shows: ["*Reason*\nknown bad build"] },
   "command-ignored": { event: event(17, "command-ignored", "reviews: retry ignored: nothing to retry", { command: "retry" }), text: "reviews: retry ignored", shows: ["*Command*\n`retry`"] },
   "traffic-failed": { event: event(18, "traffic-failed", "reviews: traffic not applied: VirtualService reviews not found", {}, "warning"), text: "reviews: traffic not applied", shows: ["VirtualService reviews not found"] },
+  refused: {
+    event: event(20, "refused", "reviews: refused: route primary of VirtualService reviews is managed by Rollout bookinfo/reviews-a: name another route", { owner: "bookinfo/reviews-a" }, "warning"),
+    text: "reviews: refused: route primary of VirtualService reviews is managed by Rollout bookinfo/reviews-a",
+    shows: ["*Version in git*\n`v2`", "*Managed by*\nRollout `bookinfo/reviews-a`"],
+  },
   invalid: {
     event: event(19, "invalid", "rollouts/reviews.yaml:12:7: spec.steps[0].setWeight: expected a number <= 100, found 150", {
       file: "rollouts/reviews.yaml", line: 12, column: 7, path: "spec.steps[0].setWeight", message: "expected a number <= 100, found 150",

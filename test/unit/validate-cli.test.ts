@@ -84,6 +84,15 @@ describe("tideway validate", () => {
     expect(await run(["repo/rollouts"])).toEqual({ code: 0, stdout: "1 file, 1 Rollout, 0 problems\n", stderr: "" });
   });
 
+  it("reports the second of two Rollouts naming the same VirtualService route at its virtualService field, naming the first", async () => {
+    tree({ "rollouts/reviews.yaml": rollout("reviews"), "rollouts/shadow.yaml": rollout("shadow").replace("virtualService: { name: shadow }", "virtualService: { name: reviews }") });
+    expect(await run(["rollouts"])).toEqual({
+      code: 1,
+      stdout: "2 files, 1 Rollout, 1 problem\n",
+      stderr: "rollouts/shadow.yaml:10:23: spec.trafficRouting.istio.virtualService: VirtualService reviews is already managed by Rollout default/reviews (rollouts/reviews.yaml:10), and a Rollout that lists no routes may manage any of its routes: list distinct routes in both\n",
+    });
+  });
+
   it("reports a duplicate Rollout across the paths given, and a path that does not exist", async () => {
     tree({ "a/reviews.yaml": rollout("reviews"), "b/reviews.yaml": rollout("reviews") });
     const result = await run(["a", "b", "a/reviews.yaml", "missing.yaml"]);

@@ -8,7 +8,11 @@ type CommandObservation = Extract<Observation, { type: "command" }>;
 
 /** Applies a command and records it (with what came of it) in status.commands. */
 export function applyCommand(draft: Draft, command: CommandObservation): void {
-  const result = execute(draft, command);
+  recordCommand(draft, command, execute(draft, command));
+}
+
+/** Records a command with what came of it; one that was ignored is announced, with why. */
+export function recordCommand(draft: Draft, command: CommandObservation, result: string): void {
   draft.status.commands = [
     ...draft.status.commands,
     {

@@ -10,6 +10,7 @@ import { applyCommand } from "./commands.js";
 import { Draft } from "./context.js";
 import { recordGuard, scheduleGuard } from "./guard.js";
 import { advance, dropRelease, failRelease, scheduleAnalysis, startRelease, summarize } from "./progress.js";
+import { conflictOf, holdRefused, refuse, refuseAtSighting, routeRefused } from "./route.js";
 import type { Decision, Observation } from "./types.js";
 
 /** How long to wait before asking again for traffic that failed to apply. */
@@ -17,9 +18,14 @@ export const TRAFFIC_RETRY_MS = 5_000;
 
 export function decide(rollout: Rollout, status: RolloutStatus | undefined, observation: Observation, now: number): Decision {
   if (observation.type === "removed") return remove(rollout, status, now);
-  const live = !status && observation.type === "specChanged" ? observation.liveVersion : undefined;
-  const draft = new Draft(rollout, status ? structuredClone(status) : adopt(rollout, now, live), now);
-  if (!status) {
+  const conflict = conflictOf(observation);
+  if (!status && conflict) return refuseAtSighting(rollout, conflict, now);
+  if (status && routeRefused(status) && (observation.type !== "routeCheck" || conflict)) return holdRefused(rollout, status, observation, now);
+  // First sighting, or a Refused Rollout whose route is free now: adopt what the route serves.
+  const sighting = !status || routeRefused(status);
+  const live = sighting && (observation.type === "specChanged" || observation.type === "routeCheck") ? observation.liveVersion : undefined;
+  const draft = new Draft(rollout, status && !sighting ? structuredClone(status) : adopt(rollout, now, live, status), now);
+  if (sighting) {
     const stable = draft.status.stableVersion;
     if (stable === rollout.spec.version) draft.notify("adopted", `${rollout.name}: ${stable} adopted as stable, 100% of traffic`);
     else draft.notify("adopted", `${rollout.name}: ${stable} adopted as stable, as the VirtualService already routes to it; ${rollout.spec.version} is released from it as a canary`);
@@ -43,9 +49,14 @@ export function decide(rollout: Rollout, status: RolloutStatus | undefined, obse
     case "specChanged":
       resumeSchedules(draft);
       break;
+    case "routeCheck":
+      break;
   }
-  advance(draft);
-  scheduleGuard(draft);
+  // Refused by this traffic report: the release holds where it is (see route.ts).
+  if (!routeRefused(draft.status)) {
+    advance(draft);
+    scheduleGuard(draft);
+  }
   return { status: draft.status, effects: draft.effects, ...(draft.requeueAt !== undefined ? { requeueAt: draft.requeueAt } : {}) };
 }
 
@@ -53,20 +64,27 @@ export function decide(rollout: Rollout, status: RolloutStatus | undefined, obse
  * First sighting: the version in git is taken as stable, with no canary. When the
  * VirtualService already routes to another version of the service (the object was deleted and
  * made again, or git moved on while nobody managed it), that version stays stable and the one
- * in git is released from it: nothing reaches all users without a canary.
+ * in git is released from it: nothing reaches all users without a canary. A Rollout that was
+ * Refused (`refused`) is adopted the same way once its route is free, keeping its records.
  */
-function adopt(rollout: Rollout, now: number, liveVersion: string | undefined): RolloutStatus {
+function adopt(rollout: Rollout, now: number, liveVersion: string | undefined, refused?: RolloutStatus): RolloutStatus {
   const stable = liveVersion ?? rollout.spec.version;
+  const iso = new Date(now).toISOString();
+  const frozen = refused?.release;
+  const history = frozen
+    ? [...(refused?.history ?? []), { id: frozen.id, version: frozen.version, fromVersion: refused?.stableVersion ?? stable, outcome: "superseded" as const, reason: "stopped while another Rollout managed the route", startedAt: frozen.startedAt, finishedAt: iso }]
+    : (refused?.history ?? []);
   return {
     phase: "Healthy",
     message: `${stable} is stable: 100% of traffic`,
     stableVersion: stable,
     canaryWeight: 0,
     step: "",
-    releaseCount: 0,
-    conditions: [{ type: "Progressing", status: "False", reason: "Adopted", message: `${stable} adopted as stable`, lastTransitionTime: new Date(now).toISOString() }],
-    history: [],
-    commands: [],
+    releaseCount: refused?.releaseCount ?? 0,
+    conditions: [{ type: "Progressing", status: "False", reason: "Adopted", message: `${stable} adopted as stable`, lastTransitionTime: iso }],
+    history: history.slice(-HISTORY_LIMIT),
+    commands: refused?.commands ?? [],
+    ...(refused?.eventCount !== undefined ? { eventCount: refused.eventCount } : {}),
   };
 }
 
@@ -118,6 +136,10 @@ function startOrHold(draft: Draft, version: string, held: string | undefined): v
 function recordTraffic(draft: Draft, observation: Extract<Observation, { type: "traffic" }>): void {
   const wanted = desiredTraffic(draft.rollout, draft.status);
   if (!sameTraffic(wanted, observation.traffic)) return; // a report about traffic status no longer wants
+  if (!observation.applied && observation.routeConflict) {
+    refuse(draft, observation.routeConflict);
+    return;
+  }
   if (!observation.applied) {
     const wasFailing = draft.status.conditions.some((c) => c.type === "TrafficApplied" && c.status === "False");
     draft.setCondition("TrafficApplied", "False", "ApplyFailed", observation.error);

@@ -16,9 +16,12 @@ export interface MetricResult {
 export type Observation =
   /**
    * The Rollout was created or edited (new version, new steps, annotations held in git). On
-   * first sighting, `liveVersion` is the version the VirtualService sends most traffic to now.
+   * first sighting, `liveVersion` is the version the VirtualService sends most traffic to now,
+   * and `routeConflict` says another Rollout manages a route this one names.
    */
-  | { type: "specChanged"; liveVersion?: string }
+  | { type: "specChanged"; liveVersion?: string; routeConflict?: RouteConflict }
+  /** While Refused: the VirtualService looked at again, as on first sighting. */
+  | { type: "routeCheck"; liveVersion?: string; routeConflict?: RouteConflict }
   /** The Rollout is gone from git: stop managing it. */
   | { type: "removed" }
   /** A timer fired, or a resync: re-evaluate against the clock. */
@@ -35,7 +38,13 @@ export type Observation =
   | { type: "command"; command: CommandName; value: string; source: "annotation" | "git" | "cli"; user?: string; id?: string }
   /** The traffic adapter applied (or failed to apply) `traffic`. */
   | { type: "traffic"; traffic: Traffic; applied: true }
-  | { type: "traffic"; traffic: Traffic; applied: false; error: string };
+  | { type: "traffic"; traffic: Traffic; applied: false; error: string; routeConflict?: RouteConflict };
+
+/** Another Rollout ("namespace/name") manages a route this one names; `message` says which and what to do. */
+export interface RouteConflict {
+  ownedBy: string;
+  message: string;
+}
 
 export type { EventKind } from "../schema.js";
 
