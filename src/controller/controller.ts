@@ -29,7 +29,7 @@ import { IstioTraffic } from "../traffic/istio.js";
 import type { Logger } from "./log.js";
 import { ControllerMetrics } from "./metrics.js";
 import type { ControllerOptions } from "./options.js";
-import { Reconciler, type CommitContext, type EventSink } from "./reconciler.js";
+import { Reconciler, type CommitContext, type Notifier } from "./reconciler.js";
 
 const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
@@ -56,7 +56,7 @@ export class Controller {
   readonly metrics: ControllerMetrics;
   readonly reconciler: Reconciler;
   /** Release events go here too (Slack and the generic webhook). */
-  notify: EventSink | undefined;
+  notify: Notifier | undefined;
   private readonly notifications: NotificationQueue | undefined;
   /** The problems told at the last sync (formatted), so that one still there is not told again. */
   private reportedProblems = new Set<string>();

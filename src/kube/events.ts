@@ -9,7 +9,12 @@ export interface EventTarget {
   uid?: string;
 }
 
-export class EventRecorder {
+/** Kubernetes Events, as announcements use them: recorded once per key, never failing the caller. */
+export interface EventSink {
+  record(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string, key?: string): Promise<void>;
+}
+
+export class EventRecorder implements EventSink {
   private readonly api: CoreV1Api;
   private sequence = 0;
 

@@ -39,7 +39,18 @@ export interface AppliedObject {
   spec: unknown;
 }
 
-export class RolloutClient {
+/**
+ * Where Rollout objects live, as the reconciler sees them: read one, write its status with the
+ * resourceVersion it was read at as precondition, merge-patch its metadata (the command claim,
+ * the finalizer). A write against a moved object fails with 409.
+ */
+export interface RolloutStore {
+  get(namespace: string, name: string): Promise<RolloutObject>;
+  replaceStatus(object: RolloutObject, status: unknown): Promise<RolloutObject>;
+  patchMetadata(namespace: string, name: string, metadata: Record<string, unknown>): Promise<RolloutObject>;
+}
+
+export class RolloutClient implements RolloutStore {
   private readonly api: CustomObjectsApi;
 
   constructor(kc: KubeConfig) {

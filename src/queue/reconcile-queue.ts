@@ -32,7 +32,12 @@ export function jobId(job: ReconcileJob): string {
 
 const FAILED = Symbol("failed");
 
-export class ReconcileQueue {
+/** Wake-ups: a reconcile job run at its time, once per job id across all replicas. */
+export interface Scheduler {
+  schedule(job: Extract<ReconcileJob, { at: number }>): Promise<void>;
+}
+
+export class ReconcileQueue implements Scheduler {
   readonly queue: Queue;
   private worker: Worker | undefined;
 

@@ -8,6 +8,8 @@ export interface Rollout {
   spec: RolloutSpec;
   /** Reason from a `tideway.io/abort` annotation committed in git: holds spec.version aborted. */
   heldAbort?: string;
+  /** The problem of the Rollout's file in git ("file:line:col: ..."), while its last good spec stays in force. */
+  invalidFile?: string;
 }
 
 export const DEFAULT_NAMESPACE = "default";

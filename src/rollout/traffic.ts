@@ -33,3 +33,23 @@ export function sameTraffic(a: Traffic, b: Traffic): boolean {
     JSON.stringify(a.headerRoute ?? null) === JSON.stringify(b.headerRoute ?? null)
   );
 }
+
+/** Every version this Rollout has routed to: its destinations are its own, others' are not. */
+export function formerVersions(status: RolloutStatus | undefined): string[] {
+  if (!status) return [];
+  const versions = new Set<string>([status.stableVersion]);
+  if (status.canaryVersion !== undefined) versions.add(status.canaryVersion);
+  if (status.release) versions.add(status.release.version);
+  for (const entry of status.history) {
+    versions.add(entry.version);
+    versions.add(entry.fromVersion);
+  }
+  return [...versions];
+}
+
+/** Whether status still waits to hear that the traffic it describes is in place. */
+export function trafficPending(status: RolloutStatus): boolean {
+  if (status.release) return !status.release.trafficApplied;
+  const condition = status.conditions.find((c) => c.type === "TrafficApplied");
+  return condition === undefined || condition.status !== "True";
+}

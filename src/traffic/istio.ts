@@ -1,5 +1,5 @@
 /**
- * Istio traffic: reads the live VirtualService, writes only the managed weights, Tideway's
+ * The Istio VirtualService router (see router.ts): reads the live VirtualService, writes only the managed weights, Tideway's
  * header route and the claim on those routes (route-owners.ts) with a resourceVersion
  * precondition (retrying from a fresh read on conflict), and reads it back to verify. Checks that
  * the DestinationRule has the subsets it routes to.
@@ -11,38 +11,14 @@ import { GROUP, PLURAL, VERSION } from "../kube/rollouts.js";
 import { headerRouteName, type Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
 import type { Traffic } from "../rollout/traffic.js";
-import { claimedRoutes, claimRoutes, describeConflict, otherOwners, ownerName, readRouteOwners, releaseRoutes, stillClaims, withRouteOwners, type RouteConflict, type RouteOwners } from "./route-owners.js";
+import { claimedRoutes, claimRoutes, describeConflict, otherOwners, ownerName, readRouteOwners, releaseRoutes, stillClaims, withRouteOwners, type RouteOwners } from "./route-owners.js";
+import { TrafficError, type Sighting, type TrafficOutcome, type TrafficRouter } from "./router.js";
 import { destinationScheme, isObject, observedWeights, routeTraffic, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
 const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
 const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
 
-/** A routing failure to show people: what is wrong and what to fix. */
-export class TrafficError extends Error {
-  /** `ownedBy`: the Rollout ("namespace/name") that manages a route this one names; nothing was written. */
-  constructor(message: string, readonly notFound = false, readonly ownedBy?: string) {
-    super(message);
-  }
-}
-
-export interface TrafficOutcome {
-  /** False when the VirtualService already routed as wanted. */
-  wrote: boolean;
-  /** Writes it took (more than one after conflicts). */
-  writes: number;
-  /** Routes whose recorded owner was gone (or no longer names them), taken over in this write. */
-  takenOver: string[];
-}
-
-/** What a Rollout finds on its VirtualService before it manages it (first sighting, or while refused). */
-export interface Sighting {
-  /** The version the managed routes send the most traffic to, when there is one. */
-  liveVersion?: string;
-  /** Another Rollout manages a route this one names. */
-  routeConflict?: RouteConflict;
-}
-
-export class IstioTraffic {
+export class IstioTraffic implements TrafficRouter {
   private readonly api: CustomObjectsApi;
 
   constructor(kc: KubeConfig, private readonly maxAttempts = 5) {

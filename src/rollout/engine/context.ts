@@ -65,14 +65,18 @@ export class Draft {
   }
 
   setCondition(type: string, status: Condition["status"], reason: string, message: string): void {
-    const existing = this.status.conditions.find((c) => c.type === type);
-    const lastTransitionTime = existing && existing.status === status ? existing.lastTransitionTime : this.iso;
-    const next: Condition = { type, status, reason, message, lastTransitionTime };
-    this.status.conditions = [...this.status.conditions.filter((c) => c.type !== type), next].sort((a, b) => a.type.localeCompare(b.type));
+    this.status.conditions = withCondition(this.status.conditions, { type, status, reason, message }, this.iso);
   }
 
   stepLabel(stepIndex: number): string {
     const total = this.steps.length;
     return `${Math.min(stepIndex + 1, total)}/${total}`;
   }
+}
+
+/** `conditions` with `condition` set; its transition time moves only when its status changes. */
+export function withCondition(conditions: readonly Condition[], condition: Omit<Condition, "lastTransitionTime">, iso: string): Condition[] {
+  const existing = conditions.find((c) => c.type === condition.type);
+  const lastTransitionTime = existing && existing.status === condition.status ? existing.lastTransitionTime : iso;
+  return [...conditions.filter((c) => c.type !== condition.type), { ...condition, lastTransitionTime }].sort((a, b) => a.type.localeCompare(b.type));
 }

@@ -7,7 +7,7 @@ import { HISTORY_LIMIT, type RolloutStatus } from "../status.js";
 import { desiredTraffic, sameTraffic } from "../traffic.js";
 import { recordAnalysis } from "./checks.js";
 import { applyCommand } from "./commands.js";
-import { Draft } from "./context.js";
+import { Draft, withCondition } from "./context.js";
 import { recordGuard, scheduleGuard } from "./guard.js";
 import { advance, dropRelease, failRelease, scheduleAnalysis, startRelease, summarize } from "./progress.js";
 import { conflictOf, holdRefused, refuse, refuseAtSighting, routeRefused } from "./route.js";
@@ -17,6 +17,23 @@ import type { Decision, Observation } from "./types.js";
 export const TRAFFIC_RETRY_MS = 5_000;
 
 export function decide(rollout: Rollout, status: RolloutStatus | undefined, observation: Observation, now: number): Decision {
+  const decision = decideFor(rollout, status, observation, now);
+  if (decision.status) decision.status.conditions = validity(rollout, decision.status.conditions, now);
+  return decision;
+}
+
+/** The Valid condition mirrors the git side's verdict on the Rollout's file (Rollout.invalidFile). */
+function validity(rollout: Rollout, conditions: RolloutStatus["conditions"], now: number): RolloutStatus["conditions"] {
+  const invalid = rollout.invalidFile;
+  const condition = invalid === undefined
+    ? { type: "Valid", status: "True" as const, reason: "Valid", message: "the Rollout in git is valid" }
+    : { type: "Valid", status: "False" as const, reason: "InvalidFile", message: invalid };
+  const existing = conditions.find((c) => c.type === "Valid");
+  if (existing && existing.status === condition.status && existing.message === condition.message && existing.reason === condition.reason) return conditions;
+  return withCondition(conditions, condition, new Date(now).toISOString());
+}
+
+function decideFor(rollout: Rollout, status: RolloutStatus | undefined, observation: Observation, now: number): Decision {
   if (observation.type === "removed") return remove(rollout, status, now);
   const conflict = conflictOf(observation);
   if (!status && conflict) return refuseAtSighting(rollout, conflict, now);

@@ -53,3 +53,21 @@ describe("status.message", () => {
     expect(sim.status?.message).toBe("v2 at 10%, step 2/4: paused: too many analysis errors; last check success-rate error: error");
   });
 });
+
+describe("the Valid condition", () => {
+  it("follows the problem of the Rollout's file in git, and moves its time only when it turns", () => {
+    const sim = new Simulation(makeRollout()).start();
+    expect(sim.status?.conditions.find((c) => c.type === "Valid")).toMatchObject({ status: "True", reason: "Valid" });
+    sim.rollout = { ...sim.rollout, invalidFile: "rollouts/reviews.yaml:9:7: spec.steps[0].setWeight: expected at most 100" };
+    sim.advanceBy(1_000);
+    const invalid = sim.status?.conditions.find((c) => c.type === "Valid");
+    expect(invalid).toMatchObject({ status: "False", reason: "InvalidFile", message: "rollouts/reviews.yaml:9:7: spec.steps[0].setWeight: expected at most 100" });
+    sim.advanceBy(1_000);
+    expect(sim.status?.conditions.find((c) => c.type === "Valid")?.lastTransitionTime).toBe(invalid?.lastTransitionTime);
+    const fixed = { ...sim.rollout };
+    delete fixed.invalidFile;
+    sim.rollout = fixed;
+    sim.advanceBy(1_000);
+    expect(sim.status?.conditions.find((c) => c.type === "Valid")).toMatchObject({ status: "True", message: "the Rollout in git is valid" });
+  });
+});
