@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what is missing, then typecheck, lint and
+# The whole test suite, from a fresh clone: installs what is missing, then typecheck, lint, format and
 # every unit and integration test against real services. Extra arguments go to vitest
 # (e.g. `bash scripts/test.sh test/unit/cli.test.ts`).
 set -euo pipefail
@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/test-deps.sh
 npm run --silent typecheck
 npm run --silent lint
+npm run --silent format:check
 if [[ $# -eq 0 ]]; then
   # The release engine's coverage floor (issue: src/rollout line coverage >= 95%).
   npx vitest run --project unit --coverage --coverage.include='src/rollout/**' \
