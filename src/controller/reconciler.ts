@@ -9,18 +9,15 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { isConflict, isNotFound } from "../kube/errors.js";
 import type { EventRecorder } from "../kube/events.js";
-import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
+import { CLAIMED_ANNOTATION, COMMAND_BY_ANNOTATION, commandAnnotation, COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, FINALIZER, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../rollout/annotations.js";
 import { jobId, type ReconcileJob, type ReconcileQueue } from "../queue/reconcile-queue.js";
 import { awaitsAnalysis, decide, desiredTraffic, routeRefused, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
-import { CLAIMED_ANNOTATION, ClaimedCommandSchema, OUTBOX_LIMIT, COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type ClaimedCommand, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
+import { ClaimedCommandSchema, OUTBOX_LIMIT, COMMANDS, RolloutStatusSchema, type ClaimedCommand, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
 import { TrafficError, type IstioTraffic } from "../traffic/istio.js";
 import type { ControllerMetrics } from "./metrics.js";
-
-export const FINALIZER = "tideway.io/traffic";
-export const COMMAND_PREFIX = "tideway.io/";
 
 export type AnalysisRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<MetricResult[]>;
 /** The guard's reading of the canary's requests and 5xx answers (see analysis/guard.ts). */
@@ -330,7 +327,7 @@ export class Reconciler {
   private commandsOf(object: RolloutObject): { name: CommandName; value: string; annotation: string }[] {
     const annotations = object.metadata.annotations ?? {};
     return COMMANDS.flatMap((name) => {
-      const annotation = `${COMMAND_PREFIX}${name}`;
+      const annotation = commandAnnotation(name);
       const value = annotations[annotation];
       return value === undefined ? [] : [{ name, value, annotation }];
     });

@@ -4,21 +4,11 @@
  * are left alone. Objects whose Rollout left git are deleted; only objects this source made.
  */
 import type { ParsedRollout, Problem } from "../rollout/parse.js";
-import { ABORT_ANNOTATION } from "../rollout/schema.js";
+import { ABORT_ANNOTATION, COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, FILE_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION, SOURCE_LABEL } from "../rollout/annotations.js";
 import { isNotFound, kubeError } from "./errors.js";
 import type { RolloutClient, RolloutObject } from "./rollouts.js";
 
 export const FIELD_MANAGER = "tideway-git";
-export const SOURCE_LABEL = "tideway.io/source";
-export const COMMIT_ANNOTATION = "tideway.io/commit";
-/** Who made the commit and its first line: for notifications. */
-export const COMMIT_AUTHOR_ANNOTATION = "tideway.io/commit-author";
-export const COMMIT_SUBJECT_ANNOTATION = "tideway.io/commit-subject";
-export const FILE_ANNOTATION = "tideway.io/file";
-/** Git's `tideway.io/abort`, renamed so the controller never mistakes it for a one-shot command. */
-export const HELD_ABORT_ANNOTATION = "tideway.io/held-abort";
-/** The parse error of this Rollout's file, while its last good spec stays in force. */
-export const INVALID_ANNOTATION = "tideway.io/invalid";
 
 export interface MirrorInput {
   source: string;

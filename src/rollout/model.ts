@@ -1,6 +1,7 @@
 /** The Rollout as the engine sees it: validated, defaults applied, steps normalised. */
+import { ABORT_ANNOTATION } from "./annotations.js";
 import { parseDuration } from "./duration.js";
-import { ABORT_ANNOTATION, GuardSchema, type Guard, type HeaderMatch, type Metric, type RolloutDocument, type RolloutSpec, type Step } from "./schema.js";
+import { GuardSchema, type Guard, type HeaderMatch, type Metric, type RolloutDocument, type RolloutSpec, type Step } from "./schema.js";
 
 export interface Rollout {
   name: string;
