@@ -18,7 +18,7 @@ import { RedisLock } from "../queue/sync-lock.js";
 import { redisConnection } from "../queue/redis.js";
 import { SyncQueue } from "../queue/sync-queue.js";
 import { SOURCE_LABEL } from "../rollout/annotations.js";
-import { formatProblem, type Problem } from "../rollout/parse.js";
+import { formatProblem, type Problem } from "../rollout/problem.js";
 import type { ReleaseEvent } from "../rollout/engine.js";
 import { runAnalysis, type QueryObserver } from "../analysis/analyze.js";
 import { guardWindowMs, readGuard } from "../analysis/guard.js";

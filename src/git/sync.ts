@@ -4,7 +4,8 @@
  * thousand parses one.
  */
 import type { MirrorReport } from "../kube/mirror.js";
-import { parseRolloutFile, refuseAcrossFiles, type ParsedRollout, type ParseResult, type Problem } from "../rollout/parse.js";
+import { parseRolloutFile, refuseAcrossFiles, type ParsedRollout, type ParseResult } from "../rollout/parse.js";
+import type { Problem } from "../rollout/problem.js";
 import type { CommitInfo, GitSource } from "./source.js";
 import { isRolloutFilePath, readRolloutTree } from "./tree.js";
 

@@ -3,7 +3,8 @@
  * apply as field manager `tideway-git`, so fields others own (a kubectl annotation, status)
  * are left alone. Objects whose Rollout left git are deleted; only objects this source made.
  */
-import type { ParsedRollout, Problem } from "../rollout/parse.js";
+import type { ParsedRollout } from "../rollout/parse.js";
+import { formatProblem, type Problem } from "../rollout/problem.js";
 import { ABORT_ANNOTATION, COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, FILE_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION, SOURCE_LABEL } from "../rollout/annotations.js";
 import { isNotFound, kubeError } from "./errors.js";
 import type { RolloutClient, RolloutObject } from "./rollouts.js";
@@ -86,7 +87,7 @@ export async function applyMirror(client: RolloutClient, input: MirrorInput): Pr
     if (!object || wanted.has(id)) continue;
     wanted.add(id);
     report.invalid.push({ key: id, problem });
-    const message = `${problem.file}:${problem.line}:${problem.column}: ${problem.path ? `${problem.path}: ` : ""}${problem.message}`;
+    const message = formatProblem(problem);
     if (object.metadata.annotations?.[INVALID_ANNOTATION] === message) continue;
     try {
       await client.patchMetadata(object.metadata.namespace, object.metadata.name, { annotations: { [INVALID_ANNOTATION]: message } });
