@@ -3,6 +3,7 @@
  * apply as field manager `tideway-git`, so fields others own (a kubectl annotation, status)
  * are left alone. Objects whose Rollout left git are deleted; only objects this source made.
  */
+import type { MirrorReport, MirrorRequest } from "../rollout/mirror.js";
 import type { ParsedRollout } from "../rollout/parse.js";
 import { formatProblem, type Problem } from "../rollout/problem.js";
 import { ABORT_ANNOTATION, COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, FILE_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION, SOURCE_LABEL } from "../rollout/annotations.js";
@@ -11,34 +12,9 @@ import type { RolloutClient, RolloutObject } from "./rollouts.js";
 
 export const FIELD_MANAGER = "tideway-git";
 
-export interface MirrorInput {
+/** A sync's request, and the git source whose objects these are (SOURCE_LABEL). */
+export interface MirrorInput extends MirrorRequest {
   source: string;
-  commit: string;
-  commitAuthor?: string;
-  commitSubject?: string;
-  rollouts: ParsedRollout[];
-  problems: Problem[];
-  /** Every Rollout file in the tree now (a removed file's objects may be deleted). */
-  files: ReadonlySet<string>;
-  /** Apply only Rollouts from these files (the ones that changed); all when absent. */
-  changedFiles?: ReadonlySet<string>;
-}
-
-export interface MirrorReport {
-  applied: string[];
-  deleted: string[];
-  /** Objects kept although absent, because their file has errors. */
-  retained: string[];
-  /** Objects marked invalid, with their problem. */
-  invalid: { key: string; problem: Problem }[];
-  /**
-   * Rollouts the API server refused for a reason of their own (their namespace does not exist,
-   * RBAC forbids it, the object is invalid): reported like a bad file, tried again on later syncs,
-   * and no reason to hold back the rest of the commit.
-   */
-  rejected: { key: string; file: string; problem: Problem }[];
-  /** Failures that may pass (the API server unreachable, overloaded): the whole commit is tried again. */
-  errors: string[];
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;

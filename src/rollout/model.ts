@@ -11,6 +11,12 @@ export interface Rollout {
   heldAbort?: string;
 }
 
+/** Which Rollout: what the informer reports and the reconcile queue schedules. */
+export interface RolloutRef {
+  namespace: string;
+  name: string;
+}
+
 export const DEFAULT_NAMESPACE = "default";
 
 export function toRollout(document: RolloutDocument, defaultNamespace = DEFAULT_NAMESPACE): Rollout {
