@@ -2,6 +2,29 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 const PURE = "src/rollout is pure: decide() takes `now` as input (the controller reads the clock), so the same input always gives the same decision.";
+/**
+ * Imports follow the pipeline (git -> Rollout objects -> engine -> traffic + analysis -> notify):
+ * an adapter depends on src/rollout and on no other adapter, except the ones listed here; only
+ * the wiring (controller/, cli/, main) imports several. Outside src/rollout, the engine is used
+ * through its facade, src/rollout/engine.ts.
+ */
+const ADAPTERS = ["git", "kube", "traffic", "analysis", "notify", "queue", "http"];
+const MAY_IMPORT = { git: [], kube: [], traffic: ["kube"], analysis: [], queue: [], http: [] };
+const engineFacade = { group: ["../rollout/engine/*"], message: "Use the engine's facade, src/rollout/engine.ts." };
+const importRules = (patterns) => ({ "no-restricted-imports": ["error", { patterns }] });
+const boundaries = [
+  { files: ["src/**/*.ts"], ignores: ["src/rollout/**"], rules: importRules([engineFacade]) },
+  ...Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({
+    files: [`src/${folder}/**/*.ts`],
+    rules: importRules([
+      engineFacade,
+      {
+        group: [...ADAPTERS.filter((other) => other !== folder && !allowed.includes(other)), "controller", "cli"].map((other) => `../${other}/*`),
+        message: `src/${folder} is an adapter: it depends on src/rollout (and ${allowed.length > 0 ? allowed.join(", ") : "no other adapter"}); share a type through src/rollout or an interface beside its consumer.`,
+      },
+    ]),
+  })),
+];
 
 export default tseslint.config(
   { ignores: ["dist/**", "coverage/**", "node_modules/**", ".tideway/**"] },
@@ -14,6 +37,7 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  ...boundaries,
   {
     files: ["src/rollout/**/*.ts"],
     rules: {

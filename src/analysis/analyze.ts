@@ -2,7 +2,7 @@
  * One analysis run: every metric of a Rollout queried once, in parallel, and judged.
  * Built-in metrics share one request-count query per run (skipped when minRequests is 0).
  */
-import type { MetricResult } from "../rollout/engine/types.js";
+import type { MetricResult } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import type { CheckOutcome } from "../rollout/status.js";
 import { classify, judgeTraffic, type TrafficVerdict } from "./classify.js";

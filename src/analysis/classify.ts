@@ -3,7 +3,7 @@
  * or error (Prometheus could not answer). Pure; analyze.ts does the querying.
  */
 import { metricThresholds } from "../rollout/model.js";
-import type { MetricResult } from "../rollout/engine/types.js";
+import type { MetricResult } from "../rollout/engine.js";
 import type { Metric } from "../rollout/schema.js";
 import type { QueryResult } from "./prometheus.js";
 

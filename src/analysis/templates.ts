@@ -13,6 +13,7 @@
  * A mesh simulator exporting these labels (and no fewer) is enough for every built-in metric.
  */
 import { parseDuration } from "../rollout/duration.js";
+import { destinationServiceName } from "../rollout/destination.js";
 import type { Rollout } from "../rollout/model.js";
 import { BUILT_IN_METRICS, type BuiltInMetric, type Metric, type RolloutSpec } from "../rollout/schema.js";
 import { renderTemplate, type QUERY_VARIABLES } from "../rollout/template.js";
@@ -136,12 +137,4 @@ export function customQueryWarnings(spec: RolloutSpec, scrapeIntervalMs: number)
     const problems = rangeSelectors(metric.query).map((range) => rangeProblem(range, intervalMs, scrapeIntervalMs));
     return problems.flatMap((message) => (message === undefined ? [] : [{ path: ["spec", "analysis", "metrics", index, "query"], message }]));
   });
-}
-
-/** The short name of the Service the canary's requests are addressed to (see CANARY_SELECTOR). */
-export function destinationServiceName(rollout: Rollout, canaryVersion: string): string {
-  const host = rollout.spec.trafficRouting.istio.host;
-  if (host === undefined) return rollout.spec.service;
-  const rendered = renderTemplate(host, { service: rollout.spec.service, namespace: rollout.namespace, version: canaryVersion });
-  return rendered.split(".")[0] ?? rendered;
 }

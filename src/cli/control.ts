@@ -6,7 +6,8 @@ import type { Command } from "commander";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { userInfo } from "node:os";
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
-import { CLAIMED_ANNOTATION, COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
+import { CLAIMED_ANNOTATION, COMMAND_BY_ANNOTATION, commandAnnotation } from "../rollout/annotations.js";
+import { COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
 
 export interface ControlIo {
   stdout: (text: string) => void;
@@ -158,7 +159,7 @@ export async function sendCommand(
   request: { namespace: string; name: string; command: CommandName; value: string; by?: string; wait: boolean; timeoutMs: number },
 ): Promise<number> {
   const { namespace, name, command, value } = request;
-  const annotation = `tideway.io/${command}`;
+  const annotation = commandAnnotation(command);
   // Status records each command given by annotation with its claim's id: a new id is this one.
   const before = new Set((statusOf(await client.get(namespace, name))?.commands ?? []).map((c) => c.id));
   await client.patchMetadata(namespace, name, { annotations: { [annotation]: value, ...(request.by !== undefined ? { [COMMAND_BY_ANNOTATION]: request.by } : {}) } });

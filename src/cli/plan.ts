@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { formatDuration } from "../rollout/duration.js";
 import { manualGates, minimumTimeMs, planRelease, type PlanLine } from "../rollout/plan.js";
+import { formatProblem } from "../rollout/problem.js";
 
 export { planRelease, type PlanLine } from "../rollout/plan.js";
 
@@ -38,7 +39,7 @@ export function registerPlanCommand(program: Command): void {
     .argument("<file>", "a YAML file with one or more Rollouts")
     .action(async (file: string) => {
       // The YAML parser is loaded by the commands that parse, not for every start of the CLI.
-      const { formatProblem, parseRolloutFile } = await import("../rollout/parse.js");
+      const { parseRolloutFile } = await import("../rollout/parse.js");
       let text: string;
       try {
         text = readFileSync(file, "utf8");

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { DEFAULT_SCRAPE_INTERVAL } from "../analysis/ranges.js";
 import type { RolloutFile } from "../git/tree.js";
 import { parseDuration } from "../rollout/duration.js";
-import type { Problem } from "../rollout/parse.js";
+import { formatProblem, formatWarning, type Problem } from "../rollout/problem.js";
 
 export interface ValidateIo {
   /** Paths are resolved from here, and printed relative to it as the user typed them. */
@@ -33,7 +33,7 @@ const DEFAULT_OPTIONS: ValidateOptions = { scrapeIntervalMs: parseDuration(DEFAU
  */
 export async function validate(paths: readonly string[], io: ValidateIo = processIo(), options: ValidateOptions = DEFAULT_OPTIONS): Promise<number> {
   // The YAML parser is loaded by the commands that parse, not for every start of the CLI.
-  const [{ readRolloutTree }, { formatProblem, parseRolloutFiles }, { renderPath }, { customQueryWarnings }] = await Promise.all([
+  const [{ readRolloutTree }, { parseRolloutFiles }, { renderPath }, { customQueryWarnings }] = await Promise.all([
     import("../git/tree.js"), import("../rollout/parse.js"), import("../rollout/parse-positions.js"), import("../analysis/templates.js"),
   ]);
   const files: RolloutFile[] = [];
@@ -63,7 +63,7 @@ export async function validate(paths: readonly string[], io: ValidateIo = proces
       file, ...(locate?.(field) ?? { line: 1, column: 1 }), path: renderPath(field), message,
     })));
   for (const problem of problems) io.stderr(`${formatProblem(problem)}\n`);
-  for (const warning of warnings) io.stderr(`${warning.file}:${warning.line}:${warning.column}: warning: ${warning.path}: ${warning.message}\n`);
+  for (const warning of warnings) io.stderr(`${formatWarning(warning)}\n`);
   const warned = warnings.length > 0 ? `, ${count(warnings.length, "warning")}` : "";
   io.stdout(`${count(files.length, "file")}, ${count(parsed.rollouts.length, "Rollout")}, ${count(problems.length, "problem")}${warned}\n`);
   return problems.length > 0 ? 1 : 0;

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import type { EventSink } from "../kube/events.js";
-import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION } from "../kube/mirror.js";
+import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION } from "../rollout/annotations.js";
 import type { RolloutObject } from "../kube/rollouts.js";
 import type { ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";

@@ -8,9 +8,8 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { isConflict } from "../kube/errors.js";
 import type { RolloutObject, RolloutStore } from "../kube/rollouts.js";
-import { CLAIMED_ANNOTATION, ClaimedCommandSchema, COMMAND_BY_ANNOTATION, COMMANDS, type ClaimedCommand, type CommandName } from "../rollout/status.js";
-
-export const COMMAND_PREFIX = "tideway.io/";
+import { CLAIMED_ANNOTATION, COMMAND_BY_ANNOTATION, commandAnnotation } from "../rollout/annotations.js";
+import { ClaimedCommandSchema, COMMANDS, type ClaimedCommand, type CommandName } from "../rollout/status.js";
 
 export interface Claim {
   /** The object after the claim was written. */
@@ -64,7 +63,7 @@ export async function clearClaim(store: RolloutStore, object: RolloutObject, tex
 function commandsOf(object: RolloutObject): { name: CommandName; value: string; annotation: string }[] {
   const annotations = object.metadata.annotations ?? {};
   return COMMANDS.flatMap((name) => {
-    const annotation = `${COMMAND_PREFIX}${name}`;
+    const annotation = commandAnnotation(name);
     const value = annotations[annotation];
     return value === undefined ? [] : [{ name, value, annotation }];
   });

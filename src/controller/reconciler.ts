@@ -11,9 +11,9 @@ import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { isConflict, isNotFound } from "../kube/errors.js";
 import type { EventSink } from "../kube/events.js";
-import { HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../kube/mirror.js";
 import type { RolloutObject, RolloutStore } from "../kube/rollouts.js";
 import { jobId, type ReconcileJob, type Scheduler } from "../queue/reconcile-queue.js";
+import { FINALIZER, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../rollout/annotations.js";
 import { awaitsAnalysis, decide, desiredTraffic, formerVersions, routeRefused, sameTraffic, trafficPending, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
@@ -23,10 +23,7 @@ import { ReleaseAnnouncer, type Notifier } from "./announcer.js";
 import { claimCommands, clearClaim, type Claim } from "./command-claims.js";
 import type { ControllerMetrics } from "./metrics.js";
 
-export { COMMAND_PREFIX } from "./command-claims.js";
 export type { CommitContext, Notifier } from "./announcer.js";
-
-export const FINALIZER = "tideway.io/traffic";
 
 export type AnalysisRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<MetricResult[]>;
 /** The guard's reading of the canary's requests and 5xx answers (see analysis/guard.ts). */

@@ -3,8 +3,9 @@
  * into the cluster. Parse results are cached per file, so a commit that touches one file of a
  * thousand parses one.
  */
-import type { MirrorReport } from "../kube/mirror.js";
-import { parseRolloutFile, refuseAcrossFiles, type ParsedRollout, type ParseResult, type Problem } from "../rollout/parse.js";
+import type { MirrorReport, MirrorRequest } from "../rollout/mirror.js";
+import { parseRolloutFile, refuseAcrossFiles, type ParseResult } from "../rollout/parse.js";
+import type { Problem } from "../rollout/problem.js";
 import type { CommitInfo, GitSource } from "./source.js";
 import { isRolloutFilePath, readRolloutTree } from "./tree.js";
 
@@ -22,8 +23,9 @@ export interface SyncOutcome {
   mirror?: MirrorReport;
 }
 
+/** Where a sync's Rollouts go: the cluster's Rollout objects (src/kube/mirror.ts, wired by the controller). */
 export interface MirrorTarget {
-  apply(input: { commit: string; commitAuthor?: string; commitSubject?: string; rollouts: ParsedRollout[]; problems: Problem[]; files: ReadonlySet<string>; changedFiles?: ReadonlySet<string> }): Promise<MirrorReport>;
+  apply(input: MirrorRequest): Promise<MirrorReport>;
 }
 
 export class RolloutSync {

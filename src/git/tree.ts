@@ -6,7 +6,7 @@
 import { constants } from "node:fs";
 import { lstat, open, readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import type { Problem } from "../rollout/parse.js";
+import type { Problem } from "../rollout/problem.js";
 
 export interface RolloutFile {
   /** Relative to the tree's root, with "/" separators. */

@@ -1,6 +1,7 @@
 /** Kubernetes Events: what `kubectl describe rollout` shows under Events. */
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { createHash } from "node:crypto";
+import { API_VERSION, KIND } from "../rollout/schema.js";
 import { kubeError } from "./errors.js";
 
 export interface EventTarget {
@@ -37,7 +38,7 @@ export class EventRecorder implements EventSink {
         namespace: target.namespace,
         body: {
           metadata: { name, namespace: target.namespace },
-          involvedObject: { apiVersion: "tideway.io/v1alpha1", kind: "Rollout", namespace: target.namespace, name: target.name, ...(target.uid ? { uid: target.uid } : {}) },
+          involvedObject: { apiVersion: API_VERSION, kind: KIND, namespace: target.namespace, name: target.name, ...(target.uid ? { uid: target.uid } : {}) },
           reason,
           message: message.slice(0, 1024),
           type,

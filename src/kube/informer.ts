@@ -7,6 +7,7 @@
  * (spec, status, managedFields) would stay in memory for nothing.
  */
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import type { RolloutRef } from "../rollout/model.js";
 import { GROUP, PLURAL, RolloutClient, VERSION } from "./rollouts.js";
 
 /** What the cache keeps of an object: enough to name it and to tell its versions apart. */
@@ -60,11 +61,6 @@ class SlimWatch extends Watch {
 
 /** How long a (re)started watch must run without an error before the backoff is reset. */
 const STABLE_MS = 10_000;
-
-export interface RolloutRef {
-  namespace: string;
-  name: string;
-}
 
 export interface WatchOptions {
   /** `resourceVersion`: the version the change produced, when the API server said. */

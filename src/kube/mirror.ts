@@ -3,51 +3,18 @@
  * apply as field manager `tideway-git`, so fields others own (a kubectl annotation, status)
  * are left alone. Objects whose Rollout left git are deleted; only objects this source made.
  */
-import type { ParsedRollout, Problem } from "../rollout/parse.js";
-import { ABORT_ANNOTATION } from "../rollout/schema.js";
+import type { MirrorReport, MirrorRequest } from "../rollout/mirror.js";
+import type { ParsedRollout } from "../rollout/parse.js";
+import { formatProblem, type Problem } from "../rollout/problem.js";
+import { ABORT_ANNOTATION, COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, FILE_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION, SOURCE_LABEL } from "../rollout/annotations.js";
 import { isNotFound, kubeError } from "./errors.js";
 import type { RolloutClient, RolloutObject } from "./rollouts.js";
 
 export const FIELD_MANAGER = "tideway-git";
-export const SOURCE_LABEL = "tideway.io/source";
-export const COMMIT_ANNOTATION = "tideway.io/commit";
-/** Who made the commit and its first line: for notifications. */
-export const COMMIT_AUTHOR_ANNOTATION = "tideway.io/commit-author";
-export const COMMIT_SUBJECT_ANNOTATION = "tideway.io/commit-subject";
-export const FILE_ANNOTATION = "tideway.io/file";
-/** Git's `tideway.io/abort`, renamed so the controller never mistakes it for a one-shot command. */
-export const HELD_ABORT_ANNOTATION = "tideway.io/held-abort";
-/** The parse error of this Rollout's file, while its last good spec stays in force. */
-export const INVALID_ANNOTATION = "tideway.io/invalid";
 
-export interface MirrorInput {
+/** A sync's request, and the git source whose objects these are (SOURCE_LABEL). */
+export interface MirrorInput extends MirrorRequest {
   source: string;
-  commit: string;
-  commitAuthor?: string;
-  commitSubject?: string;
-  rollouts: ParsedRollout[];
-  problems: Problem[];
-  /** Every Rollout file in the tree now (a removed file's objects may be deleted). */
-  files: ReadonlySet<string>;
-  /** Apply only Rollouts from these files (the ones that changed); all when absent. */
-  changedFiles?: ReadonlySet<string>;
-}
-
-export interface MirrorReport {
-  applied: string[];
-  deleted: string[];
-  /** Objects kept although absent, because their file has errors. */
-  retained: string[];
-  /** Objects marked invalid, with their problem. */
-  invalid: { key: string; problem: Problem }[];
-  /**
-   * Rollouts the API server refused for a reason of their own (their namespace does not exist,
-   * RBAC forbids it, the object is invalid): reported like a bad file, tried again on later syncs,
-   * and no reason to hold back the rest of the commit.
-   */
-  rejected: { key: string; file: string; problem: Problem }[];
-  /** Failures that may pass (the API server unreachable, overloaded): the whole commit is tried again. */
-  errors: string[];
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -96,7 +63,7 @@ export async function applyMirror(client: RolloutClient, input: MirrorInput): Pr
     if (!object || wanted.has(id)) continue;
     wanted.add(id);
     report.invalid.push({ key: id, problem });
-    const message = `${problem.file}:${problem.line}:${problem.column}: ${problem.path ? `${problem.path}: ` : ""}${problem.message}`;
+    const message = formatProblem(problem);
     if (object.metadata.annotations?.[INVALID_ANNOTATION] === message) continue;
     try {
       await client.patchMetadata(object.metadata.namespace, object.metadata.name, { annotations: { [INVALID_ANNOTATION]: message } });

@@ -10,7 +10,7 @@
  */
 import { Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import type { RolloutRef } from "../kube/informer.js";
+import type { RolloutRef } from "../rollout/model.js";
 
 export const RECONCILE_QUEUE = "tideway-reconcile";
 

@@ -1,6 +1,7 @@
 /** The Rollout as the engine sees it: validated, defaults applied, steps normalised. */
+import { ABORT_ANNOTATION } from "./annotations.js";
 import { parseDuration } from "./duration.js";
-import { ABORT_ANNOTATION, GuardSchema, type Guard, type HeaderMatch, type Metric, type RolloutDocument, type RolloutSpec, type Step } from "./schema.js";
+import { GuardSchema, type Guard, type HeaderMatch, type Metric, type RolloutDocument, type RolloutSpec, type Step } from "./schema.js";
 
 export interface Rollout {
   name: string;
@@ -10,6 +11,12 @@ export interface Rollout {
   heldAbort?: string;
   /** The problem of the Rollout's file in git ("file:line:col: ..."), while its last good spec stays in force. */
   invalidFile?: string;
+}
+
+/** Which Rollout: what the informer reports and the reconcile queue schedules. */
+export interface RolloutRef {
+  namespace: string;
+  name: string;
 }
 
 export const DEFAULT_NAMESPACE = "default";

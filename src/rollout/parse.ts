@@ -6,22 +6,10 @@ import { isMap, LineCounter, parseAllDocuments, type Document } from "yaml";
 import { DEFAULT_NAMESPACE, toRollout, type Rollout } from "./model.js";
 import { describeIssue, explainIssues } from "./parse-messages.js";
 import { flowDepth, measure, positionAtOffset, positionOf, renderPath, syntaxErrorOffset, unresolvedAliasOffset, type FieldPath, type Position } from "./parse-positions.js";
+import type { Problem } from "./problem.js";
 import { refuseSharedRoutes, VIRTUAL_SERVICE_PATH } from "./shared-routes.js";
 import { API_VERSION, KIND, RolloutDocumentSchema, RolloutMetadataSchema, type RolloutDocument } from "./schema.js";
 
-/** One problem in a file, positioned for editors and CI logs. */
-export interface Problem {
-  file: string;
-  /** 1-based */
-  line: number;
-  /** 1-based */
-  column: number;
-  /** Field path such as "spec.steps[1].setWeight"; "" for the whole document. */
-  path: string;
-  message: string;
-  /** Name and namespace of the Rollout the problem belongs to, when they could be read. */
-  rollout?: { name: string; namespace: string };
-}
 
 export interface ParsedRollout {
   file: string;
@@ -74,11 +62,6 @@ const GROUP_PREFIX = `${API_VERSION.slice(0, API_VERSION.indexOf("/"))}/`;
 
 /** Flow brackets beyond this are refused before parsing: the parser itself fails on thousands. */
 const MIN_FLOW_DEPTH_GUARD = 256;
-
-/** `rollouts/reviews.yaml:12:7: spec.steps[1].setWeight: expected ..., found 150` */
-export function formatProblem(problem: Problem): string {
-  return `${problem.file}:${problem.line}:${problem.column}: ${problem.path ? `${problem.path}: ` : ""}${problem.message}`;
-}
 
 export function parseRolloutFile(file: string, text: string, options: ParseOptions = {}): ParseResult {
   return parseDocuments(file, text, { ...DEFAULT_PARSE_OPTIONS, ...options });

@@ -3,13 +3,11 @@
  * schema (charts/) and the JSON Schema for editors (docs/) are all generated from it.
  */
 import { z } from "zod";
+import { ABORT_ANNOTATION, TIDEWAY_PREFIX } from "./annotations.js";
 import { parseDuration } from "./duration.js";
 import { checkTemplate, DESTINATION_VARIABLES, QUERY_VARIABLES } from "./template.js";
 
 export const API_VERSION = "tideway.io/v1alpha1";
-const TIDEWAY_PREFIX = "tideway.io/";
-/** The one tideway.io/ annotation a Rollout may carry in git: it holds that version aborted. */
-export const ABORT_ANNOTATION = "tideway.io/abort";
 export const KIND = "Rollout";
 export const BUILT_IN_METRICS = ["success-rate", "latency-p99"] as const;
 export type BuiltInMetric = (typeof BUILT_IN_METRICS)[number];

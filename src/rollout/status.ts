@@ -84,15 +84,6 @@ export type HistoryEntry = z.output<typeof HistoryEntrySchema>;
 
 export const COMMANDS = ["abort", "promote", "pause", "resume", "retry"] as const;
 export type CommandName = (typeof COMMANDS)[number];
-/** Who gave the commands on a Rollout (the CLI writes it with each command); removed with them. */
-export const COMMAND_BY_ANNOTATION = "tideway.io/by";
-/**
- * Commands taken from their annotations and not yet known to be recorded in status: a JSON list
- * of ClaimedCommand. Tideway moves commands here (one write) before acting on them, and clears it
- * once status records their ids, so a crash in between neither loses a command nor applies it twice.
- */
-export const CLAIMED_ANNOTATION = "tideway.io/claimed";
-
 export const ClaimedCommandSchema = z.strictObject({
   id: z.string().min(1),
   command: z.enum(COMMANDS),
@@ -108,7 +99,7 @@ export const CommandRecordSchema = z.strictObject({
   user: z.string().optional(),
   at: timestamp,
   result: z.string(),
-  /** The claim's id (see CLAIMED_ANNOTATION) for a command given by annotation. */
+  /** The claim's id (see CLAIMED_ANNOTATION in annotations.ts) for a command given by annotation. */
   id: z.string().optional(),
 });
 export type CommandRecord = z.output<typeof CommandRecordSchema>;

@@ -8,12 +8,13 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { isConflict, isNotFound, kubeError } from "../kube/errors.js";
 import { GROUP, PLURAL, VERSION } from "../kube/rollouts.js";
+import { destinationFor, namesService } from "../rollout/destination.js";
 import { headerRouteName, type Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
 import type { Traffic } from "../rollout/traffic.js";
 import { claimedRoutes, claimRoutes, describeConflict, otherOwners, ownerName, readRouteOwners, releaseRoutes, stillClaims, withRouteOwners, type RouteOwners } from "./route-owners.js";
 import { TrafficError, type Sighting, type TrafficOutcome, type TrafficRouter } from "./router.js";
-import { destinationScheme, isObject, observedWeights, routeTraffic, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
+import { isObject, observedWeights, routeTraffic, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
 const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
 const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
@@ -201,8 +202,7 @@ export class IstioTraffic implements TrafficRouter {
   private async checkSubsets(rollout: Rollout, traffic: Traffic): Promise<void> {
     const istio = rollout.spec.trafficRouting.istio;
     if (istio.host !== undefined) return;
-    const scheme = destinationScheme(rollout);
-    const wanted = [traffic.stableVersion, ...(traffic.canaryVersion ? [traffic.canaryVersion] : [])].map((v) => scheme.destination(v).subset ?? v);
+    const wanted = [traffic.stableVersion, ...(traffic.canaryVersion ? [traffic.canaryVersion] : [])].map((v) => destinationFor(rollout, v).subset ?? v);
     let rules: unknown;
     try {
       rules = await this.api.listNamespacedCustomObject({ ...DR, namespace: rollout.namespace });
@@ -211,7 +211,7 @@ export class IstioTraffic implements TrafficRouter {
     }
     const service = rollout.spec.service;
     const items = isObject(rules) && Array.isArray(rules.items) ? rules.items : [];
-    const rule = items.find((item) => isObject(item) && isObject(item.spec) && typeof item.spec.host === "string" && (item.spec.host === service || item.spec.host.startsWith(`${service}.`)));
+    const rule = items.find((item) => isObject(item) && isObject(item.spec) && typeof item.spec.host === "string" && namesService(rollout, item.spec.host));
     if (!isObject(rule) || !isObject(rule.spec)) {
       throw new TrafficError(`no DestinationRule for host ${service} in namespace ${rollout.namespace}: subsets ${wanted.join(", ")} are needed`, true);
     }

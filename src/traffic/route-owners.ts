@@ -5,11 +5,11 @@
  * asks whether a recorded owner still exists, and writes the claim in the same
  * precondition-guarded write as the weights.
  */
+import { ROUTE_OWNERS_ANNOTATION } from "../rollout/annotations.js";
 import type { RouteConflict } from "../rollout/engine.js";
 import { headerRouteName, type Rollout } from "../rollout/model.js";
 import { isObject, managedRouteIndexes, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
-export const ROUTE_OWNERS_ANNOTATION = "tideway.io/route-owners";
 /** The key of a managed route that has no name (the VirtualService's only route). */
 export const UNNAMED_ROUTE = "(unnamed)";
 

@@ -4,20 +4,15 @@
  * canary destinations and their weights change, plus Tideway's own header route; every other
  * route, field and destination is carried over as it was.
  */
+import { destinationFor, versionOfDestination, type Destination } from "../rollout/destination.js";
 import type { Rollout } from "../rollout/model.js";
-import { renderTemplate } from "../rollout/template.js";
 import type { Traffic } from "../rollout/traffic.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-export interface Destination {
-  host: string;
-  subset?: string;
-}
-
-/** How versions map to destinations, from spec.trafficRouting.istio. */
-export interface DestinationScheme {
+/** How versions map to destinations and back (src/rollout/destination.ts). */
+interface DestinationScheme {
   destination(version: string): Destination;
   /** The version a destination belongs to, or undefined when it is not one of this Rollout's. */
   versionOf(destination: JsonObject): string | undefined;
@@ -27,45 +22,8 @@ export class RoutingError extends Error {}
 
 export const isObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value);
 
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** A regex that matches a rendered template and captures the version. */
-function templatePattern(template: string, values: Record<string, string>): RegExp {
-  const parts = template.split(/\{\{\s*version\s*\}\}/);
-  const literal = parts.map((part) => escapeRegex(renderTemplate(part, values)));
-  return new RegExp(`^${literal.join("(.+?)")}$`);
-}
-
-export function destinationScheme(rollout: Rollout): DestinationScheme {
-  const istio = rollout.spec.trafficRouting.istio;
-  const values = { service: rollout.spec.service, namespace: rollout.namespace };
-  const service = rollout.spec.service;
-  const serviceHost = (host: string) => host === service || host.startsWith(`${service}.`);
-  if (istio.host !== undefined) {
-    const template = istio.host;
-    const pattern = templatePattern(template, values);
-    return {
-      destination: (version) => ({ host: renderTemplate(template, { ...values, version }) }),
-      versionOf: (destination) => {
-        const host = destination.host;
-        if (typeof host !== "string") return undefined;
-        const short = host.split(".")[0] ?? host;
-        return pattern.exec(host)?.[1] ?? pattern.exec(short)?.[1];
-      },
-    };
-  }
-  const template = istio.subset ?? "{{ version }}";
-  const pattern = templatePattern(template, values);
-  return {
-    destination: (version) => ({ host: service, subset: renderTemplate(template, { ...values, version }) }),
-    versionOf: (destination) => {
-      const { host, subset } = destination;
-      if (typeof host !== "string" || typeof subset !== "string" || !serviceHost(host)) return undefined;
-      return pattern.exec(subset)?.[1];
-    },
-  };
+function destinationScheme(rollout: Rollout): DestinationScheme {
+  return { destination: (version) => destinationFor(rollout, version), versionOf: versionOfDestination(rollout) };
 }
 
 /** The http routes Tideway manages: those named in the Rollout, or the only one there is. */

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { COMMIT_ANNOTATION, INVALID_ANNOTATION, SOURCE_LABEL } from "../../src/kube/mirror.js";
+import { COMMIT_ANNOTATION, INVALID_ANNOTATION, SOURCE_LABEL } from "../../src/rollout/annotations.js";
 import { RolloutClient, type RolloutObject } from "../../src/kube/rollouts.js";
 import { redisConnection } from "../../src/queue/redis.js";
 import { createGitRemote, waitUntil, type GitRemote } from "../env/index.js";

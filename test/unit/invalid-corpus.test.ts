@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { formatProblem, parseRolloutFile, parseRolloutFiles } from "../../src/rollout/parse.js";
+import { parseRolloutFile, parseRolloutFiles } from "../../src/rollout/parse.js";
+import { formatProblem } from "../../src/rollout/problem.js";
 
 /**
  * Every file in fixtures/invalid is a small, realistic Rollout with one mistake. Its first lines

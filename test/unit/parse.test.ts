@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { formatProblem, parseRolloutFile, parseRolloutFiles, refuseDuplicates, type Problem } from "../../src/rollout/parse.js";
+import { parseRolloutFile, parseRolloutFiles, refuseDuplicates } from "../../src/rollout/parse.js";
+import { formatProblem, type Problem } from "../../src/rollout/problem.js";
 import { allowedKeys, describeIssue, describeValue, explainIssues } from "../../src/rollout/parse-messages.js";
 
 /** The Rollout of DESIGN.md, as a user would commit it. */
@@ -277,13 +278,6 @@ describe("hostile YAML", () => {
     const bytes = new TextEncoder().encode(text).length;
     expect(messages(parseRolloutFile("r.yaml", text, { maxDocumentBytes: bytes - 1 }).problems)).toEqual([`r.yaml:1:1: document is ${bytes} bytes; the limit is ${bytes - 1}`]);
     expect(parseRolloutFile("r.yaml", text, { maxDocumentBytes: bytes }).problems).toEqual([]);
-  });
-});
-
-describe("formatProblem", () => {
-  it("prints file:line:column, then the field when there is one, then the message", () => {
-    expect(formatProblem({ file: "a.yaml", line: 3, column: 7, path: "spec.version", message: "expected a string" })).toBe("a.yaml:3:7: spec.version: expected a string");
-    expect(formatProblem({ file: "a.yaml", line: 1, column: 1, path: "", message: "Map keys must be unique" })).toBe("a.yaml:1:1: Map keys must be unique");
   });
 });
 

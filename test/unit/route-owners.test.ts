@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { ROUTE_OWNERS_ANNOTATION } from "../../src/rollout/annotations.js";
 import type { Rollout } from "../../src/rollout/model.js";
 import { RolloutSpecSchema, type RolloutSpecInput } from "../../src/rollout/schema.js";
-import { claimedRoutes, claimRoutes, describeConflict, otherOwners, readRouteOwners, releaseRoutes, ROUTE_OWNERS_ANNOTATION, stillClaims, withRouteOwners } from "../../src/traffic/route-owners.js";
+import { claimedRoutes, claimRoutes, describeConflict, otherOwners, readRouteOwners, releaseRoutes, stillClaims, withRouteOwners } from "../../src/traffic/route-owners.js";
 import { RoutingError, type Json } from "../../src/traffic/virtual-service.js";
 
 function rollout(name: string, istio: Partial<RolloutSpecInput["trafficRouting"]["istio"]> = {}, steps: RolloutSpecInput["steps"] = [{ setWeight: 10 }]): Rollout {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatProblem, parseRolloutFiles } from "../../src/rollout/parse.js";
+import { parseRolloutFiles } from "../../src/rollout/parse.js";
+import { formatProblem } from "../../src/rollout/problem.js";
 
 /** A Rollout file; `routes` and `header` (a setHeaderRoute step's name) only when given. The virtualService field is on line 10. */
 function file(name: string, options: { vs?: string; routes?: string[]; namespace?: string; header?: string; service?: string } = {}): string {

@@ -1,0 +1,70 @@
+/**
+ * Where a version's traffic goes, from spec.trafficRouting.istio: a DestinationRule subset of
+ * spec.service (`subset:`, "{{ version }}" by default), or a Service of its own (`host:`). The
+ * traffic adapter routes to it, the analysis queries its telemetry: both derive it here.
+ */
+import type { Rollout } from "./model.js";
+import { renderTemplate } from "./template.js";
+
+export interface Destination {
+  host: string;
+  subset?: string;
+}
+
+const DEFAULT_SUBSET = "{{ version }}";
+
+/** The destination of `version`'s requests, as a VirtualService route names it. */
+export function destinationFor(rollout: Rollout, version: string): Destination {
+  const istio = rollout.spec.trafficRouting.istio;
+  const values = { service: rollout.spec.service, namespace: rollout.namespace, version };
+  if (istio.host !== undefined) return { host: renderTemplate(istio.host, values) };
+  return { host: rollout.spec.service, subset: renderTemplate(istio.subset ?? DEFAULT_SUBSET, values) };
+}
+
+/**
+ * The short name of the Service `version`'s requests are addressed to, as Istio's telemetry labels
+ * it (destination_service_name): spec.service with subsets, e.g. "reviews-v2" with `host:`.
+ */
+export function destinationServiceName(rollout: Rollout, version: string): string {
+  const { host } = destinationFor(rollout, version);
+  return host.split(".")[0] ?? host;
+}
+
+/** Whether a host, short or qualified ("reviews.bookinfo.svc.cluster.local"), names spec.service. */
+export function namesService(rollout: Rollout, host: string): boolean {
+  const service = rollout.spec.service;
+  return host === service || host.startsWith(`${service}.`);
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** A regex that matches a rendered template and captures the version. */
+function templatePattern(template: string, values: Record<string, string>): RegExp {
+  const parts = template.split(/\{\{\s*version\s*\}\}/);
+  const literal = parts.map((part) => escapeRegex(renderTemplate(part, values)));
+  return new RegExp(`^${literal.join("(.+?)")}$`);
+}
+
+/**
+ * The inverse of destinationFor: the version a destination found in a VirtualService belongs to,
+ * or undefined when it does not look like one of this Rollout's.
+ */
+export function versionOfDestination(rollout: Rollout): (destination: { host?: unknown; subset?: unknown }) => string | undefined {
+  const istio = rollout.spec.trafficRouting.istio;
+  const values = { service: rollout.spec.service, namespace: rollout.namespace };
+  if (istio.host !== undefined) {
+    const pattern = templatePattern(istio.host, values);
+    return ({ host }) => {
+      if (typeof host !== "string") return undefined;
+      const short = host.split(".")[0] ?? host;
+      return pattern.exec(host)?.[1] ?? pattern.exec(short)?.[1];
+    };
+  }
+  const pattern = templatePattern(istio.subset ?? DEFAULT_SUBSET, values);
+  return ({ host, subset }) => {
+    if (typeof host !== "string" || typeof subset !== "string" || !namesService(rollout, host)) return undefined;
+    return pattern.exec(subset)?.[1];
+  };
+}
