@@ -18,6 +18,7 @@ import { RedisLock } from "../queue/sync-lock.js";
 import { redisConnection } from "../queue/redis.js";
 import { SyncQueue } from "../queue/sync-queue.js";
 import { formatProblem, type Problem } from "../rollout/parse.js";
+import { shortSha, type Commit } from "../rollout/commit.js";
 import type { ReleaseEvent } from "../rollout/engine.js";
 import { runAnalysis, type QueryObserver } from "../analysis/analyze.js";
 import { guardWindowMs, readGuard } from "../analysis/guard.js";
@@ -29,7 +30,7 @@ import { IstioTraffic } from "../traffic/istio.js";
 import type { Logger } from "./log.js";
 import { ControllerMetrics } from "./metrics.js";
 import type { ControllerOptions } from "./options.js";
-import { Reconciler, type CommitContext, type EventSink } from "./reconciler.js";
+import { Reconciler, type EventSink } from "./reconciler.js";
 
 const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
@@ -204,7 +205,7 @@ export class Controller {
     const commit = { sha: outcome.commit.sha, author: outcome.commit.author, subject: outcome.commit.subject };
     if (outcome.result === "unverified") {
       log.error({ commit, reason: outcome.reason }, "commit signature not verified; not applied");
-      await this.events.record({ namespace: this.options.namespace, name: "git" }, "Warning", "UnverifiedCommit", `commit ${outcome.commit.shortSha} not applied: ${outcome.reason ?? ""}`);
+      await this.events.record({ namespace: this.options.namespace, name: "git" }, "Warning", "UnverifiedCommit", `commit ${shortSha(outcome.commit.sha)} not applied: ${outcome.reason ?? ""}`);
       return;
     }
     if (outcome.result === "unchanged") {
@@ -227,7 +228,7 @@ export class Controller {
       log.warn({ commit: commit.sha, file: problem.file, line: problem.line, column: problem.column, rollout: problem.rollout }, `invalid Rollout file: ${text}`);
       const target = problem.rollout ?? { namespace: this.options.namespace, name: "git" };
       // Keyed by the text, so another replica (or a restart) telling the same problem records no second Event.
-      await this.events.record(target, "Warning", "InvalidRollout", `${text} (commit ${outcome.commit.shortSha})`, `invalid-${text}`);
+      await this.events.record(target, "Warning", "InvalidRollout", `${text} (commit ${shortSha(outcome.commit.sha)})`, `invalid-${text}`);
       await this.announceInvalid(text, problem, target, commit);
     }
     this.reportedProblems = current;
@@ -238,7 +239,7 @@ export class Controller {
    * Slack (and the webhook) hear of a bad file too. The event id is derived from the problem's
    * text, so a file that stays broken over several commits is announced once, by one replica.
    */
-  private async announceInvalid(text: string, problem: Problem, target: { namespace: string; name: string }, commit: CommitContext): Promise<void> {
+  private async announceInvalid(text: string, problem: Problem, target: { namespace: string; name: string }, commit: Commit): Promise<void> {
     this.metrics.releaseEvents.inc({ namespace: target.namespace, rollout: target.name, kind: "invalid" });
     const event: ReleaseEvent = {
       id: "",

@@ -13,6 +13,7 @@ import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION,
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
 import { jobId, type ReconcileJob, type ReconcileQueue } from "../queue/reconcile-queue.js";
 import { awaitsAnalysis, decide, desiredTraffic, routeRefused, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
+import type { Commit } from "../rollout/commit.js";
 import type { Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
 import { CLAIMED_ANNOTATION, ClaimedCommandSchema, OUTBOX_LIMIT, COMMAND_BY_ANNOTATION, COMMANDS, RolloutStatusSchema, type ClaimedCommand, type CommandName, type Condition, type RolloutStatus } from "../rollout/status.js";
@@ -25,12 +26,7 @@ export const COMMAND_PREFIX = "tideway.io/";
 export type AnalysisRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<MetricResult[]>;
 /** The guard's reading of the canary's requests and 5xx answers (see analysis/guard.ts). */
 export type GuardRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string; releaseStartedAt: number }) => Promise<{ requests: number; errors: number } | { error: string }>;
-export interface CommitContext {
-  sha: string;
-  author?: string;
-  subject?: string;
-}
-export type EventSink = (event: ReleaseEvent, rollout: Rollout, commit?: CommitContext) => Promise<void>;
+export type EventSink = (event: ReleaseEvent, rollout: Rollout, commit?: Commit) => Promise<void>;
 
 export interface ReconcilerDeps {
   rollouts: RolloutClient;
@@ -370,7 +366,7 @@ export class Reconciler {
       await this.deps.events.record({ namespace: rollout.namespace, name: rollout.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) }, event.severity === "warning" ? "Warning" : "Normal", reasonOf(event.kind), event.message, globalId);
       const annotations = object.metadata.annotations ?? {};
       const sha = annotations[COMMIT_ANNOTATION];
-      const commit: CommitContext | undefined = sha === undefined ? undefined : {
+      const commit: Commit | undefined = sha === undefined ? undefined : {
         sha,
         ...(annotations[COMMIT_AUTHOR_ANNOTATION] !== undefined ? { author: annotations[COMMIT_AUTHOR_ANNOTATION] } : {}),
         ...(annotations[COMMIT_SUBJECT_ANNOTATION] !== undefined ? { subject: annotations[COMMIT_SUBJECT_ANNOTATION] } : {}),

@@ -2,22 +2,16 @@
  * A release event as a Slack incoming-webhook post: a one-line `text` for notifications and
  * Block Kit `blocks` for the channel. Pure: built only from the event and its context.
  */
+import type { Commit } from "../rollout/commit.js";
 import type { MetricResult, ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import type { EventKind } from "../rollout/schema.js";
 import { code, context, escapeText, fields, header, oneLine, progressBar, section, truncate, type SlackBlock } from "./slack-blocks.js";
 
-/** The git commit that carried the change, when the controller knows it. */
-export interface CommitInfo {
-  sha: string;
-  author?: string;
-  /** The commit message; only its first line is shown. */
-  subject?: string;
-}
-
 export interface NotificationContext {
   rollout?: Rollout;
-  commit?: CommitInfo;
+  /** The git commit that carried the change, when the controller knows it. */
+  commit?: Commit;
 }
 
 export interface SlackMessage {
@@ -212,7 +206,7 @@ function invalidText(event: ReleaseEvent): string {
 }
 
 /** "`1a2b3c4` by Ann · Bump reviews to v2" */
-function commitLine(commit: CommitInfo): string {
+function commitLine(commit: Commit): string {
   const parts = [`commit ${code(commit.sha.slice(0, 7))}`];
   if (commit.author) parts[0] += ` by ${escapeText(oneLine(commit.author, 80))}`;
   const subject = commit.subject?.split("\n")[0]?.trim();

@@ -1,7 +1,7 @@
 /** A release event as the JSON body of a generic webhook: flat, stable field names. Pure. */
+import type { Commit } from "../rollout/commit.js";
 import type { ReleaseEvent } from "../rollout/engine.js";
 import { eventKey } from "./event-key.js";
-import type { CommitInfo } from "./slack-message.js";
 
 export interface WebhookMessage {
   /** "bookinfo/reviews/7": unique per event; receivers can dedupe on it (deliveries are at least once). */
@@ -15,10 +15,10 @@ export interface WebhookMessage {
   stableVersion: string;
   releaseId: number | null;
   details: ReleaseEvent["details"];
-  commit: CommitInfo | null;
+  commit: Commit | null;
 }
 
-export function webhookMessage(event: ReleaseEvent, context: { commit?: CommitInfo } = {}): WebhookMessage {
+export function webhookMessage(event: ReleaseEvent, context: { commit?: Commit } = {}): WebhookMessage {
   return {
     id: eventKey(event),
     kind: event.kind,
