@@ -6,7 +6,8 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
 import type { Commit } from "../rollout/commit.js";
-import { explainAuthFailure, GIT_ENV_NAMES, gitCredentials, redact, type GitCredentialOptions, type GitCredentials } from "./credentials.js";
+import { redact } from "../secrets/redact.js";
+import { explainAuthFailure, GIT_ENV_NAMES, gitCredentials, type GitCredentialOptions, type GitCredentials } from "./credentials.js";
 
 export interface GitSourceOptions extends GitCredentialOptions {
   url: string;

@@ -11,6 +11,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { ReleaseEvent } from "../rollout/engine.js";
+import { redact } from "../secrets/redact.js";
 import { eventKey } from "./event-key.js";
 import { postJson, type PostResult } from "./post.js";
 import { shouldNotify, slackMessage, type NotificationContext } from "./slack-message.js";
@@ -93,7 +94,7 @@ export class NotificationQueue {
     };
     if (options.slack) add("slack", options.slack.webhookUrl, {});
     if (options.webhook) add("webhook", options.webhook.url, options.webhook.headers ?? {});
-    this.secrets = this.targets.flatMap((t) => [t.url, pathOf(t.url), ...Object.values(t.headers)]).filter((s) => s.length >= 4);
+    this.secrets = this.targets.flatMap((t) => [t.url, pathOf(t.url), ...Object.values(t.headers)]).filter((s) => s.length > 0);
   }
 
   /** Queues `event` for every target that wants it; returns once queued, never waits for delivery. */
@@ -182,7 +183,7 @@ export class NotificationQueue {
   }
 
   private scrub(text: string): string {
-    return this.secrets.reduce((out, secret) => out.split(secret).join("***"), text);
+    return redact(text, this.secrets);
   }
 }
 
