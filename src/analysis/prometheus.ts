@@ -4,6 +4,7 @@
  */
 import { PrometheusDriver } from "prometheus-query";
 import { z } from "zod";
+import { redact } from "../secrets/redact.js";
 
 export type QueryResult =
   /** One number: a scalar or a one-sample vector. May be NaN or ±Infinity; the caller judges. */
@@ -119,7 +120,7 @@ export class PrometheusClient implements MetricsQuerier {
   }
 
   private redact(message: string): string {
-    return this.secrets.reduce((text, secret) => text.split(secret).join("[redacted]"), message);
+    return redact(message, this.secrets);
   }
 }
 
@@ -135,9 +136,9 @@ function parseUrl(text: string): URL {
 }
 
 /** Header values, and the credential after a scheme ("Bearer <token>"), long enough to be secrets. */
+/** Each header value, and its credential without the scheme ("Bearer abc" and "abc"). */
 function secretsIn(values: string[]): string[] {
-  const candidates = values.flatMap((value) => [value, value.replace(/^\S+\s+/, "")]);
-  return [...new Set(candidates.filter((candidate) => candidate.length >= 4))].sort((a, b) => b.length - a.length);
+  return values.flatMap((value) => [value, value.replace(/^\S+\s+/, "")]);
 }
 
 /** Prometheus' number text: "NaN", "+Inf", "-Inf" or a decimal. */

@@ -11,6 +11,7 @@ import { DEFAULT_SCRAPE_INTERVAL } from "../analysis/ranges.js";
 import type { Secrets } from "../controller/log.js";
 import type { ControllerOptions } from "../controller/options.js";
 import { parseDuration } from "../rollout/duration.js";
+import { userNameSecrets } from "../secrets/redact.js";
 
 interface RunFlags {
   gitUrl?: string;
@@ -146,7 +147,11 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
   const webhookSecret = readSecret(flags.webhookSecretFile, env.TIDEWAY_WEBHOOK_SECRET, "--webhook-secret-file") ?? "";
   secrets.add(token, webhookSecret);
   const userinfo = /^[a-z]+:\/\/([^@/]+)@/i.exec(flags.gitUrl)?.[1];
-  if (userinfo) secrets.add(...userinfo.split(":").map((part) => decodeURIComponent(part)), userinfo);
+  if (userinfo) {
+    // user:password, or a token alone; a user name is scrubbed only when long enough (see userNameSecrets).
+    const [user = "", password] = userinfo.split(":");
+    secrets.add(userinfo, ...(password === undefined ? [user, safeDecode(user)] : [password, safeDecode(password), ...userNameSecrets(safeDecode(user))]));
+  }
   const redisUrl = readSecret(flags.redisUrlFile, undefined, "--redis-url-file") ?? flags.redisUrl;
   // The password of redis://user:password@host (percent-encoded or not) and of ?password=.
   const redisPasswords = [/^rediss?:\/\/[^@]*?:(.+)@[^@]*$/.exec(redisUrl)?.[1], /[?&]password=([^&#]+)/.exec(redisUrl)?.[1]];

@@ -7,18 +7,13 @@ import type { Logger } from "pino";
 import type { EventSink } from "../kube/events.js";
 import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION } from "../rollout/annotations.js";
 import type { RolloutObject } from "../kube/rollouts.js";
+import type { Commit } from "../rollout/commit.js";
 import type { ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import type { ControllerMetrics } from "./metrics.js";
 
-export interface CommitContext {
-  sha: string;
-  author?: string;
-  subject?: string;
-}
-
 /** Where release events go besides the log and Events: the notification queue. */
-export type Notifier = (event: ReleaseEvent, rollout: Rollout, commit?: CommitContext) => Promise<void>;
+export type Notifier = (event: ReleaseEvent, rollout: Rollout, commit?: Commit) => Promise<void>;
 
 export class ReleaseAnnouncer {
   constructor(private readonly deps: { events: EventSink; log: Logger; metrics: ControllerMetrics; notify?: Notifier }) {}
@@ -47,7 +42,7 @@ export class ReleaseAnnouncer {
 }
 
 /** The commit the Rollout's spec came from, as the git sync recorded it on the object. */
-function commitOf(object: RolloutObject): CommitContext | undefined {
+function commitOf(object: RolloutObject): Commit | undefined {
   const annotations = object.metadata.annotations ?? {};
   const sha = annotations[COMMIT_ANNOTATION];
   if (sha === undefined) return undefined;

@@ -6,6 +6,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Redis } from "ioredis";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { GitSource } from "../git/source.js";
+import { standingProblems } from "../git/sync-events.js";
 import { RolloutSync, type SyncOutcome } from "../git/sync.js";
 import { startHttpServer } from "../http/server.js";
 import { EventRecorder } from "../kube/events.js";
@@ -18,19 +19,18 @@ import { RedisLock } from "../queue/sync-lock.js";
 import { redisConnection } from "../queue/redis.js";
 import { SyncQueue } from "../queue/sync-queue.js";
 import { SOURCE_LABEL } from "../rollout/annotations.js";
-import { formatProblem, type Problem } from "../rollout/problem.js";
-import type { ReleaseEvent } from "../rollout/engine.js";
 import { runAnalysis, type QueryObserver } from "../analysis/analyze.js";
 import { guardWindowMs, readGuard } from "../analysis/guard.js";
 import { DEFAULT_INTERVAL_MS } from "../analysis/templates.js";
 import { guardOf } from "../rollout/model.js";
 import { PrometheusClient } from "../analysis/prometheus.js";
 import { NotificationQueue } from "../notify/delivery.js";
+import { SyncAnnouncer } from "../notify/sync-announcer.js";
 import { IstioTraffic } from "../traffic/istio.js";
 import type { Logger } from "./log.js";
 import { ControllerMetrics } from "./metrics.js";
 import type { ControllerOptions } from "./options.js";
-import { Reconciler, type CommitContext, type Notifier } from "./reconciler.js";
+import { Reconciler, type Notifier } from "./reconciler.js";
 
 const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
@@ -59,8 +59,8 @@ export class Controller {
   /** Release events go here too (Slack and the generic webhook). */
   notify: Notifier | undefined;
   private readonly notifications: NotificationQueue | undefined;
-  /** The problems told at the last sync (formatted), so that one still there is not told again. */
-  private reportedProblems = new Set<string>();
+  /** Bad files, refused Rollouts and unverified commits: told once while they stay the same. */
+  private readonly syncProblems: SyncAnnouncer;
 
   constructor(readonly options: ControllerOptions, readonly kc: KubeConfig, readonly log: Logger) {
     collectDefaultMetrics({ register: this.registry });
@@ -90,6 +90,12 @@ export class Controller {
       this.notify = (event, rollout, commit) => notifications.enqueue(event, { rollout, ...(commit ? { commit } : {}) });
     }
     this.metrics = new ControllerMetrics(this.registry);
+    this.syncProblems = new SyncAnnouncer({
+      log,
+      events: this.events,
+      ...(this.notifications ? { notifications: this.notifications } : {}),
+      onTold: ({ kind, rollout }) => this.metrics.releaseEvents.inc({ namespace: rollout.namespace, rollout: rollout.name, kind }),
+    });
     const prometheus = new PrometheusClient(options.prometheus);
     const { scrapeIntervalMs } = options.prometheus;
     const observeQuery: QueryObserver = (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds);
@@ -202,56 +208,18 @@ export class Controller {
 
   private async report(outcome: SyncOutcome, trigger: string, durationMs: number): Promise<void> {
     const { log } = this;
-    const commit = { sha: outcome.commit.sha, author: outcome.commit.author, subject: outcome.commit.subject };
-    if (outcome.result === "unverified") {
-      log.error({ commit, reason: outcome.reason }, "commit signature not verified; not applied");
-      await this.events.record({ namespace: this.options.namespace, name: "git" }, "Warning", "UnverifiedCommit", `commit ${outcome.commit.shortSha} not applied: ${outcome.reason ?? ""}`);
-      return;
-    }
-    if (outcome.result === "unchanged") {
-      log.debug({ commit, trigger }, "git unchanged");
-      return;
-    }
+    const { commit } = outcome;
     const mirror = outcome.mirror;
     const rejected = mirror?.rejected ?? [];
-    if (outcome.result === "synced") {
+    if (outcome.result === "unchanged") {
+      log.debug({ commit, trigger }, "git unchanged");
+    } else if (outcome.result === "synced") {
       log.info({ commit, trigger, durationMs, parsedFiles: outcome.parsedFiles, rollouts: outcome.rollouts, applied: mirror?.applied.length ?? 0, deleted: mirror?.deleted ?? [], retained: mirror?.retained ?? [], problems: outcome.problems.length, rejected: rejected.length }, "synced commit");
-    } else if ((mirror?.applied.length ?? 0) > 0) {
+    } else if (outcome.result === "retried" && (mirror?.applied.length ?? 0) > 0) {
       log.info({ commit, trigger, applied: mirror?.applied ?? [] }, "refused Rollouts applied on a retry");
     }
-    // A problem is told once while it stays the same: a sync that changed another file, or a retry, repeats none.
-    const problems = [...outcome.problems, ...rejected.map((r) => r.problem)];
-    const current = new Set(problems.map(formatProblem));
-    for (const problem of problems) {
-      const text = formatProblem(problem);
-      if (this.reportedProblems.has(text)) continue;
-      log.warn({ commit: commit.sha, file: problem.file, line: problem.line, column: problem.column, rollout: problem.rollout }, `invalid Rollout file: ${text}`);
-      const target = problem.rollout ?? { namespace: this.options.namespace, name: "git" };
-      // Keyed by the text, so another replica (or a restart) telling the same problem records no second Event.
-      await this.events.record(target, "Warning", "InvalidRollout", `${text} (commit ${outcome.commit.shortSha})`, `invalid-${text}`);
-      await this.announceInvalid(text, problem, target, commit);
-    }
-    this.reportedProblems = current;
+    await this.syncProblems.announce(standingProblems(outcome, this.options.namespace));
     for (const error of mirror?.errors ?? []) log.error({ commit: commit.sha, err: error }, "mirror write failed");
-  }
-
-  /**
-   * Slack (and the webhook) hear of a bad file too. The event id is derived from the problem's
-   * text, so a file that stays broken over several commits is announced once, by one replica.
-   */
-  private async announceInvalid(text: string, problem: Problem, target: { namespace: string; name: string }, commit: CommitContext): Promise<void> {
-    this.metrics.releaseEvents.inc({ namespace: target.namespace, rollout: target.name, kind: "invalid" });
-    const event: ReleaseEvent = {
-      id: "",
-      kind: "invalid",
-      severity: "warning",
-      message: text,
-      rollout: target,
-      version: "",
-      stableVersion: "",
-      details: { file: problem.file, line: problem.line, column: problem.column, path: problem.path, message: problem.message },
-    };
-    await this.notifications?.enqueue(event, { commit }).catch((error: unknown) => this.log.warn({ err: String(error) }, "notification not queued"));
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 /** JSON logs (pino) that never carry a secret: every string is scrubbed before it is written. */
 import { pino, type Logger } from "pino";
-import { redact } from "../git/credentials.js";
+import { redact } from "../secrets/redact.js";
 
 export type { Logger };
 
@@ -13,12 +13,13 @@ export interface LogOptions {
 export class Secrets {
   private readonly values = new Set<string>();
 
+  /** Adds values to scrub; any non-empty one, whatever its length (see redact). */
   add(...secrets: (string | undefined)[]): void {
-    for (const secret of secrets) if (secret && secret.length >= 4) this.values.add(secret);
+    for (const secret of secrets) if (secret) this.values.add(secret);
   }
 
   scrub(text: string): string {
-    return redact(text, [...this.values]);
+    return redact(text, this.values);
   }
 
   /** A deep copy of `value` with every string scrubbed. */

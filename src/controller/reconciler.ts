@@ -23,7 +23,7 @@ import { ReleaseAnnouncer, type Notifier } from "./announcer.js";
 import { claimCommands, clearClaim, type Claim } from "./command-claims.js";
 import type { ControllerMetrics } from "./metrics.js";
 
-export type { CommitContext, Notifier } from "./announcer.js";
+export type { Notifier } from "./announcer.js";
 
 export type AnalysisRunner = (rollout: Rollout, context: { canaryVersion: string; stableVersion: string }) => Promise<MetricResult[]>;
 /** The guard's reading of the canary's requests and 5xx answers (see analysis/guard.ts). */

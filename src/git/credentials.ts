@@ -1,10 +1,11 @@
 /**
  * Git credentials, kept out of URLs, argv, logs and error messages. An HTTPS token travels in
  * an Authorization header set through GIT_CONFIG_* environment variables; an SSH key through
- * GIT_SSH_COMMAND. `redact` scrubs them (and any userinfo in a URL) from text we show people,
- * and `explainAuthFailure` turns git's words for a refused credential into what to fix.
+ * GIT_SSH_COMMAND. `secrets` lists what src/secrets/redact.ts must scrub from text we show
+ * people, and `explainAuthFailure` turns git's words for a refused credential into what to fix.
  */
 import { readFileSync } from "node:fs";
+import { userNameSecrets } from "../secrets/redact.js";
 
 export interface GitCredentialOptions {
   /** HTTPS token (GitHub, GitLab, ...), or the path of a file holding it. */
@@ -45,7 +46,8 @@ export function gitCredentials(rawUrl: string, options: GitCredentialOptions): G
       const embedded = decodeURIComponent(parsed.password || parsed.username);
       if (parsed.password) user = decodeURIComponent(parsed.username);
       token ??= embedded;
-      secrets.push(embedded, parsed.password, parsed.username);
+      // With a password, the user name only says whose it is; without one, it is the token.
+      secrets.push(embedded, ...(parsed.password ? [parsed.password, ...userNameSecrets(parsed.username), ...userNameSecrets(user)] : [parsed.username]));
       parsed.username = "";
       parsed.password = "";
       url = parsed.toString();
@@ -69,7 +71,7 @@ export function gitCredentials(rawUrl: string, options: GitCredentialOptions): G
     env.GIT_SSH_COMMAND = ssh.map(shellQuote).join(" ");
     unsafe.allowUnsafeSshCommand = true;
   }
-  return { env, url, secrets: secrets.filter((s) => s.length >= 4), unsafe, has: { token: Boolean(token), sshKey: Boolean(options.sshKeyFile) } };
+  return { env, url, secrets: [...new Set(secrets)].filter((s) => s.length > 0), unsafe, has: { token: Boolean(token), sshKey: Boolean(options.sshKeyFile) } };
 }
 
 /** git runs GIT_SSH_COMMAND through sh. */
@@ -110,9 +112,3 @@ export function explainAuthFailure(gitOutput: string, has: { token: boolean; ssh
   return AUTH_FAILURES.find((failure) => failure.pattern.test(gitOutput))?.explain(has) ?? "";
 }
 
-/** Replaces every secret, and any user:password@ in URLs, with "***". */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, "$1***@");
-  for (const secret of secrets) out = out.split(secret).join("***");
-  return out;
-}

@@ -5,7 +5,9 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
-import { explainAuthFailure, GIT_ENV_NAMES, gitCredentials, redact, type GitCredentialOptions, type GitCredentials } from "./credentials.js";
+import type { Commit } from "../rollout/commit.js";
+import { redact } from "../secrets/redact.js";
+import { explainAuthFailure, GIT_ENV_NAMES, gitCredentials, type GitCredentialOptions, type GitCredentials } from "./credentials.js";
 
 export interface GitSourceOptions extends GitCredentialOptions {
   url: string;
@@ -18,14 +20,6 @@ export interface GitSourceOptions extends GitCredentialOptions {
   allowedSignersFile?: string;
   gpgHome?: string;
   timeoutMs?: number;
-}
-
-export interface CommitInfo {
-  sha: string;
-  shortSha: string;
-  author: string;
-  subject: string;
-  date: string;
 }
 
 export type FileChanges = { kind: "all" } | { kind: "diff"; changed: string[]; removed: string[] };
@@ -90,7 +84,7 @@ export class GitSource {
   }
 
   /** Clones on first use, then fetches; the work tree ends at the remote branch's head. */
-  async fetch(): Promise<CommitInfo> {
+  async fetch(): Promise<Commit> {
     const branch = this.options.branch;
     if (!existsSync(join(this.workTree, ".git"))) {
       mkdirSync(this.options.cacheDir, { recursive: true });
@@ -103,10 +97,10 @@ export class GitSource {
     return this.commit("HEAD");
   }
 
-  async commit(ref: string): Promise<CommitInfo> {
-    const out = await this.run("log", () => this.git(this.workTree).raw(["log", "-1", "--format=%H%x00%h%x00%an%x00%s%x00%cI", ref, "--"]));
-    const [sha = "", shortSha = "", author = "", subject = "", date = ""] = out.trim().split("\0");
-    return { sha, shortSha, author, subject, date };
+  async commit(ref: string): Promise<Commit> {
+    const out = await this.run("log", () => this.git(this.workTree).raw(["log", "-1", "--format=%H%x00%an%x00%s", ref, "--"]));
+    const [sha = "", author = "", subject = ""] = out.trim().split("\0");
+    return { sha, author, subject };
   }
 
   /** Rollout files under the watched path that changed from `from` to `to` (all of them without `from`). */

@@ -6,11 +6,12 @@
 import type { MirrorReport, MirrorRequest } from "../rollout/mirror.js";
 import { parseRolloutFile, refuseAcrossFiles, type ParseResult } from "../rollout/parse.js";
 import type { Problem } from "../rollout/problem.js";
-import type { CommitInfo, GitSource } from "./source.js";
+import type { Commit } from "../rollout/commit.js";
+import type { GitSource } from "./source.js";
 import { isRolloutFilePath, readRolloutTree } from "./tree.js";
 
 export interface SyncOutcome {
-  commit: CommitInfo;
+  commit: Commit;
   /**
    * "unchanged": HEAD was already synced; "unverified": the signature check refused HEAD;
    * "retried": HEAD was synced, and the Rollouts the API server refused then were applied again.
@@ -84,7 +85,7 @@ export class RolloutSync {
   }
 
   /** HEAD is applied already; the files whose Rollouts were refused are tried again. */
-  private async retry(commit: CommitInfo, unapplied: readonly string[]): Promise<SyncOutcome> {
+  private async retry(commit: Commit, unapplied: readonly string[]): Promise<SyncOutcome> {
     const { rollouts, problems } = this.combined();
     const changedFiles = new Set(unapplied.filter((file) => this.files.has(file)));
     if (changedFiles.size === 0) return { commit, result: "unchanged", parsedFiles: 0, rollouts: rollouts.length, problems };

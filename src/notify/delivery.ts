@@ -4,16 +4,18 @@
  * one job at a time across all replicas, so events arrive in order; a failing target holds back
  * only itself. Job ids name the event, so enqueuing an event twice delivers it once.
  *
- * Who hears what: Slack gets the events the Rollout's `spec.notifications.slack.events` lists
- * (all when absent); the generic webhook gets every event, for tools that keep their own record.
+ * Who hears what is decided here and nowhere else (`targetHears`).
  */
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import type { ReleaseEvent } from "../rollout/engine.js";
+import type { Rollout } from "../rollout/model.js";
+import { isSyncEvent } from "../rollout/sync-event.js";
+import { redact } from "../secrets/redact.js";
 import { eventKey } from "./event-key.js";
 import { postJson, type PostResult } from "./post.js";
-import { shouldNotify, slackMessage, type NotificationContext } from "./slack-message.js";
+import type { Notice } from "./notice.js";
+import { slackMessage, type NotificationContext } from "./slack-message.js";
 import { webhookMessage } from "./webhook-message.js";
 
 export { loadSlackWebhookUrl } from "./webhook-url.js";
@@ -93,11 +95,11 @@ export class NotificationQueue {
     };
     if (options.slack) add("slack", options.slack.webhookUrl, {});
     if (options.webhook) add("webhook", options.webhook.url, options.webhook.headers ?? {});
-    this.secrets = this.targets.flatMap((t) => [t.url, pathOf(t.url), ...Object.values(t.headers)]).filter((s) => s.length >= 4);
+    this.secrets = this.targets.flatMap((t) => [t.url, pathOf(t.url), ...Object.values(t.headers)]).filter((s) => s.length > 0);
   }
 
-  /** Queues `event` for every target that wants it; returns once queued, never waits for delivery. */
-  async enqueue(event: ReleaseEvent, context: NotificationContext = {}): Promise<void> {
+  /** Queues `event` for every target that hears it; returns once queued, never waits for delivery. */
+  async enqueue(event: Notice, context: NotificationContext = {}): Promise<void> {
     const key = eventKey(event);
     await Promise.all(this.targets.map(async (target) => {
       const body = this.bodyFor(target.name, event, context);
@@ -133,9 +135,9 @@ export class NotificationQueue {
     await Promise.all(this.targets.map((t) => t.queue.close()));
   }
 
-  private bodyFor(target: NotifyTarget, event: ReleaseEvent, context: NotificationContext): Record<string, unknown> | undefined {
+  private bodyFor(target: NotifyTarget, event: Notice, context: NotificationContext): Record<string, unknown> | undefined {
+    if (!targetHears(target, event, context.rollout)) return undefined;
     if (target === "webhook") return { ...webhookMessage(event, context) };
-    if (!shouldNotify(event, context.rollout)) return undefined;
     const message = slackMessage(event, context);
     const channel = message.channel ?? this.options.slack?.channel;
     return { ...message, ...(channel !== undefined ? { channel } : {}) };
@@ -182,8 +184,19 @@ export class NotificationQueue {
   }
 
   private scrub(text: string): string {
-    return this.secrets.reduce((out, secret) => out.split(secret).join("***"), text);
+    return redact(text, this.secrets);
   }
+}
+
+/**
+ * Who hears what: the generic webhook hears every event, for tools that keep their own record.
+ * Slack hears a Rollout's release events that its `spec.notifications.slack.events` lists (all
+ * when absent), and every problem of the git sync: a bad file has no spec to read a filter from.
+ */
+export function targetHears(target: NotifyTarget, event: Notice, rollout?: Rollout): boolean {
+  if (target === "webhook" || isSyncEvent(event)) return true;
+  const events = rollout?.spec.notifications?.slack?.events;
+  return events === undefined || events.includes(event.kind);
 }
 
 /** "slack-bookinfo/reviews/7": BullMQ job ids may not contain ":". */

@@ -2,6 +2,7 @@
  * The few Block Kit shapes Tideway posts, and the escaping and limits Slack imposes on them.
  * https://api.slack.com/reference/block-kit/blocks
  */
+import type { Commit } from "../rollout/commit.js";
 
 export interface MarkdownText {
   type: "mrkdwn";
@@ -14,6 +15,16 @@ export type SlackBlock =
   | { type: "section"; fields: MarkdownText[] }
   | { type: "context"; elements: MarkdownText[] }
   | { type: "divider" };
+
+/** One incoming-webhook post. */
+export interface SlackMessage {
+  /** The plain line shown in notifications: one line, at most FALLBACK_TEXT_LIMIT characters. */
+  text: string;
+  blocks: SlackBlock[];
+  channel?: string;
+}
+
+export const FALLBACK_TEXT_LIMIT = 300;
 
 // Slack rejects the whole post (400 invalid_blocks) when one of these is exceeded.
 const HEADER_LIMIT = 150;
@@ -69,4 +80,13 @@ export function progressBar(stepLabel: string): string | undefined {
   const segments = Math.min(total, 10);
   const filled = Math.round((current / total) * segments);
   return `${"▰".repeat(filled)}${"▱".repeat(segments - filled)} ${current}/${total}`;
+}
+
+/** "commit `1a2b3c4` by Ann · Bump reviews to v2" */
+export function commitLine(commit: Commit): string {
+  const parts = [`commit ${code(commit.sha.slice(0, 7))}`];
+  if (commit.author) parts[0] += ` by ${escapeText(oneLine(commit.author, 80))}`;
+  const subject = commit.subject?.split("\n")[0]?.trim();
+  if (subject) parts.push(escapeText(truncate(subject, 120)));
+  return parts.join(" · ");
 }

@@ -1,32 +1,25 @@
 /**
  * A release event as a Slack incoming-webhook post: a one-line `text` for notifications and
- * Block Kit `blocks` for the channel. Pure: built only from the event and its context.
+ * Block Kit `blocks` for the channel. Pure: built only from the event and its context. A problem
+ * of the git sync has its own shape (slack-sync-message.ts).
  */
+import type { Commit } from "../rollout/commit.js";
 import type { MetricResult, ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
-import type { EventKind } from "../rollout/schema.js";
-import { code, context, escapeText, fields, header, oneLine, progressBar, section, truncate, type SlackBlock } from "./slack-blocks.js";
-
-/** The git commit that carried the change, when the controller knows it. */
-export interface CommitInfo {
-  sha: string;
-  author?: string;
-  /** The commit message; only its first line is shown. */
-  subject?: string;
-}
+import { isSyncEvent } from "../rollout/sync-event.js";
+import type { Notice } from "./notice.js";
+import { code, commitLine, context, escapeText, fields, FALLBACK_TEXT_LIMIT, header, oneLine, progressBar, section, type SlackBlock, type SlackMessage } from "./slack-blocks.js";
+import { syncProblemMessage } from "./slack-sync-message.js";
 
 export interface NotificationContext {
   rollout?: Rollout;
-  commit?: CommitInfo;
+  /** The git commit that carried the change, when the controller knows it. */
+  commit?: Commit;
 }
 
-export interface SlackMessage {
-  text: string;
-  blocks: SlackBlock[];
-  channel?: string;
-}
+export type { SlackMessage } from "./slack-blocks.js";
 
-const PRESENTATION: Record<EventKind, { icon: string; title: string }> = {
+const PRESENTATION: Record<ReleaseEvent["kind"], { icon: string; title: string }> = {
   adopted: { icon: ":seedling:", title: "adopted as stable" },
   started: { icon: ":rocket:", title: "canary started" },
   step: { icon: ":arrow_forward:", title: "next step" },
@@ -46,7 +39,6 @@ const PRESENTATION: Record<EventKind, { icon: string; title: string }> = {
   "command-ignored": { icon: ":information_source:", title: "command ignored" },
   "traffic-failed": { icon: ":rotating_light:", title: "traffic not applied" },
   refused: { icon: ":no_entry_sign:", title: "refused: route managed by another Rollout" },
-  invalid: { icon: ":no_entry:", title: "invalid Rollout in git" },
 };
 
 const OUTCOME_ICONS: Record<MetricResult["outcome"], string> = {
@@ -56,33 +48,24 @@ const OUTCOME_ICONS: Record<MetricResult["outcome"], string> = {
   error: ":warning:",
 };
 
-const TEXT_LIMIT = 300;
-
-/** Whether the Rollout's `spec.notifications.slack.events` lets this event through (all do when absent). */
-export function shouldNotify(event: ReleaseEvent, rollout?: Rollout): boolean {
-  const events = rollout?.spec.notifications?.slack?.events;
-  return events === undefined || events.includes(event.kind);
-}
-
-export function slackMessage(event: ReleaseEvent, notificationContext: NotificationContext = {}): SlackMessage {
+export function slackMessage(notice: Notice, notificationContext: NotificationContext = {}): SlackMessage {
+  if (isSyncEvent(notice)) return syncProblemMessage(notice);
+  const event = notice;
   const { rollout, commit } = notificationContext;
   const { icon, title } = PRESENTATION[event.kind];
-  const name = event.rollout.name;
-  const headline = event.kind === "invalid" ? `${name}: ${title}` : `${name} ${event.version} ${title}`;
   const blocks: SlackBlock[] = [
-    header(`${icon} ${headline}`),
+    header(`${icon} ${event.rollout.name} ${event.version} ${title}`),
     section(escapeText(event.message), releaseFields(event)),
     ...detailBlocks(event, rollout),
   ];
   if (commit) blocks.push(context([commitLine(commit)]));
   const channel = rollout?.spec.notifications?.slack?.channel;
-  return { text: escapeText(oneLine(event.message, TEXT_LIMIT)), blocks, ...(channel !== undefined ? { channel } : {}) };
+  return { text: escapeText(oneLine(event.message, FALLBACK_TEXT_LIMIT)), blocks, ...(channel !== undefined ? { channel } : {}) };
 }
 
 function releaseFields(event: ReleaseEvent): string[] {
   const { name, namespace } = event.rollout;
   const out = [`*Rollout*\n${code(name)} in ${code(namespace)}`];
-  if (event.kind === "invalid") return out;
   // A Refused Rollout may have adopted nothing: there is no stable version to show.
   if (event.kind === "refused") return [...out, `*Version in git*\n${code(event.version)}`];
   out.push(event.version === event.stableVersion
@@ -116,9 +99,6 @@ function detailBlocks(event: ReleaseEvent, rollout: Rollout | undefined): SlackB
     case "rolled-back":
     case "aborted":
       blocks.push(...failedBlocks(event));
-      break;
-    case "invalid":
-      blocks.push(section(invalidText(event)));
       break;
     case "refused": {
       const owner = stringDetail(details, "owner");
@@ -195,29 +175,6 @@ function failedBlocks(event: ReleaseEvent): SlackBlock[] {
     fields(facts),
     section(`*To try ${code(event.version)} again*\n${codeBlock([`kubectl annotate rollout ${target} tideway.io/retry=true`, `tideway retry ${target}`])}`),
   ];
-}
-
-/** "`rollouts/reviews.yaml:12:7` `spec.steps[1].setWeight`" and the problem, quoted. */
-function invalidText(event: ReleaseEvent): string {
-  const details = event.details;
-  const file = stringDetail(details, "file");
-  const line = numberDetail(details, "line");
-  const column = numberDetail(details, "column");
-  const where = file === undefined ? undefined : [file, line, line !== undefined ? column : undefined].filter((p) => p !== undefined).join(":");
-  const path = stringDetail(details, "path");
-  const problem = stringDetail(details, "message") ?? event.message;
-  const location = [where !== undefined ? code(where) : "", path ? code(path) : ""].filter(Boolean).join(" ");
-  const quoted = escapeText(problem).split("\n").map((l) => `> ${l}`).join("\n");
-  return `${location ? `${location}\n` : ""}${quoted}\nEvery other Rollout is unaffected; fix the file and push.`;
-}
-
-/** "`1a2b3c4` by Ann · Bump reviews to v2" */
-function commitLine(commit: CommitInfo): string {
-  const parts = [`commit ${code(commit.sha.slice(0, 7))}`];
-  if (commit.author) parts[0] += ` by ${escapeText(oneLine(commit.author, 80))}`;
-  const subject = commit.subject?.split("\n")[0]?.trim();
-  if (subject) parts.push(escapeText(truncate(subject, 120)));
-  return parts.join(" · ");
 }
 
 function codeBlock(lines: string[]): string {

@@ -3,7 +3,7 @@
  * controller (never from git), validated when read back from the API server.
  */
 import { z } from "zod";
-import { EVENT_KINDS } from "./schema.js";
+import { RELEASE_EVENT_KINDS } from "./schema.js";
 
 /** Refused: a route it names is managed by another Rollout; it drives no traffic until that ends. */
 export const PHASES = ["Healthy", "Progressing", "Paused", "RolledBack", "Aborted", "Refused"] as const;
@@ -114,7 +114,7 @@ export const MetricResultSchema = z.strictObject({
 /** An announcement (Event, log line, Slack) as status records it until it has been made. */
 export const ReleaseEventSchema = z.strictObject({
   id: z.string(),
-  kind: z.enum(EVENT_KINDS),
+  kind: z.enum(RELEASE_EVENT_KINDS),
   severity: z.enum(["normal", "warning"]),
   message: z.string(),
   rollout: z.strictObject({ name: z.string(), namespace: z.string() }),

@@ -2,13 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadSlackWebhookUrl } from "../../src/notify/delivery.js";
+import { loadSlackWebhookUrl, targetHears } from "../../src/notify/delivery.js";
 import { parseRetryAfter } from "../../src/notify/post.js";
-import { shouldNotify, slackMessage, type SlackMessage } from "../../src/notify/slack-message.js";
+import { slackMessage, type SlackMessage } from "../../src/notify/slack-message.js";
 import { webhookMessage } from "../../src/notify/webhook-message.js";
 import type { ReleaseEvent } from "../../src/rollout/engine.js";
 import type { Rollout } from "../../src/rollout/model.js";
-import { EVENT_KINDS, RolloutSpecSchema, type EventKind, type RolloutSpecInput } from "../../src/rollout/schema.js";
+import { RELEASE_EVENT_KINDS, RolloutSpecSchema, type ReleaseEventKind, type RolloutSpecInput } from "../../src/rollout/schema.js";
+import { invalidFileEvent, unverifiedCommitEvent } from "../../src/git/sync-events.js";
 
 function rollout(notifications?: RolloutSpecInput["notifications"]): Rollout {
   const spec = RolloutSpecSchema.parse({
@@ -27,8 +28,8 @@ const failing = [
   { name: "latency-p99", outcome: "pass", value: 212.4567, message: "212.5 <= 500" },
 ] as const;
 
-function event(id: number, kind: EventKind, message: string, details: ReleaseEvent["details"] = {}, severity: ReleaseEvent["severity"] = "normal"): ReleaseEvent {
-  const inRelease = !["adopted", "invalid", "command-ignored", "traffic-failed", "refused"].includes(kind);
+function event(id: number, kind: ReleaseEventKind, message: string, details: ReleaseEvent["details"] = {}, severity: ReleaseEvent["severity"] = "normal"): ReleaseEvent {
+  const inRelease = !["adopted", "command-ignored", "traffic-failed", "refused"].includes(kind);
   return {
     id: String(id), kind, severity, message, details,
     rollout: { name: "reviews", namespace: "bookinfo" },
@@ -46,7 +47,7 @@ interface Case {
   shows: string[];
 }
 
-const CASES: Record<EventKind, Case> = {
+const CASES: Record<ReleaseEventKind, Case> = {
   adopted: { event: event(1, "adopted", "reviews: v1 adopted as stable, 100% of traffic"), text: "reviews: v1 adopted", shows: ["*Stable*\n`v1`"] },
   started: { event: event(2, "started", "reviews v2: canary started (stable v1)", { steps: 5 }), text: "reviews v2: canary started", shows: ["`v1` → `v2`", "5 steps", "*Release*\n#3"] },
   step: { event: event(3, "step", "reviews v2: step 2/5, 50% to canary", { step: "2/5", weight: 50 }), text: "reviews v2: step 2/5", shows: ["▰▰▱▱▱ 2/5", "50%"] },
@@ -100,13 +101,6 @@ const CASES: Record<EventKind, Case> = {
     text: "reviews: refused: route primary of VirtualService reviews is managed by Rollout bookinfo/reviews-a",
     shows: ["*Version in git*\n`v2`", "*Managed by*\nRollout `bookinfo/reviews-a`"],
   },
-  invalid: {
-    event: event(19, "invalid", "rollouts/reviews.yaml:12:7: spec.steps[0].setWeight: expected a number <= 100, found 150", {
-      file: "rollouts/reviews.yaml", line: 12, column: 7, path: "spec.steps[0].setWeight", message: "expected a number <= 100, found 150",
-    }, "warning"),
-    text: "rollouts/reviews.yaml:12:7: spec.steps[0].setWeight",
-    shows: ["`rollouts/reviews.yaml:12:7` `spec.steps[0].setWeight`", "> expected a number <= 100, found 150"],
-  },
 };
 
 /** What Slack shows for mrkdwn: its three escapes undone. */
@@ -121,10 +115,10 @@ function blockText(message: SlackMessage): string {
 
 describe("a Slack message for each kind of release event", () => {
   it("has a case for every kind Tideway announces", () => {
-    expect(Object.keys(CASES).sort()).toEqual([...EVENT_KINDS].sort());
+    expect(Object.keys(CASES).sort()).toEqual([...RELEASE_EVENT_KINDS].sort());
   });
 
-  it.each(EVENT_KINDS.map((kind) => [kind, CASES[kind]] as const))("%s: one plain line, a header naming the Rollout, and the details", (_kind, { event, text, shows }) => {
+  it.each(RELEASE_EVENT_KINDS.map((kind) => [kind, CASES[kind]] as const))("%s: one plain line, a header naming the Rollout, and the details", (_kind, { event, text, shows }) => {
     const message = slackMessage(event, { rollout: rollout() });
     expect(shown(message.text).startsWith(text)).toBe(true);
     expect(message.text).not.toContain("\n");
@@ -183,16 +177,68 @@ describe("a Slack message for each kind of release event", () => {
   });
 });
 
-describe("shouldNotify", () => {
-  it("lets every kind through when the Rollout lists no events", () => {
-    for (const kind of EVENT_KINDS) expect(shouldNotify(CASES[kind].event, rollout())).toBe(true);
-    expect(shouldNotify(CASES.step.event)).toBe(true);
+const commit = { sha: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d", author: "Ann Example", subject: "add ratings" };
+const badFile = invalidFileEvent(
+  { file: "rollouts/reviews.yaml", line: 12, column: 7, path: "spec.steps[0].setWeight", message: "expected a number <= 100, found 150", rollout: { name: "reviews", namespace: "bookinfo" } },
+  commit,
+  "tideway",
+);
+const unsigned = unverifiedCommitEvent(commit, "the commit is not signed", "tideway");
+
+describe("a Slack message for a problem of the git sync", () => {
+  it("invalid: one plain line with file:line:column, the Rollout, the field and the problem quoted, and the commit", () => {
+    const message = slackMessage(badFile);
+    expect(shown(message.text)).toBe("rollouts/reviews.yaml:12:7: spec.steps[0].setWeight: expected a number <= 100, found 150");
+    expect(message.blocks[0]).toEqual({ type: "header", text: { type: "plain_text", text: ":no_entry: reviews: invalid Rollout in git", emoji: true } });
+    const readable = blockText(message);
+    for (const fragment of ["*Rollout*\n`reviews` in `bookinfo`", "`rollouts/reviews.yaml:12:7` `spec.steps[0].setWeight`", "> expected a number <= 100, found 150", "commit `1a2b3c4` by Ann Example · add ratings"]) {
+      expect(readable).toContain(fragment);
+    }
   });
 
-  it("lets through only the kinds in spec.notifications.slack.events", () => {
+  it("invalid: a problem that names no Rollout is told on git in the controller's namespace", () => {
+    const unnamed = invalidFileEvent({ file: "rollouts/x.yaml", line: 1, column: 1, path: "", message: "not YAML" }, commit, "tideway");
+    expect(unnamed.rollout).toEqual({ namespace: "tideway", name: "git" });
+    expect(blockText(slackMessage(unnamed))).toContain("*Rollout*\n`git` in `tideway`");
+  });
+
+  it("unverified: says which commit was not applied, why, and what to do", () => {
+    const message = slackMessage(unsigned);
+    expect(message.text).toBe("commit 1a2b3c4 not applied: the commit is not signed");
+    const readable = blockText(message);
+    for (const fragment of ["signature not verified", "*Commit*\n`1a2b3c4`", "*Why*\nthe commit is not signed", "push a commit signed by an allowed key"]) expect(readable).toContain(fragment);
+  });
+
+  it("has an id derived from the problem: the same problem, the same id, at any commit", () => {
+    const later = invalidFileEvent({ file: "rollouts/reviews.yaml", line: 12, column: 7, path: "spec.steps[0].setWeight", message: "expected a number <= 100, found 150", rollout: { name: "reviews", namespace: "bookinfo" } }, { sha: "ffff" }, "tideway");
+    expect(later.id).toBe(badFile.id);
+    expect(badFile.id).toMatch(/^invalid-[0-9a-f]{16}$/);
+    expect(unsigned.id).toBe(`unverified-${commit.sha}`);
+  });
+});
+
+describe("who hears what", () => {
+  it("Slack hears every release event when the Rollout lists no events", () => {
+    for (const kind of RELEASE_EVENT_KINDS) expect(targetHears("slack", CASES[kind].event, rollout())).toBe(true);
+    expect(targetHears("slack", CASES.step.event)).toBe(true);
+  });
+
+  it("Slack hears only the kinds in spec.notifications.slack.events", () => {
     const picky = rollout({ slack: { events: ["promoted", "rolled-back", "paused"] } });
-    const allowed = EVENT_KINDS.filter((kind) => shouldNotify(CASES[kind].event, picky));
+    const allowed = RELEASE_EVENT_KINDS.filter((kind) => targetHears("slack", CASES[kind].event, picky));
     expect(allowed).toEqual(["paused", "promoted", "rolled-back"]);
+  });
+
+  it("Slack hears every problem of the git sync, whatever a Rollout's filter", () => {
+    const picky = rollout({ slack: { events: ["promoted"] } });
+    expect(targetHears("slack", badFile, picky)).toBe(true);
+    expect(targetHears("slack", unsigned, picky)).toBe(true);
+  });
+
+  it("the generic webhook hears everything, whatever the filter", () => {
+    const picky = rollout({ slack: { events: ["promoted"] } });
+    for (const kind of RELEASE_EVENT_KINDS) expect(targetHears("webhook", CASES[kind].event, picky)).toBe(true);
+    expect(targetHears("webhook", badFile, picky)).toBe(true);
   });
 });
 
@@ -211,6 +257,22 @@ describe("a generic webhook body", () => {
       releaseId: 3,
       details: { reason: "success-rate 0.91 < 0.99", failedChecks: 2, failureLimit: 1 },
       commit: { sha: "1a2b3c4d", author: "Ann" },
+    });
+  });
+
+  it("carries a sync problem with its commit, and no version", () => {
+    expect(webhookMessage(unsigned)).toEqual({
+      id: `tideway/git/unverified-${commit.sha}`,
+      kind: "unverified",
+      severity: "warning",
+      message: "commit 1a2b3c4 not applied: the commit is not signed",
+      rollout: "git",
+      namespace: "tideway",
+      version: "",
+      stableVersion: "",
+      releaseId: null,
+      details: { reason: "the commit is not signed" },
+      commit,
     });
   });
 

@@ -1,6 +1,6 @@
 /** What the release engine is told (observations) and what it asks for (effects). */
 import type { CheckOutcome, CommandName, RolloutStatus } from "../status.js";
-import type { EventKind } from "../schema.js";
+import type { ReleaseEventKind } from "../schema.js";
 import type { Traffic } from "../traffic.js";
 
 /** One metric's result in one analysis run. */
@@ -46,13 +46,13 @@ export interface RouteConflict {
   message: string;
 }
 
-export type { EventKind } from "../schema.js";
+export type { ReleaseEventKind as EventKind } from "../schema.js";
 
 /** Something people should hear about: becomes a Kubernetes Event, a log line and a Slack message. */
 export interface ReleaseEvent {
   /** Unique for this Rollout ("7": the 7th event it announced); prefix it with the object's uid to make it global. */
   id: string;
-  kind: EventKind;
+  kind: ReleaseEventKind;
   severity: "normal" | "warning";
   message: string;
   rollout: { name: string; namespace: string };
