@@ -56,8 +56,8 @@ export class Controller {
   private readonly syncLock: RedisLock;
   readonly metrics: ControllerMetrics;
   readonly reconciler: Reconciler;
-  /** Release events go here too (Slack and the generic webhook). */
-  notify: Notifier | undefined;
+  /** Release events go here too (Slack and the generic webhook), when a target is configured. */
+  private readonly notify: Notifier | undefined;
   private readonly notifications: NotificationQueue | undefined;
   /** Bad files, refused Rollouts and unverified commits: told once while they stay the same. */
   private readonly syncProblems: SyncAnnouncer;
