@@ -12,20 +12,38 @@ export async function benchServices(): Promise<Services> {
 }
 
 export async function meshObjects(kc: KubeConfig, namespace: string, service: string, create = true): Promise<void> {
-  if (create) await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
+  if (create)
+    await kc
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: namespace } } })
+      .catch(() => undefined);
   const objects = kc.makeApiClient(CustomObjectsApi);
   await objects.createNamespacedCustomObject({
-    ...DR, namespace,
-    body: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: service }, spec: { host: service, subsets: Array.from({ length: 30 }, (_, i) => ({ name: `v${i + 1}`, labels: { version: `v${i + 1}` } })) } },
+    ...DR,
+    namespace,
+    body: {
+      apiVersion: "networking.istio.io/v1",
+      kind: "DestinationRule",
+      metadata: { name: service },
+      spec: { host: service, subsets: Array.from({ length: 30 }, (_, i) => ({ name: `v${i + 1}`, labels: { version: `v${i + 1}` } })) },
+    },
   });
   await objects.createNamespacedCustomObject({
-    ...VS, namespace,
-    body: { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: service }, spec: { hosts: [service], http: [{ name: "primary", route: [{ destination: { host: service, subset: "v1" } }] }] } },
+    ...VS,
+    namespace,
+    body: {
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      metadata: { name: service },
+      spec: { hosts: [service], http: [{ name: "primary", route: [{ destination: { host: service, subset: "v1" } }] }] },
+    },
   });
 }
 
 export async function canaryWeight(kc: KubeConfig, namespace: string, service: string, version: string): Promise<number> {
-  const vs = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...VS, namespace, name: service })) as { spec: { http: { route: { destination: { subset?: string }; weight?: number }[] }[] } };
+  const vs = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...VS, namespace, name: service })) as {
+    spec: { http: { route: { destination: { subset?: string }; weight?: number }[] }[] };
+  };
   return vs.spec.http[0]?.route.find((r) => r.destination.subset === version)?.weight ?? 0;
 }
 

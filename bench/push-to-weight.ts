@@ -36,7 +36,10 @@ try {
     await remote.commit({ "rollouts/reviews.yaml": rollout(namespace, "v1") });
     const secret = "bench-webhook-secret";
     const controller = await startController({
-      gitUrl: remote.url, endpoints, prefix: `bench${mode}`, logLevel: "warn",
+      gitUrl: remote.url,
+      endpoints,
+      prefix: `bench${mode}`,
+      logLevel: "warn",
       args: ["--git-source-name", namespace, "--git-interval", mode === "webhook" ? "1h" : `${POLL_MS / 1000}s`, "--prometheus-url", services.prometheus.url],
       env: { TIDEWAY_WEBHOOK_SECRET: secret },
     });
@@ -48,7 +51,11 @@ try {
       const pushed = Date.now();
       if (mode === "webhook") {
         const body = JSON.stringify({ ref: "refs/heads/main" });
-        await fetch(`${controller.url}/webhooks/github`, { method: "POST", body, headers: { "x-github-event": "push", "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}` } });
+        await fetch(`${controller.url}/webhooks/github`, {
+          method: "POST",
+          body,
+          headers: { "x-github-event": "push", "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}` },
+        });
       }
       while ((await canaryWeight(kc, namespace, "reviews", version)) === 0) {
         if (Date.now() - pushed > 30_000) throw new Error(`${mode}: no weight shift for ${version} within 30 s`);

@@ -25,9 +25,18 @@ type Mode = keyof typeof ANALYSIS;
 
 function rollout(namespace: string, version: string, mode: Mode): string {
   return [
-    "apiVersion: tideway.io/v1alpha1", "kind: Rollout", `metadata: { name: reviews, namespace: ${namespace} }`,
-    "spec:", "  service: reviews", `  version: ${version}`, "  trafficRouting: { istio: { virtualService: { name: reviews } } }",
-    "  steps:", "    - setWeight: 20", "    - pause: 1h", ...ANALYSIS[mode], "",
+    "apiVersion: tideway.io/v1alpha1",
+    "kind: Rollout",
+    `metadata: { name: reviews, namespace: ${namespace} }`,
+    "spec:",
+    "  service: reviews",
+    `  version: ${version}`,
+    "  trafficRouting: { istio: { virtualService: { name: reviews } } }",
+    "  steps:",
+    "    - setWeight: 20",
+    "    - pause: 1h",
+    ...ANALYSIS[mode],
+    "",
   ].join("\n");
 }
 
@@ -48,13 +57,20 @@ try {
     const namespace = `bench-rollback-${mode}`;
     await meshObjects(kc, namespace, "reviews");
     const mesh = await startMeshSimulator({
-      kubeConfig: kc, namespace, service: "reviews", rate: 100, behaviour: {},
+      kubeConfig: kc,
+      namespace,
+      service: "reviews",
+      rate: 100,
+      behaviour: {},
       prometheus: { url: services.prometheus.url, targetsDir: services.prometheus.targetsDir },
     });
     const remote = await createGitRemote();
     await remote.commit({ "rollouts/reviews.yaml": rollout(namespace, "v1", mode) });
     const controller = await startController({
-      gitUrl: remote.url, endpoints, prefix: `benchrb${mode}`, logLevel: "warn",
+      gitUrl: remote.url,
+      endpoints,
+      prefix: `benchrb${mode}`,
+      logLevel: "warn",
       args: ["--git-source-name", namespace, "--prometheus-url", services.prometheus.url],
     });
     const times: number[] = [];

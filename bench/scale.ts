@@ -56,7 +56,12 @@ async function heapMb(url: string): Promise<string> {
 }
 
 /** BENCH_ENV="NAME=value NAME=value": extra environment for the controller (e.g. MALLOC_ARENA_MAX). */
-const benchEnv = Object.fromEntries((process.env.BENCH_ENV ?? "").split(" ").filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
+const benchEnv = Object.fromEntries(
+  (process.env.BENCH_ENV ?? "")
+    .split(" ")
+    .filter(Boolean)
+    .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+);
 
 async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -85,7 +90,11 @@ try {
   for (let i = 0; i < total; i++) files[`rollouts/svc-${i}.yaml`] = rollout(i, "v1");
   await remote.commit(files, "all Rollouts");
   const controller = await startController({
-    gitUrl: remote.url, endpoints: { kubeconfigPath: services.kube.kubeconfigPath, redisUrl: services.redis.url }, prefix: "scale", logLevel: "warn", compiled: true,
+    gitUrl: remote.url,
+    endpoints: { kubeconfigPath: services.kube.kubeconfigPath, redisUrl: services.redis.url },
+    prefix: "scale",
+    logLevel: "warn",
+    compiled: true,
     ...(process.env.BENCH_NODE_FLAGS !== undefined ? { nodeFlags: process.env.BENCH_NODE_FLAGS.split(" ").filter(Boolean) } : {}),
     env: benchEnv,
     args: ["--git-source-name", "scale", "--git-interval", "2s", "--prometheus-url", services.prometheus.url, "--resync-interval", "5m"],

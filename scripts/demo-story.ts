@@ -74,12 +74,28 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
     const objects = kc.makeApiClient(CustomObjectsApi);
     await objects.createNamespacedCustomObject({
-      group: "networking.istio.io", version: "v1", plural: "destinationrules", namespace: NAMESPACE,
-      body: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "reviews" }, spec: { host: "reviews", subsets: ["v1", "v2", "v3", "v4", "v5"].map((v) => ({ name: v, labels: { version: v } })) } },
+      group: "networking.istio.io",
+      version: "v1",
+      plural: "destinationrules",
+      namespace: NAMESPACE,
+      body: {
+        apiVersion: "networking.istio.io/v1",
+        kind: "DestinationRule",
+        metadata: { name: "reviews" },
+        spec: { host: "reviews", subsets: ["v1", "v2", "v3", "v4", "v5"].map((v) => ({ name: v, labels: { version: v } })) },
+      },
     });
     await objects.createNamespacedCustomObject({
-      group: "networking.istio.io", version: "v1", plural: "virtualservices", namespace: NAMESPACE,
-      body: { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "reviews" }, spec: { hosts: ["reviews"], http: [{ name: "primary", route: [{ destination: { host: "reviews", subset: "v1" } }] }] } },
+      group: "networking.istio.io",
+      version: "v1",
+      plural: "virtualservices",
+      namespace: NAMESPACE,
+      body: {
+        apiVersion: "networking.istio.io/v1",
+        kind: "VirtualService",
+        metadata: { name: "reviews" },
+        spec: { hosts: ["reviews"], http: [{ name: "primary", route: [{ destination: { host: "reviews", subset: "v1" } }] }] },
+      },
     });
 
     slack = await startSlackReceiver();
@@ -91,7 +107,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await commitVersion("v1");
 
     mesh = await startMeshSimulator({
-      kubeConfig: kc, namespace: NAMESPACE, service: "reviews", routes: ["primary"], rate: 60,
+      kubeConfig: kc,
+      namespace: NAMESPACE,
+      service: "reviews",
+      routes: ["primary"],
+      rate: 60,
       behaviour: { v3: { errorRate: 0.25, latencyMs: 40, latencyJitterMs: 20 } },
       prometheus: { url: services.prometheus.url, targetsDir: services.prometheus.targetsDir },
     });
@@ -99,7 +119,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     controller = await startController({
       gitUrl: remote.url,
       endpoints: { kubeconfigPath: services.kube.kubeconfigPath, redisUrl: services.redis.url },
-      prefix: "demo", logLevel: "warn",
+      prefix: "demo",
+      logLevel: "warn",
       args: ["--git-source-name", "demo", "--git-interval", "1s", "--prometheus-url", services.prometheus.url, "--resync-interval", "30s", "--namespace", NAMESPACE],
       env: { TIDEWAY_SLACK_WEBHOOK_URL: slack.webhookUrl, TIDEWAY_NOTIFY_MAX_BACKOFF: "2s" },
     });

@@ -30,12 +30,7 @@ export interface AnalysisOptions {
  */
 export const REQUEST_COUNT_METRIC = "built-in:requests";
 
-export async function runAnalysis(
-  client: MetricsQuerier,
-  rollout: Rollout,
-  context: AnalysisContext,
-  options: AnalysisOptions,
-): Promise<MetricResult[]> {
+export async function runAnalysis(client: MetricsQuerier, rollout: Rollout, context: AnalysisContext, options: AnalysisOptions): Promise<MetricResult[]> {
   const analysis = rollout.spec.analysis;
   if (!analysis) return [];
   const variables = builtInVariables(rollout, context, options.scrapeIntervalMs);

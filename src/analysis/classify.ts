@@ -8,10 +8,7 @@ import type { Metric } from "../rollout/schema.js";
 import type { QueryResult } from "./prometheus.js";
 
 /** What the canary's request count says about the built-in metrics. */
-export type TrafficVerdict =
-  | { kind: "enough" }
-  | { kind: "too-little"; message: string }
-  | { kind: "error"; message: string };
+export type TrafficVerdict = { kind: "enough" } | { kind: "too-little"; message: string } | { kind: "error"; message: string };
 
 /** Empty means no series yet, i.e. no requests at all. */
 export function judgeTraffic(count: QueryResult, minRequests: number): TrafficVerdict {
@@ -37,10 +34,7 @@ export function classify(metric: Metric, result: QueryResult, traffic?: TrafficV
   const { min, max } = metricThresholds(metric);
   if (min !== undefined && value < min) return { name, outcome: "fail", value, message: `${formatNumber(value, min)} < ${min}` };
   if (max !== undefined && value > max) return { name, outcome: "fail", value, message: `${formatNumber(value, max)} > ${max}` };
-  const checks = [
-    ...(min !== undefined ? [`>= ${min}`] : []),
-    ...(max !== undefined ? [`<= ${max}`] : []),
-  ];
+  const checks = [...(min !== undefined ? [`>= ${min}`] : []), ...(max !== undefined ? [`<= ${max}`] : [])];
   const shown = formatNumber(value, ...[min, max].filter((bound) => bound !== undefined));
   return { name, outcome: "pass", value, message: checks.length > 0 ? `${shown} ${checks.join(" and ")}` : shown };
 }

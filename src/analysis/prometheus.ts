@@ -167,7 +167,7 @@ function spellInfinities(body: unknown): void {
 function explainNonApiAnswer(error: unknown): void {
   const response = isRecord(error) ? error.response : undefined;
   if (!isRecord(response) || (isRecord(response.data) && "status" in response.data)) return;
-  const body = typeof response.data === "string" ? response.data.trim().split("\n")[0] ?? "" : "";
+  const body = typeof response.data === "string" ? (response.data.trim().split("\n")[0] ?? "") : "";
   const statusText = typeof response.statusText === "string" ? response.statusText : "";
   const text = statusText || (body.length > 0 && body.length <= 200 && !body.startsWith("<") ? body : "not Prometheus' query API");
   response.data = { status: "error", errorType: "http_error", error: text };

@@ -93,6 +93,8 @@ export function rangeProblem(range: RangeSelector, intervalMs: number, scrapeInt
   const found = usesInterval ? `[${range.text}] (the analysis interval, ${promqlRange(ms)})` : `[${range.text}]`;
   const least = promqlRange(MIN_RANGE_SCRAPES * scrapeIntervalMs);
   const better = promqlRange(BUILT_IN_RANGE_SCRAPES * scrapeIntervalMs);
-  const fix = usesInterval ? `; write at least [${least}] instead (${BUILT_IN_RANGE_SCRAPES} scrapes: [${better}]), or a longer spec.analysis.interval` : `; use at least [${least}] (${BUILT_IN_RANGE_SCRAPES} scrapes: [${better}])`;
+  const fix = usesInterval
+    ? `; write at least [${least}] instead (${BUILT_IN_RANGE_SCRAPES} scrapes: [${better}]), or a longer spec.analysis.interval`
+    : `; use at least [${least}] (${BUILT_IN_RANGE_SCRAPES} scrapes: [${better}])`;
   return `the range ${found} covers fewer than ${MIN_RANGE_SCRAPES} scrapes at a ${promqlRange(scrapeIntervalMs)} scrape interval${fix}`;
 }

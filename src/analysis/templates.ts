@@ -28,19 +28,11 @@ export const ISTIO_METRICS = {
 } as const;
 
 /** The label names the built-in queries rely on (besides the histogram's `le`). */
-export const ISTIO_LABELS = [
-  "reporter",
-  "destination_service_name",
-  "destination_service_namespace",
-  "destination_version",
-  "response_code",
-] as const;
+export const ISTIO_LABELS = ["reporter", "destination_service_name", "destination_service_namespace", "destination_version", "response_code"] as const;
 export type IstioLabel = (typeof ISTIO_LABELS)[number];
 
 /** Istio's default bucket bounds for istio_request_duration_milliseconds. */
-export const ISTIO_DURATION_BUCKETS_MS = [
-  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
-] as const;
+export const ISTIO_DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000] as const;
 
 /**
  * The canary's requests as its own sidecars report them. `destinationService` is the Kubernetes
@@ -62,11 +54,8 @@ const requests = (extra = "") => `${ISTIO_METRICS.requests}{${CANARY_SELECTOR}${
  * having "no data".
  */
 export const BUILT_IN_QUERIES: Readonly<Record<BuiltInMetric, string>> = {
-  "success-rate":
-    `(sum(rate(${requests(', response_code!~"5.."')}[{{ window }}])) or vector(0))` +
-    ` / sum(rate(${requests()}[{{ window }}]))`,
-  "latency-p99":
-    `histogram_quantile(0.99, sum(rate(${ISTIO_METRICS.duration}_bucket{${CANARY_SELECTOR}}[{{ window }}])) by (le))`,
+  "success-rate": `(sum(rate(${requests(', response_code!~"5.."')}[{{ window }}])) or vector(0))` + ` / sum(rate(${requests()}[{{ window }}]))`,
+  "latency-p99": `histogram_quantile(0.99, sum(rate(${ISTIO_METRICS.duration}_bucket{${CANARY_SELECTOR}}[{{ window }}])) by (le))`,
 };
 
 /** The canary's requests over the built-ins' window: below `minRequests`, built-in metrics are inconclusive. */

@@ -53,8 +53,9 @@ const OVERDUE_MS = 15_000;
 export function lastAnalysis(status: RolloutStatus | undefined, now: number): string {
   const release = status?.release;
   const metrics = release?.metrics ?? [];
-  const results = metrics.filter((m) => m.lastOutcome).map((m) =>
-    m.lastOutcome === "pass" ? `${m.name} ${m.lastValue ?? "-"} (pass)` : `${m.name} ${m.lastValue ?? "-"} (${m.lastOutcome ?? ""}: ${m.lastMessage ?? ""})`);
+  const results = metrics
+    .filter((m) => m.lastOutcome)
+    .map((m) => (m.lastOutcome === "pass" ? `${m.name} ${m.lastValue ?? "-"} (pass)` : `${m.name} ${m.lastValue ?? "-"} (${m.lastOutcome ?? ""}: ${m.lastMessage ?? ""})`));
   const due = release?.nextAnalysisAt !== undefined && status?.phase === "Progressing" ? Date.parse(release.nextAnalysisAt) : undefined;
   if (due !== undefined && now - due > OVERDUE_MS) results.push(`next check ${Math.round((now - due) / 1_000)}s overdue: analysis slow`);
   return results.join(", ");
@@ -77,7 +78,11 @@ export function statusTable(objects: RolloutObject[], allNamespaces: boolean, no
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("   ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join("   ")
+      .trimEnd();
   return [line(header), ...rows.map(line)].join("\n") + "\n";
 }
 
@@ -96,11 +101,17 @@ export function registerControlCommands(program: Command, io: ControlIo = proces
       const read = async (): Promise<RolloutObject[]> => {
         if (name) return [await client.get(namespace, name)];
         const all = await client.list();
-        return (flags.allNamespaces ? all : all.filter((o) => o.metadata.namespace === namespace)).sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+        return (flags.allNamespaces ? all : all.filter((o) => o.metadata.namespace === namespace)).sort((a, b) =>
+          `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+        );
       };
       const render = (objects: RolloutObject[]) =>
         flags.output === "json"
-          ? `${JSON.stringify(objects.map((o) => ({ name: o.metadata.name, namespace: o.metadata.namespace, status: o.status ?? null })), null, 2)}\n`
+          ? `${JSON.stringify(
+              objects.map((o) => ({ name: o.metadata.name, namespace: o.metadata.namespace, status: o.status ?? null })),
+              null,
+              2,
+            )}\n`
           : statusTable(objects, flags.allNamespaces === true);
       let last = "";
       for (;;) {

@@ -19,7 +19,12 @@ export function formatPlan(name: string, lines: readonly PlanLine[]): string {
   ]);
   const table = [[...HEADINGS], ...rows];
   const widths = HEADINGS.map((_, column) => Math.max(...table.map((row) => row[column]?.length ?? 0)));
-  const text = table.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ").trimEnd());
+  const text = table.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join("  ")
+      .trimEnd(),
+  );
   const steps = lines.filter((line) => line.step !== undefined).length;
   return [`${name}: ${steps} ${steps === 1 ? "step" : "steps"}`, ...text, summary(lines), ""].join("\n");
 }

@@ -80,18 +80,21 @@ export function registerRunCommand(program: Command): void {
         .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split("\n").filter((v) => v.trim())]),
     )
     .addOption(flag("--prometheus-timeout <duration>", "how long one Prometheus query may take", "TIDEWAY_PROMETHEUS_TIMEOUT", "10s"))
-    .addOption(flag("--prometheus-scrape-interval <duration>", "how often Prometheus scrapes the mesh; built-in metrics look over at least 4 scrapes", "TIDEWAY_PROMETHEUS_SCRAPE_INTERVAL", DEFAULT_SCRAPE_INTERVAL))
+    .addOption(
+      flag(
+        "--prometheus-scrape-interval <duration>",
+        "how often Prometheus scrapes the mesh; built-in metrics look over at least 4 scrapes",
+        "TIDEWAY_PROMETHEUS_SCRAPE_INTERVAL",
+        DEFAULT_SCRAPE_INTERVAL,
+      ),
+    )
     .addOption(flag("--slack-webhook-url-file <file>", "file holding the Slack incoming-webhook URL (or set TIDEWAY_SLACK_WEBHOOK_URL)", "TIDEWAY_SLACK_WEBHOOK_URL_FILE"))
     .addOption(flag("--slack-channel <channel>", "Slack channel when a Rollout names none", "TIDEWAY_SLACK_CHANNEL"))
     .addOption(flag("--notify-webhook-url-file <file>", "file holding a generic JSON webhook URL (or set TIDEWAY_NOTIFY_WEBHOOK_URL)", "TIDEWAY_NOTIFY_WEBHOOK_URL_FILE"))
     .addOption(flag("--notify-max-backoff <duration>", "longest wait between retries of a notification", "TIDEWAY_NOTIFY_MAX_BACKOFF", "60s"))
     .addOption(flag("--resync-interval <duration>", "how often every Rollout is reconciled regardless", "TIDEWAY_RESYNC_INTERVAL", "5m"))
     .action(async (flags: RunFlags) => {
-      const [{ Controller }, { createLogger, Secrets }, { loadKubeConfig }] = await Promise.all([
-        import("../controller/controller.js"),
-        import("../controller/log.js"),
-        import("../kube/config.js"),
-      ]);
+      const [{ Controller }, { createLogger, Secrets }, { loadKubeConfig }] = await Promise.all([import("../controller/controller.js"), import("../controller/log.js"), import("../kube/config.js")]);
       const secrets = new Secrets();
       const log = createLogger(secrets, { level: flags.logLevel });
       let options: ControllerOptions;
@@ -103,7 +106,10 @@ export function registerRunCommand(program: Command): void {
       const controller = new Controller(options, loadKubeConfig(options.kubeconfig), log);
       const shutdown = (signal: string) => {
         log.info({ signal }, "stopping");
-        controller.stop().then(() => process.exit(0), () => process.exit(1));
+        controller.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
       };
       process.once("SIGTERM", () => shutdown("SIGTERM"));
       process.once("SIGINT", () => shutdown("SIGINT"));

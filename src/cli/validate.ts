@@ -34,7 +34,10 @@ const DEFAULT_OPTIONS: ValidateOptions = { scrapeIntervalMs: parseDuration(DEFAU
 export async function validate(paths: readonly string[], io: ValidateIo = processIo(), options: ValidateOptions = DEFAULT_OPTIONS): Promise<number> {
   // The YAML parser is loaded by the commands that parse, not for every start of the CLI.
   const [{ readRolloutTree }, { parseRolloutFiles }, { renderPath }, { customQueryWarnings }] = await Promise.all([
-    import("../git/tree.js"), import("../rollout/parse.js"), import("../rollout/parse-positions.js"), import("../analysis/templates.js"),
+    import("../git/tree.js"),
+    import("../rollout/parse.js"),
+    import("../rollout/parse-positions.js"),
+    import("../analysis/templates.js"),
   ]);
   const files: RolloutFile[] = [];
   const problems: Problem[] = [];
@@ -60,8 +63,12 @@ export async function validate(paths: readonly string[], io: ValidateIo = proces
   problems.push(...parsed.problems);
   const warnings = parsed.rollouts.flatMap(({ file, rollout, locate }) =>
     customQueryWarnings(rollout.spec, options.scrapeIntervalMs).map(({ path: field, message }) => ({
-      file, ...(locate?.(field) ?? { line: 1, column: 1 }), path: renderPath(field), message,
-    })));
+      file,
+      ...(locate?.(field) ?? { line: 1, column: 1 }),
+      path: renderPath(field),
+      message,
+    })),
+  );
   for (const problem of problems) io.stderr(`${formatProblem(problem)}\n`);
   for (const warning of warnings) io.stderr(`${formatWarning(warning)}\n`);
   const warned = warnings.length > 0 ? `, ${count(warnings.length, "warning")}` : "";

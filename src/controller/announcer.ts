@@ -55,5 +55,8 @@ function commitOf(object: RolloutObject): Commit | undefined {
 
 /** "check-failed" -> "CheckFailed": the Event's reason. */
 function reasonOf(kind: string): string {
-  return kind.split("-").map((part) => (part[0] ?? "").toUpperCase() + part.slice(1)).join("");
+  return kind
+    .split("-")
+    .map((part) => (part[0] ?? "").toUpperCase() + part.slice(1))
+    .join("");
 }

@@ -50,7 +50,10 @@ export async function clearClaim(store: RolloutStore, object: RolloutObject, tex
   for (let attempt = 0; attempt < 3; attempt++) {
     if (current.metadata.annotations?.[CLAIMED_ANNOTATION] !== text) return { object: current, reread };
     try {
-      return { object: await store.patchMetadata(current.metadata.namespace, current.metadata.name, { annotations: { [CLAIMED_ANNOTATION]: null }, resourceVersion: current.metadata.resourceVersion }), reread };
+      return {
+        object: await store.patchMetadata(current.metadata.namespace, current.metadata.name, { annotations: { [CLAIMED_ANNOTATION]: null }, resourceVersion: current.metadata.resourceVersion }),
+        reread,
+      };
     } catch (error) {
       if (!isConflict(error)) throw error;
       current = await store.get(current.metadata.namespace, current.metadata.name);
@@ -82,6 +85,13 @@ function parseClaimed(text: string | undefined): ClaimedCommand[] {
 
 /** A name fit for status and messages: one line, printable, at most 100 characters. */
 function commandUser(value: string | undefined): string | undefined {
-  const cleaned = value === undefined ? undefined : [...value].map((c) => (c < " " || c === "\u007f" ? " " : c)).join("").trim().slice(0, 100);
+  const cleaned =
+    value === undefined
+      ? undefined
+      : [...value]
+          .map((c) => (c < " " || c === "\u007f" ? " " : c))
+          .join("")
+          .trim()
+          .slice(0, 100);
   return cleaned === undefined || cleaned === "" ? undefined : cleaned;
 }

@@ -39,7 +39,6 @@ const UNAPPLIED_KEY = "git:unapplied";
 /** Kept in Redis for as long as Redis keeps Tideway's data; see RedisLossWatch. */
 const MARKER_KEY = "marker";
 
-
 export class Controller {
   readonly registry = new Registry();
   readonly rollouts: RolloutClient;
@@ -62,7 +61,11 @@ export class Controller {
   /** Bad files, refused Rollouts and unverified commits: told once while they stay the same. */
   private readonly syncProblems: SyncAnnouncer;
 
-  constructor(readonly options: ControllerOptions, readonly kc: KubeConfig, readonly log: Logger) {
+  constructor(
+    readonly options: ControllerOptions,
+    readonly kc: KubeConfig,
+    readonly log: Logger,
+  ) {
     collectDefaultMetrics({ register: this.registry });
     this.redis = redisConnection(options.redisUrl);
     this.redis.on("error", (error) => log.warn({ err: error.message }, "redis connection error"));
@@ -104,7 +107,12 @@ export class Controller {
       traffic: new IstioTraffic(kc),
       analysis: (rollout, context) => runAnalysis(prometheus, rollout, context, { observe: observeQuery, scrapeIntervalMs }),
       guard: (rollout, { releaseStartedAt, ...context }) =>
-        readGuard(prometheus, rollout, { ...context, windowMs: guardWindowMs({ intervalMs: guardOf(rollout.spec)?.intervalMs ?? DEFAULT_INTERVAL_MS, scrapeIntervalMs, releaseStartedAt, now: Date.now() }) }, observeQuery),
+        readGuard(
+          prometheus,
+          rollout,
+          { ...context, windowMs: guardWindowMs({ intervalMs: guardOf(rollout.spec)?.intervalMs ?? DEFAULT_INTERVAL_MS, scrapeIntervalMs, releaseStartedAt, now: Date.now() }) },
+          observeQuery,
+        ),
       queue: this.reconcileQueue,
       events: this.events,
       metrics: this.metrics,
@@ -214,7 +222,21 @@ export class Controller {
     if (outcome.result === "unchanged") {
       log.debug({ commit, trigger }, "git unchanged");
     } else if (outcome.result === "synced") {
-      log.info({ commit, trigger, durationMs, parsedFiles: outcome.parsedFiles, rollouts: outcome.rollouts, applied: mirror?.applied.length ?? 0, deleted: mirror?.deleted ?? [], retained: mirror?.retained ?? [], problems: outcome.problems.length, rejected: rejected.length }, "synced commit");
+      log.info(
+        {
+          commit,
+          trigger,
+          durationMs,
+          parsedFiles: outcome.parsedFiles,
+          rollouts: outcome.rollouts,
+          applied: mirror?.applied.length ?? 0,
+          deleted: mirror?.deleted ?? [],
+          retained: mirror?.retained ?? [],
+          problems: outcome.problems.length,
+          rejected: rejected.length,
+        },
+        "synced commit",
+      );
     } else if (outcome.result === "retried" && (mirror?.applied.length ?? 0) > 0) {
       log.info({ commit, trigger, applied: mirror?.applied ?? [] }, "refused Rollouts applied on a retry");
     }

@@ -19,9 +19,26 @@ export class ControllerMetrics {
     this.phase = new Gauge({ name: "tideway_rollout_phase", help: "1 for the phase each Rollout is in", labelNames: ["namespace", "rollout", "phase"], registers });
     this.canaryWeight = new Gauge({ name: "tideway_rollout_canary_weight", help: "Percent of traffic the canary receives", labelNames: ["namespace", "rollout"], registers });
     this.analysisOutcomes = new Counter({ name: "tideway_analysis_checks_total", help: "Metric checks by outcome", labelNames: ["namespace", "rollout", "metric", "outcome"], registers });
-    this.guardRuns = new Counter({ name: "tideway_guard_runs_total", help: "Guard looks at a canary's error ratio, by outcome (measured or error)", labelNames: ["namespace", "rollout", "outcome"], registers });
-    this.reconcileSeconds = new Histogram({ name: "tideway_reconcile_duration_seconds", help: "Time to handle one reconcile job", labelNames: ["kind"], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
-    this.prometheusQuerySeconds = new Histogram({ name: "tideway_prometheus_query_duration_seconds", help: "Time of one Prometheus query", labelNames: ["metric", "outcome"], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
+    this.guardRuns = new Counter({
+      name: "tideway_guard_runs_total",
+      help: "Guard looks at a canary's error ratio, by outcome (measured or error)",
+      labelNames: ["namespace", "rollout", "outcome"],
+      registers,
+    });
+    this.reconcileSeconds = new Histogram({
+      name: "tideway_reconcile_duration_seconds",
+      help: "Time to handle one reconcile job",
+      labelNames: ["kind"],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.prometheusQuerySeconds = new Histogram({
+      name: "tideway_prometheus_query_duration_seconds",
+      help: "Time of one Prometheus query",
+      labelNames: ["metric", "outcome"],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
     this.errors = new Counter({ name: "tideway_errors_total", help: "Errors by where they happened", labelNames: ["where"], registers });
     this.trafficWrites = new Counter({ name: "tideway_virtualservice_writes_total", help: "VirtualService writes", labelNames: ["namespace", "rollout"], registers });
     this.statusWrites = new Counter({ name: "tideway_status_writes_total", help: "Rollout status writes", labelNames: ["namespace", "rollout"], registers });

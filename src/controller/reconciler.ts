@@ -14,7 +14,19 @@ import type { EventSink } from "../kube/events.js";
 import type { RolloutObject, RolloutStore } from "../kube/rollouts.js";
 import { jobId, type ReconcileJob, type Scheduler } from "../queue/reconcile-queue.js";
 import { FINALIZER, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../rollout/annotations.js";
-import { awaitsAnalysis, decide, desiredTraffic, formerVersions, routeRefused, sameTraffic, trafficPending, type Effect, type MetricResult, type Observation, type ReleaseEvent } from "../rollout/engine.js";
+import {
+  awaitsAnalysis,
+  decide,
+  desiredTraffic,
+  formerVersions,
+  routeRefused,
+  sameTraffic,
+  trafficPending,
+  type Effect,
+  type MetricResult,
+  type Observation,
+  type ReleaseEvent,
+} from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
 import { OUTBOX_LIMIT, RolloutStatusSchema, type RolloutStatus } from "../rollout/status.js";
@@ -71,8 +83,7 @@ interface PassOutcome {
   carried?: Carried;
 }
 
-const readVersion = (object: RolloutObject): { resourceVersion?: string } =>
-  object.metadata.resourceVersion !== undefined ? { resourceVersion: object.metadata.resourceVersion } : {};
+const readVersion = (object: RolloutObject): { resourceVersion?: string } => (object.metadata.resourceVersion !== undefined ? { resourceVersion: object.metadata.resourceVersion } : {});
 
 export class Reconciler {
   private readonly locks = new Map<string, Promise<void>>();
@@ -91,7 +102,10 @@ export class Reconciler {
     const key = `${job.namespace}/${job.name}`;
     const previous = this.locks.get(key) ?? Promise.resolve();
     const run = previous.then(() => this.handleLocked(job));
-    const settled = run.then(() => undefined, () => undefined);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
     this.locks.set(key, settled);
     try {
       return await run;
@@ -239,7 +253,13 @@ export class Reconciler {
   }
 
   /** Status once, then the announcements, the traffic and the wake-ups it asks for. */
-  private async carryOut(job: ReconcileJob, pass: number, carried: Carried, observed: Observed, decision: { next: RolloutStatus | undefined; effects: Effect[]; requeueAt: number | undefined }): Promise<PassOutcome> {
+  private async carryOut(
+    job: ReconcileJob,
+    pass: number,
+    carried: Carried,
+    observed: Observed,
+    decision: { next: RolloutStatus | undefined; effects: Effect[]; requeueAt: number | undefined },
+  ): Promise<PassOutcome> {
     const { rollout, claim } = observed;
     const { next, effects, requeueAt } = decision;
     const recorded = effects.flatMap((e) => (e.type === "notify" ? [e.event] : []));
@@ -297,11 +317,13 @@ export class Reconciler {
   /** Writes status (with the announcements not yet made) when it changed; the write fails (409) if the object moved since it was read. */
   private async persist(object: RolloutObject, rollout: Rollout, status: RolloutStatus | undefined, outbox: readonly ReleaseEvent[]): Promise<RolloutObject> {
     if (!status) return object;
-    const wanted: unknown = JSON.parse(JSON.stringify({
-      ...status,
-      observedGeneration: object.metadata.generation ?? status.observedGeneration ?? 0,
-      ...(outbox.length > 0 ? { outbox } : {}),
-    }));
+    const wanted: unknown = JSON.parse(
+      JSON.stringify({
+        ...status,
+        observedGeneration: object.metadata.generation ?? status.observedGeneration ?? 0,
+        ...(outbox.length > 0 ? { outbox } : {}),
+      }),
+    );
     if (isDeepStrictEqual(object.status, wanted)) return object;
     const written = await this.deps.rollouts.replaceStatus(object, wanted);
     this.deps.metrics.statusWrites.inc({ namespace: rollout.namespace, rollout: rollout.name });

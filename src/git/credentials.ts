@@ -88,16 +88,16 @@ const AUTH_FAILURES: { pattern: RegExp; explain: (has: { token: boolean; sshKey:
   // git asks for a user name once the server answers 401 to what it sent; prompts are off.
   {
     pattern: /could not read (Username|Password)|Authentication failed|returned error: 401/i,
-    explain: ({ token }) => token
-      ? "authentication failed (HTTP 401): the server refused the token from --git-token-file (or TIDEWAY_GIT_TOKEN)"
-      : "authentication required (HTTP 401): give a token with --git-token-file (or TIDEWAY_GIT_TOKEN)",
+    explain: ({ token }) =>
+      token
+        ? "authentication failed (HTTP 401): the server refused the token from --git-token-file (or TIDEWAY_GIT_TOKEN)"
+        : "authentication required (HTTP 401): give a token with --git-token-file (or TIDEWAY_GIT_TOKEN)",
   },
   { pattern: /returned error: 403/, explain: () => "access denied (HTTP 403): the token is valid but may not read this repository" },
   {
     pattern: /Permission denied \(publickey/,
-    explain: ({ sshKey }) => sshKey
-      ? "SSH authentication failed: the server refused the key in --git-ssh-key-file"
-      : "SSH authentication failed: no key was accepted; give one with --git-ssh-key-file",
+    explain: ({ sshKey }) =>
+      sshKey ? "SSH authentication failed: the server refused the key in --git-ssh-key-file" : "SSH authentication failed: no key was accepted; give one with --git-ssh-key-file",
   },
   {
     pattern: /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/,
@@ -111,4 +111,3 @@ const AUTH_FAILURES: { pattern: RegExp; explain: (has: { token: boolean; sshKey:
 export function explainAuthFailure(gitOutput: string, has: { token: boolean; sshKey: boolean }): string {
   return AUTH_FAILURES.find((failure) => failure.pattern.test(gitOutput))?.explain(has) ?? "";
 }
-

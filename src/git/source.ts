@@ -106,7 +106,12 @@ export class GitSource {
   /** Rollout files under the watched path that changed from `from` to `to` (all of them without `from`). */
   async changes(from: string | undefined, to: string): Promise<FileChanges> {
     if (!from) return { kind: "all" };
-    const known = await this.git(this.workTree).raw(["cat-file", "-t", from]).then(() => true, () => false);
+    const known = await this.git(this.workTree)
+      .raw(["cat-file", "-t", from])
+      .then(
+        () => true,
+        () => false,
+      );
     if (!known) return { kind: "all" };
     const pathspec = this.pathspec();
     const out = await this.run("diff", () => this.git(this.workTree).raw(["diff", "--name-status", "--no-renames", "-z", from, to, "--", pathspec]));

@@ -56,5 +56,8 @@ export function unverifiedCommitEvent(commit: Commit, reason: string, controller
 
 // The digest a bad file's notification had before sync events had ids, so an upgrade re-posts nothing.
 function digest(message: string): string {
-  return createHash("sha256").update(JSON.stringify([null, "invalid", message])).digest("hex").slice(0, 16);
+  return createHash("sha256")
+    .update(JSON.stringify([null, "invalid", message]))
+    .digest("hex")
+    .slice(0, 16);
 }

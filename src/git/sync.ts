@@ -33,7 +33,10 @@ export class RolloutSync {
   private readonly files = new Map<string, ParseResult>();
   private lastCommit: string | undefined;
 
-  constructor(private readonly source: GitSource, private readonly mirror: MirrorTarget) {}
+  constructor(
+    private readonly source: GitSource,
+    private readonly mirror: MirrorTarget,
+  ) {}
 
   /** The commit the cache reflects. */
   get syncedCommit(): string | undefined {
@@ -79,7 +82,15 @@ export class RolloutSync {
       this.lastCommit = commit.sha;
       return { ...(await this.retry(commit, unapplied)), parsedFiles };
     }
-    const mirror = await this.mirror.apply({ commit: commit.sha, commitAuthor: commit.author, commitSubject: commit.subject, rollouts, problems, files: new Set(this.files.keys()), ...(changedFiles ? { changedFiles } : {}) });
+    const mirror = await this.mirror.apply({
+      commit: commit.sha,
+      commitAuthor: commit.author,
+      commitSubject: commit.subject,
+      rollouts,
+      problems,
+      files: new Set(this.files.keys()),
+      ...(changedFiles ? { changedFiles } : {}),
+    });
     if (mirror.errors.length === 0) this.lastCommit = commit.sha;
     return { commit, result: "synced", parsedFiles, rollouts: rollouts.length, problems, mirror };
   }

@@ -25,7 +25,10 @@ export class RefusalLog {
   private readonly remotes = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly write: RefusalLine, private readonly intervalMs: number) {}
+  constructor(
+    private readonly write: RefusalLine,
+    private readonly intervalMs: number,
+  ) {}
 
   record(provider: WebhookProvider, reason: string, remote: string | undefined): void {
     const key = `${provider}\n${reason}`;

@@ -49,18 +49,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
   const refusals = new RefusalLog((fields) => options.log("warn", "webhooks refused", fields), REFUSAL_LOG_INTERVAL_MS);
   // Node refuses a headers timeout longer than the request timeout.
   const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
-  const server = createServer({
-    headersTimeout,
-    requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    // Node looks for expired requests this often (30 s by default, which doubles the timeouts).
-    connectionsCheckingInterval: Math.min(1_000, headersTimeout),
-  }, (request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      options.log("warn", "http handler failed", { error: error instanceof Error ? error.message : String(error) });
-      if (!response.headersSent) reply(response, 500, "internal error");
-    });
-  });
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node looks for expired requests this often (30 s by default, which doubles the timeouts).
+      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+    },
+    (request, response) => {
+      handle(request, response).catch((error: unknown) => {
+        options.log("warn", "http handler failed", { error: error instanceof Error ? error.message : String(error) });
+        if (!response.headersSent) reply(response, 500, "internal error");
+      });
+    },
+  );
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = (request.url ?? "/").split("?")[0] ?? "/";
@@ -102,11 +105,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
   return {
     server,
     port: address.port,
-    close: () => new Promise((resolve) => {
-      refusals.close();
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        refusals.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -19,7 +19,10 @@ export class EventRecorder implements EventSink {
   private readonly api: CoreV1Api;
   private sequence = 0;
 
-  constructor(kc: KubeConfig, private readonly component = "tideway") {
+  constructor(
+    kc: KubeConfig,
+    private readonly component = "tideway",
+  ) {
     this.api = kc.makeApiClient(CoreV1Api);
   }
 
@@ -61,7 +64,11 @@ export class EventRecorder implements EventSink {
 
 /** A name part fit for an Event (lowercase letters, digits and "-"), unique per key. */
 function eventNameSuffix(key: string): string {
-  const readable = key.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+/, "").slice(0, 40);
+  const readable = key
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .replace(/^-+/, "")
+    .slice(0, 40);
   const digest = createHash("sha256").update(key).digest("hex").slice(0, 12);
   return readable === "" ? digest : `${readable}-${digest}`;
 }

@@ -22,7 +22,11 @@ export function slimObject(object: { metadata?: { name?: string; namespace?: str
  * own "connect" comes before the list and the watch are even tried.
  */
 class SlimWatch extends Watch {
-  constructor(kc: KubeConfig, private readonly onWatching: () => void, private readonly timing: { timeoutSeconds: number; graceMs: number }) {
+  constructor(
+    kc: KubeConfig,
+    private readonly onWatching: () => void,
+    private readonly timing: { timeoutSeconds: number; graceMs: number },
+  ) {
     super(kc);
   }
 
@@ -42,15 +46,23 @@ class SlimWatch extends Watch {
       clearTimeout(deadline);
       done(error);
     };
-    const deadline = setTimeout(() => {
-      finish(new Error(`the Rollout watch did not end ${graceMs} ms after its ${timeoutSeconds} s timeout: connection presumed dead`));
-      request.controller?.abort();
-    }, timeoutSeconds * 1000 + graceMs);
+    const deadline = setTimeout(
+      () => {
+        finish(new Error(`the Rollout watch did not end ${graceMs} ms after its ${timeoutSeconds} s timeout: connection presumed dead`));
+        request.controller?.abort();
+      },
+      timeoutSeconds * 1000 + graceMs,
+    );
     deadline.unref();
-    const controller = await super.watch(path, { ...queryParams, timeoutSeconds }, (phase: string, object: KubernetesObject) => {
-      const slim = phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? slimObject(object) : object;
-      callback(phase, slim, { type: phase, object: slim });
-    }, finish);
+    const controller = await super.watch(
+      path,
+      { ...queryParams, timeoutSeconds },
+      (phase: string, object: KubernetesObject) => {
+        const slim = phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? slimObject(object) : object;
+        callback(phase, slim, { type: phase, object: slim });
+      },
+      finish,
+    );
     // client-node resolves after a 200, and also after a failure it has already reported to `done`.
     request.controller = controller;
     if (finished) controller.abort();
@@ -87,7 +99,10 @@ export class RolloutWatch {
   /** True from a successful watch until the next error: what /readyz reports. */
   connected = false;
 
-  constructor(private readonly kc: KubeConfig, private readonly options: WatchOptions) {
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly options: WatchOptions,
+  ) {
     this.backoffMs = options.minBackoffMs ?? 500;
   }
 
@@ -99,10 +114,16 @@ export class RolloutWatch {
       this.connected = true;
       this.options.onConnect?.();
     };
-    const informer = new ListWatch<KubernetesObject>(path, new SlimWatch(this.kc, watching, { timeoutSeconds: this.options.watchTimeoutSeconds ?? 300, graceMs: this.options.watchGraceMs ?? 30_000 }), async () => {
-      const { items, resourceVersion } = await client.listWithVersion(this.options.labelSelector);
-      return { apiVersion: `${GROUP}/${VERSION}`, kind: "RolloutList", metadata: { resourceVersion }, items: items.map(slimObject) };
-    }, false, this.options.labelSelector);
+    const informer = new ListWatch<KubernetesObject>(
+      path,
+      new SlimWatch(this.kc, watching, { timeoutSeconds: this.options.watchTimeoutSeconds ?? 300, graceMs: this.options.watchGraceMs ?? 30_000 }),
+      async () => {
+        const { items, resourceVersion } = await client.listWithVersion(this.options.labelSelector);
+        return { apiVersion: `${GROUP}/${VERSION}`, kind: "RolloutList", metadata: { resourceVersion }, items: items.map(slimObject) };
+      },
+      false,
+      this.options.labelSelector,
+    );
     const emit = (kind: "add" | "update" | "delete") => (object: KubernetesObject) => {
       const name = object.metadata?.name;
       const namespace = object.metadata?.namespace;

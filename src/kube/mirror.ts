@@ -6,7 +6,16 @@
 import type { MirrorReport, MirrorRequest } from "../rollout/mirror.js";
 import type { ParsedRollout } from "../rollout/parse.js";
 import { formatProblem, type Problem } from "../rollout/problem.js";
-import { ABORT_ANNOTATION, COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION, FILE_ANNOTATION, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION, SOURCE_LABEL } from "../rollout/annotations.js";
+import {
+  ABORT_ANNOTATION,
+  COMMIT_ANNOTATION,
+  COMMIT_AUTHOR_ANNOTATION,
+  COMMIT_SUBJECT_ANNOTATION,
+  FILE_ANNOTATION,
+  HELD_ABORT_ANNOTATION,
+  INVALID_ANNOTATION,
+  SOURCE_LABEL,
+} from "../rollout/annotations.js";
 import { isNotFound, kubeError } from "./errors.js";
 import type { RolloutClient, RolloutObject } from "./rollouts.js";
 
@@ -39,10 +48,13 @@ export async function applyMirror(client: RolloutClient, input: MirrorInput): Pr
     if (input.commitSubject !== undefined) annotations[COMMIT_SUBJECT_ANNOTATION] = input.commitSubject.slice(0, 200);
     annotations[FILE_ANNOTATION] = parsed.file;
     try {
-      await client.apply({
-        metadata: { name: rollout.name, namespace: rollout.namespace, labels: { ...(document.metadata.labels ?? {}), [SOURCE_LABEL]: input.source }, annotations },
-        spec: document.spec,
-      }, FIELD_MANAGER);
+      await client.apply(
+        {
+          metadata: { name: rollout.name, namespace: rollout.namespace, labels: { ...(document.metadata.labels ?? {}), [SOURCE_LABEL]: input.source }, annotations },
+          spec: document.spec,
+        },
+        FIELD_MANAGER,
+      );
       report.applied.push(id);
       if (existing?.metadata.annotations?.[INVALID_ANNOTATION] !== undefined) {
         await client.patchMetadata(rollout.namespace, rollout.name, { annotations: { [INVALID_ANNOTATION]: null } });
@@ -94,13 +106,27 @@ function refusal(parsed: ParsedRollout, error: unknown): Problem | undefined {
   const at = { file: parsed.file, line: parsed.line, column: parsed.column };
   if (failure.code === 404) {
     const position = parsed.namespacePosition ?? at;
-    return { ...at, ...position, path: "metadata.namespace", message: `namespace "${rollout.namespace}" does not exist in the cluster: create it, or name another; the Rollout is applied once it exists` };
+    return {
+      ...at,
+      ...position,
+      path: "metadata.namespace",
+      message: `namespace "${rollout.namespace}" does not exist in the cluster: create it, or name another; the Rollout is applied once it exists`,
+    };
   }
   if (failure.code === 403) {
-    return { ...at, path: "metadata.namespace", message: `Tideway may not write Rollouts in namespace "${rollout.namespace}" (forbidden): grant its ServiceAccount access there (the chart's RBAC), or name another namespace` };
+    return {
+      ...at,
+      path: "metadata.namespace",
+      message: `Tideway may not write Rollouts in namespace "${rollout.namespace}" (forbidden): grant its ServiceAccount access there (the chart's RBAC), or name another namespace`,
+    };
   }
   if (failure.code === 400 || failure.code === 422) {
-    return { ...at, path: "", message: `the API server refused the Rollout: ${failure.message.replace(/^applying Rollout [^:]*: /, "")}`, rollout: { namespace: rollout.namespace, name: rollout.name } };
+    return {
+      ...at,
+      path: "",
+      message: `the API server refused the Rollout: ${failure.message.replace(/^applying Rollout [^:]*: /, "")}`,
+      rollout: { namespace: rollout.namespace, name: rollout.name },
+    };
   }
   return undefined;
 }

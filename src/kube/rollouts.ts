@@ -111,7 +111,11 @@ export class RolloutClient implements RolloutStore {
     const { namespace, name } = object.metadata;
     try {
       const raw = await this.api.replaceNamespacedCustomObjectStatus({
-        group: GROUP, version: VERSION, plural: PLURAL, namespace, name,
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        namespace,
+        name,
         body: { apiVersion: object.apiVersion, kind: object.kind, metadata: object.metadata, spec: object.spec, status },
       });
       return parseRolloutObject(raw);

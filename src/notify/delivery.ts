@@ -101,13 +101,15 @@ export class NotificationQueue {
   /** Queues `event` for every target that hears it; returns once queued, never waits for delivery. */
   async enqueue(event: Notice, context: NotificationContext = {}): Promise<void> {
     const key = eventKey(event);
-    await Promise.all(this.targets.map(async (target) => {
-      const body = this.bodyFor(target.name, event, context);
-      if (body === undefined) return;
-      const data: DeliveryJob = { event: key, body };
-      // An existing job with this id (waiting, done or failed) makes this a no-op.
-      await target.queue.add(event.kind, data, { jobId: jobIdFor(target.name, key) });
-    }));
+    await Promise.all(
+      this.targets.map(async (target) => {
+        const body = this.bodyFor(target.name, event, context);
+        if (body === undefined) return;
+        const data: DeliveryJob = { event: key, body };
+        // An existing job with this id (waiting, done or failed) makes this a no-op.
+        await target.queue.add(event.kind, data, { jobId: jobIdFor(target.name, key) });
+      }),
+    );
   }
 
   /** Starts delivering. Call once per process; replicas share the work and the order. */

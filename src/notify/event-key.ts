@@ -15,6 +15,8 @@ export function eventKey(event: Notice): string {
 
 function derivedId(event: Notice): string {
   const releaseId = "releaseId" in event ? event.releaseId : undefined;
-  const digest = createHash("sha256").update(JSON.stringify([releaseId ?? null, event.kind, event.message])).digest("hex");
+  const digest = createHash("sha256")
+    .update(JSON.stringify([releaseId ?? null, event.kind, event.message]))
+    .digest("hex");
   return `${event.kind}-${digest.slice(0, 16)}`;
 }

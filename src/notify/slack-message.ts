@@ -53,11 +53,7 @@ export function slackMessage(notice: Notice, notificationContext: NotificationCo
   const event = notice;
   const { rollout, commit } = notificationContext;
   const { icon, title } = PRESENTATION[event.kind];
-  const blocks: SlackBlock[] = [
-    header(`${icon} ${event.rollout.name} ${event.version} ${title}`),
-    section(escapeText(event.message), releaseFields(event)),
-    ...detailBlocks(event, rollout),
-  ];
+  const blocks: SlackBlock[] = [header(`${icon} ${event.rollout.name} ${event.version} ${title}`), section(escapeText(event.message), releaseFields(event)), ...detailBlocks(event, rollout)];
   if (commit) blocks.push(context([commitLine(commit)]));
   const channel = rollout?.spec.notifications?.slack?.channel;
   return { text: escapeText(oneLine(event.message, FALLBACK_TEXT_LIMIT)), blocks, ...(channel !== undefined ? { channel } : {}) };
@@ -68,9 +64,7 @@ function releaseFields(event: ReleaseEvent): string[] {
   const out = [`*Rollout*\n${code(name)} in ${code(namespace)}`];
   // A Refused Rollout may have adopted nothing: there is no stable version to show.
   if (event.kind === "refused") return [...out, `*Version in git*\n${code(event.version)}`];
-  out.push(event.version === event.stableVersion
-    ? `*Stable*\n${code(event.stableVersion)}`
-    : `*Stable → canary*\n${code(event.stableVersion)} → ${code(event.version)}`);
+  out.push(event.version === event.stableVersion ? `*Stable*\n${code(event.stableVersion)}` : `*Stable → canary*\n${code(event.stableVersion)} → ${code(event.version)}`);
   if (event.releaseId !== undefined) out.push(`*Release*\n#${event.releaseId}`);
   return out;
 }
@@ -143,20 +137,20 @@ function pausedBlocks(event: ReleaseEvent, reason: string | undefined): SlackBlo
   const { name, namespace } = event.rollout;
   const target = `${name} -n ${namespace}`;
   const atGate = reason === "gate";
-  const why = atGate ? "Waiting at a manual gate for a promote."
-    : reason === "manual" ? "Paused by hand."
-    : reason === "inconclusive" ? "Paused: too many inconclusive checks in a row."
-    : reason === "error" ? "Paused: too many analysis errors in a row."
-    : "Paused.";
+  const why = atGate
+    ? "Waiting at a manual gate for a promote."
+    : reason === "manual"
+      ? "Paused by hand."
+      : reason === "inconclusive"
+        ? "Paused: too many inconclusive checks in a row."
+        : reason === "error"
+          ? "Paused: too many analysis errors in a row."
+          : "Paused.";
   const proceed = atGate
     ? [`kubectl annotate rollout ${target} tideway.io/promote=step`, `tideway promote ${target}`]
     : [`kubectl annotate rollout ${target} tideway.io/resume=true`, `tideway resume ${target}`];
   const stop = [`kubectl annotate rollout ${target} tideway.io/abort="stopped by hand"`, `tideway abort ${target}`];
-  return [
-    section(why),
-    section(`*To continue*\n${codeBlock(proceed)}`),
-    section(`*To stop* (100% back to ${code(event.stableVersion)})\n${codeBlock(stop)}`),
-  ];
+  return [section(why), section(`*To continue*\n${codeBlock(proceed)}`), section(`*To stop* (100% back to ${code(event.stableVersion)})\n${codeBlock(stop)}`)];
 }
 
 function failedBlocks(event: ReleaseEvent): SlackBlock[] {
@@ -171,10 +165,7 @@ function failedBlocks(event: ReleaseEvent): SlackBlock[] {
   if (failed !== undefined) facts.push(`*Failed checks*\n${failed}${limit !== undefined ? ` (limit ${limit})` : ""}`);
   facts.push(`*Traffic*\n100% to ${code(event.stableVersion)}`);
   const target = `${event.rollout.name} -n ${event.rollout.namespace}`;
-  return [
-    fields(facts),
-    section(`*To try ${code(event.version)} again*\n${codeBlock([`kubectl annotate rollout ${target} tideway.io/retry=true`, `tideway retry ${target}`])}`),
-  ];
+  return [fields(facts), section(`*To try ${code(event.version)} again*\n${codeBlock([`kubectl annotate rollout ${target} tideway.io/retry=true`, `tideway retry ${target}`])}`)];
 }
 
 function codeBlock(lines: string[]): string {

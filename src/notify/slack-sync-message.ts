@@ -8,17 +8,14 @@ import { code, commitLine, context, escapeText, FALLBACK_TEXT_LIMIT, header, one
 
 export function syncProblemMessage(event: SyncEvent): SlackMessage {
   const { name, namespace } = event.rollout;
-  const blocks: SlackBlock[] = event.kind === "invalid"
-    ? [
-      header(`:no_entry: ${name}: invalid Rollout in git`),
-      section(escapeText(event.message), [`*Rollout*\n${code(name)} in ${code(namespace)}`]),
-      section(invalidText(event)),
-    ]
-    : [
-      header(`:closed_lock_with_key: ${name}: commit not applied, signature not verified`),
-      section(escapeText(event.message), [`*Commit*\n${code(shortSha(event.commit.sha))}`]),
-      section(`*Why*\n${escapeText(String(event.details["reason"] ?? ""))}\nNothing is applied while this commit is the head of the branch: push a commit signed by an allowed key.`),
-    ];
+  const blocks: SlackBlock[] =
+    event.kind === "invalid"
+      ? [header(`:no_entry: ${name}: invalid Rollout in git`), section(escapeText(event.message), [`*Rollout*\n${code(name)} in ${code(namespace)}`]), section(invalidText(event))]
+      : [
+          header(`:closed_lock_with_key: ${name}: commit not applied, signature not verified`),
+          section(escapeText(event.message), [`*Commit*\n${code(shortSha(event.commit.sha))}`]),
+          section(`*Why*\n${escapeText(String(event.details["reason"] ?? ""))}\nNothing is applied while this commit is the head of the branch: push a commit signed by an allowed key.`),
+        ];
   blocks.push(context([commitLine(event.commit)]));
   return { text: escapeText(oneLine(event.message, FALLBACK_TEXT_LIMIT)), blocks };
 }
@@ -29,6 +26,9 @@ function invalidText(event: SyncEvent): string {
   const where = file === undefined ? undefined : [file, line, line !== undefined ? column : undefined].filter((p) => p !== undefined).join(":");
   const problem = typeof message === "string" ? message : event.message;
   const location = [where !== undefined ? code(where) : "", path ? code(String(path)) : ""].filter(Boolean).join(" ");
-  const quoted = escapeText(problem).split("\n").map((l) => `> ${l}`).join("\n");
+  const quoted = escapeText(problem)
+    .split("\n")
+    .map((l) => `> ${l}`)
+    .join("\n");
   return `${location ? `${location}\n` : ""}${quoted}\nEvery other Rollout is unaffected; fix the file and push.`;
 }

@@ -24,7 +24,10 @@ export class RedisLossWatch {
   private checking = false;
   private readonly onReady = () => void this.check();
 
-  constructor(private readonly redis: Redis, private readonly options: LossWatchOptions) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: LossWatchOptions,
+  ) {}
 
   /** Sets the marker (whether it was there or not is no news at start) and starts looking. */
   async start(): Promise<void> {

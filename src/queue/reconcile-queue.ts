@@ -44,7 +44,10 @@ export class ReconcileQueue implements Scheduler {
   /** How long a recorded resourceVersion waits for a reconcile to compare it (then a resync covers it). */
   static readonly SEEN_TTL_MS = 15 * 60_000;
 
-  constructor(private readonly connection: Redis, private readonly prefix = "tideway") {
+  constructor(
+    private readonly connection: Redis,
+    private readonly prefix = "tideway",
+  ) {
     // Failed jobs are removed too: BullMQ refuses a job id that still exists in any state, so a
     // kept failure would swallow every later request for that Rollout (and every replayed timer).
     this.queue = new Queue(RECONCILE_QUEUE, { connection, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 5, backoff: { type: "exponential", delay: 500 } } });
@@ -86,7 +89,10 @@ export class ReconcileQueue implements Scheduler {
    * Runs jobs with `run`, which resolves to the resourceVersion it last read (or nothing).
    * `onError` hears of a failed follow-up check (Redis unreachable); the resync covers it.
    */
-  start(run: (job: ReconcileJob, raw: Job) => Promise<string | undefined | void>, { concurrency = 8, onError = () => undefined }: { concurrency?: number; onError?: (error: unknown) => void } = {}): Worker {
+  start(
+    run: (job: ReconcileJob, raw: Job) => Promise<string | undefined | void>,
+    { concurrency = 8, onError = () => undefined }: { concurrency?: number; onError?: (error: unknown) => void } = {},
+  ): Worker {
     // A short lock (renewed while the worker lives) so a killed replica's job is retried in seconds.
     this.worker = new Worker(RECONCILE_QUEUE, (raw: Job) => run(raw.data as ReconcileJob, raw), {
       connection: this.connection.duplicate(),

@@ -14,7 +14,11 @@ const DELETE_IF_OWNER = `if redis.call("get", KEYS[1]) == ARGV[1] then return re
 export class LockHeldError extends Error {}
 
 export class RedisLock {
-  constructor(private readonly redis: Redis, private readonly key: string, private readonly ttlMs = 15_000) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly ttlMs = 15_000,
+  ) {}
 
   /** Runs `work` holding the lock; throws LockHeldError at once when another holder has it. */
   async withLock<T>(work: () => Promise<T>): Promise<T> {

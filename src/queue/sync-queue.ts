@@ -11,7 +11,10 @@ export class SyncQueue {
   readonly queue: Queue;
   private worker: Worker | undefined;
 
-  constructor(private readonly connection: Redis, private readonly prefix = "tideway") {
+  constructor(
+    private readonly connection: Redis,
+    private readonly prefix = "tideway",
+  ) {
     // A sync that finds another replica syncing is retried (up to ~30 s), so a webhook push is
     // never dropped; it then finds the other replica's result or the newer commit.
     this.queue = new Queue(SYNC_QUEUE, { connection, prefix, defaultJobOptions: { removeOnComplete: 100, removeOnFail: 100, attempts: 20, backoff: { type: "fixed", delay: 1_500 } } });

@@ -104,27 +104,29 @@ export function rolloutCrd(): CustomResourceDefinition {
       // "ro" is Argo Rollouts' short name; ours must not shadow it in clusters that run both.
       names: { kind: KIND, listKind: `${KIND}List`, plural: "rollouts", singular: "rollout", shortNames: ["twro"] },
       scope: "Namespaced",
-      versions: [{
-        name: VERSION,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: PRINTER_COLUMNS,
-        schema: {
-          openAPIV3Schema: {
-            description: ROLLOUT_DESCRIPTION,
-            type: "object",
-            properties: {
-              ...document.properties,
-              // The API server owns metadata's schema and forbids anything but its type here.
-              metadata: { type: "object" },
-              spec: { description: SPEC_DESCRIPTION, ...document.properties?.spec },
-              status: { description: STATUS_DESCRIPTION, ...toStructural(openApiSchema(RolloutStatusSchema), "status") },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: PRINTER_COLUMNS,
+          schema: {
+            openAPIV3Schema: {
+              description: ROLLOUT_DESCRIPTION,
+              type: "object",
+              properties: {
+                ...document.properties,
+                // The API server owns metadata's schema and forbids anything but its type here.
+                metadata: { type: "object" },
+                spec: { description: SPEC_DESCRIPTION, ...document.properties?.spec },
+                status: { description: STATUS_DESCRIPTION, ...toStructural(openApiSchema(RolloutStatusSchema), "status") },
+              },
+              ...(document.required ? { required: document.required } : {}),
             },
-            ...(document.required ? { required: document.required } : {}),
           },
         },
-      }],
+      ],
     },
   };
 }
@@ -136,10 +138,7 @@ function openApiSchema(schema: z.ZodType): JsonSchema {
 }
 
 const STRUCTURAL_TYPES = ["object", "array", "string", "number", "integer", "boolean"] as const;
-const COPIED = [
-  "format", "default", "nullable", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-  "minLength", "maxLength", "pattern", "minItems", "maxItems",
-] as const;
+const COPIED = ["format", "default", "nullable", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern", "minItems", "maxItems"] as const;
 const HANDLED = new Set<string>([...COPIED, "description", "type", "enum", "const", "items", "properties", "required", "additionalProperties", "propertyNames", "anyOf"]);
 
 /**
@@ -162,10 +161,12 @@ export function toStructural(schema: JsonSchema, path: string): StructuralSchema
   if (values !== undefined) out.enum = values.map((value) => enumValue(value, path));
   if (schema.items !== undefined) out.items = toStructural(subschema(schema.items, `${path}[]`), `${path}[]`);
   if (schema.properties !== undefined) {
-    out.properties = Object.fromEntries(Object.entries(schema.properties).map(([name, property]) => {
-      const at = path ? `${path}.${name}` : name;
-      return [name, toStructural(subschema(property, at), at)];
-    }));
+    out.properties = Object.fromEntries(
+      Object.entries(schema.properties).map(([name, property]) => {
+        const at = path ? `${path}.${name}` : name;
+        return [name, toStructural(subschema(property, at), at)];
+      }),
+    );
   }
   if (schema.required !== undefined) out.required = schema.required;
   // `additionalProperties: false` may not stand next to `properties`; the API server prunes

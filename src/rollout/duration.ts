@@ -23,7 +23,11 @@ export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${ms}ms`;
   let rest = Math.round(ms / 1_000);
   const parts: string[] = [];
-  for (const [unit, size] of [["h", 3600], ["m", 60], ["s", 1]] as const) {
+  for (const [unit, size] of [
+    ["h", 3600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
     const amount = Math.floor(rest / size);
     rest -= amount * size;
     if (amount > 0) parts.push(`${amount}${unit}`);

@@ -36,10 +36,7 @@ export interface HeaderRoute {
   headers: Record<string, HeaderMatch>;
 }
 
-export type NormalizedStep =
-  | { kind: "setWeight"; weight: number }
-  | { kind: "pause"; durationMs: number | undefined }
-  | { kind: "setHeaderRoute"; route: HeaderRoute };
+export type NormalizedStep = { kind: "setWeight"; weight: number } | { kind: "pause"; durationMs: number | undefined } | { kind: "setHeaderRoute"; route: HeaderRoute };
 
 /** The step as a tagged union; `pause: {}` (no duration) is a manual gate. */
 export function normalizeStep(step: Step, serviceName: string): NormalizedStep {
@@ -72,9 +69,11 @@ export function headerRouteName(spec: RolloutSpec): string {
 /** The header route in force at `stepIndex`: the last setHeaderRoute at or before it. */
 export function headerRouteAt(spec: RolloutSpec, stepIndex: number): HeaderRoute | undefined {
   let route: HeaderRoute | undefined;
-  normalizeSteps(spec).slice(0, stepIndex + 1).forEach((step) => {
-    if (step.kind === "setHeaderRoute") route = step.route;
-  });
+  normalizeSteps(spec)
+    .slice(0, stepIndex + 1)
+    .forEach((step) => {
+      if (step.kind === "setHeaderRoute") route = step.route;
+    });
   return route;
 }
 

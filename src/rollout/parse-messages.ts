@@ -81,9 +81,11 @@ export function explainIssues(issues: readonly z.core.$ZodIssue[], schema: z.Zod
       const hint = closest(key, allowed);
       if (hint !== undefined) meantFields.add(JSON.stringify([...path, hint]));
       const message =
-        path.length === 0 && key === "status" ? STATUS_IN_GIT
-        : hint !== undefined ? `unknown field "${key}" (did you mean "${hint}"?)`
-        : `unknown field "${key}"; expected one of ${allowed.join(", ")}`;
+        path.length === 0 && key === "status"
+          ? STATUS_IN_GIT
+          : hint !== undefined
+            ? `unknown field "${key}" (did you mean "${hint}"?)`
+            : `unknown field "${key}"; expected one of ${allowed.join(", ")}`;
       problems.push({ path, at: [...path, key], target: "key", message });
     }
   }

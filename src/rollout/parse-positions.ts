@@ -46,9 +46,7 @@ function locate(document: Document, path: FieldPath, want: "value" | "key"): num
   let offset = startOf(node);
   for (const [index, segment] of path.entries()) {
     if (isAlias(node)) node = node.resolve(document);
-    const pair = isMap(node)
-      ? node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment))
-      : undefined;
+    const pair = isMap(node) ? node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment)) : undefined;
     if (pair !== undefined) {
       const last = index === path.length - 1;
       if (last && want === "key") return startOf(pair.key);
@@ -70,9 +68,11 @@ function locate(document: Document, path: FieldPath, want: "value" | "key"): num
 /** The line and column a problem about `path` should point at. */
 export function positionOf(document: Document, lineCounter: LineCounter, path: FieldPath, target: Target): Position {
   const offset =
-    target === "key" ? locate(document, path, "key") ?? locate(document, path.slice(0, -1), "value")
-    : target === "parent" ? locate(document, path.slice(0, -1), "value")
-    : locate(document, path, "value");
+    target === "key"
+      ? (locate(document, path, "key") ?? locate(document, path.slice(0, -1), "value"))
+      : target === "parent"
+        ? locate(document, path.slice(0, -1), "value")
+        : locate(document, path, "value");
   return positionAtOffset(lineCounter, offset ?? 0);
 }
 

@@ -10,7 +10,6 @@ import type { Problem } from "./problem.js";
 import { refuseSharedRoutes, VIRTUAL_SERVICE_PATH } from "./shared-routes.js";
 import { API_VERSION, KIND, RolloutDocumentSchema, RolloutMetadataSchema, type RolloutDocument } from "./schema.js";
 
-
 export interface ParsedRollout {
   file: string;
   line: number;

@@ -16,8 +16,7 @@ export interface Problem {
 
 type Located = Pick<Problem, "file" | "line" | "column" | "path" | "message">;
 
-const located = (problem: Located, label: string): string =>
-  `${problem.file}:${problem.line}:${problem.column}: ${label}${problem.path ? `${problem.path}: ` : ""}${problem.message}`;
+const located = (problem: Located, label: string): string => `${problem.file}:${problem.line}:${problem.column}: ${label}${problem.path ? `${problem.path}: ` : ""}${problem.message}`;
 
 /** `rollouts/reviews.yaml:12:7: spec.steps[1].setWeight: expected ..., found 150` */
 export function formatProblem(problem: Located): string {

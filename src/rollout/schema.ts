@@ -16,7 +16,11 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 const dnsLabel = (what: string) =>
-  z.string().min(1).max(63).regex(DNS_LABEL, { error: `expected a ${what}: lower-case letters, digits and "-", starting and ending with a letter or digit` });
+  z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(DNS_LABEL, { error: `expected a ${what}: lower-case letters, digits and "-", starting and ending with a letter or digit` });
 
 /** How often something repeats: at least a second, or it would run in a loop. */
 const period = z.string().superRefine((text, ctx) => {
@@ -60,9 +64,8 @@ export const StepSchema = z
     if (kinds.length !== 1) {
       ctx.addIssue({
         code: "custom",
-        message: kinds.length === 0
-          ? "expected a step: one of setWeight, pause or setHeaderRoute"
-          : `expected exactly one of setWeight, pause or setHeaderRoute in a step, found ${kinds.join(" and ")}`,
+        message:
+          kinds.length === 0 ? "expected a step: one of setWeight, pause or setHeaderRoute" : `expected exactly one of setWeight, pause or setHeaderRoute in a step, found ${kinds.join(" and ")}`,
       });
     }
     const pause = step.pause;
@@ -80,9 +83,14 @@ export const StepSchema = z
 export const MetricSchema = z
   .strictObject({
     name: dnsLabel("metric name").meta({ description: `Metric name; ${BUILT_IN_METRICS.join(" and ")} are built in.` }),
-    query: z.string().min(1).max(4096).optional().meta({
-      description: `PromQL template for a custom metric; variables: ${QUERY_VARIABLES.map((v) => `{{ ${v} }}`).join(", ")}.`,
-    }),
+    query: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .meta({
+        description: `PromQL template for a custom metric; variables: ${QUERY_VARIABLES.map((v) => `{{ ${v} }}`).join(", ")}.`,
+      }),
     min: z.number().optional().meta({ description: "The check fails when the value is below this." }),
     max: z.number().optional().meta({ description: "The check fails when the value is above this." }),
   })
@@ -165,9 +173,25 @@ export const IstioRoutingSchema = z
 
 /** What the release engine announces about one Rollout. */
 export const RELEASE_EVENT_KINDS = [
-  "adopted", "started", "step", "check-failed", "check-inconclusive", "check-error", "paused", "resumed",
-  "promoted", "rolled-back", "aborted", "superseded", "reverted", "removed", "retried", "held",
-  "command-ignored", "traffic-failed", "refused",
+  "adopted",
+  "started",
+  "step",
+  "check-failed",
+  "check-inconclusive",
+  "check-error",
+  "paused",
+  "resumed",
+  "promoted",
+  "rolled-back",
+  "aborted",
+  "superseded",
+  "reverted",
+  "removed",
+  "retried",
+  "held",
+  "command-ignored",
+  "traffic-failed",
+  "refused",
 ] as const;
 export type ReleaseEventKind = (typeof RELEASE_EVENT_KINDS)[number];
 
@@ -182,10 +206,7 @@ export const NotificationsSchema = z.strictObject({
   slack: z
     .strictObject({
       channel: z.string().min(1).optional().meta({ description: "Channel override, e.g. #deploys." }),
-      events: z
-        .array(z.enum(EVENT_KINDS))
-        .optional()
-        .meta({ description: "Only these events are posted; all when absent." }),
+      events: z.array(z.enum(EVENT_KINDS)).optional().meta({ description: "Only these events are posted; all when absent." }),
     })
     .optional(),
 });
@@ -241,4 +262,3 @@ export type HeaderMatch = z.output<typeof HeaderMatchSchema>;
 export type RolloutDocument = z.output<typeof RolloutDocumentSchema>;
 
 /** The annotation that, committed in git, holds a version aborted (and, set live, aborts it). */
-

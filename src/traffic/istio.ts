@@ -22,7 +22,10 @@ const DR = { group: "networking.istio.io", version: "v1", plural: "destinationru
 export class IstioTraffic implements TrafficRouter {
   private readonly api: CustomObjectsApi;
 
-  constructor(kc: KubeConfig, private readonly maxAttempts = 5) {
+  constructor(
+    kc: KubeConfig,
+    private readonly maxAttempts = 5,
+  ) {
     this.api = kc.makeApiClient(CustomObjectsApi);
   }
 
@@ -194,7 +197,9 @@ export class IstioTraffic implements TrafficRouter {
       readBack = undefined;
     }
     if (!isDeepStrictEqual(readBack, mine(owners))) {
-      throw new TrafficError(`VirtualService ${rollout.namespace}/${name} does not record this Rollout's routes as written: wrote ${JSON.stringify(mine(owners))}, read back ${JSON.stringify(readBack)}`);
+      throw new TrafficError(
+        `VirtualService ${rollout.namespace}/${name} does not record this Rollout's routes as written: wrote ${JSON.stringify(mine(owners))}, read back ${JSON.stringify(readBack)}`,
+      );
     }
   }
 

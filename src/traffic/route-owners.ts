@@ -49,7 +49,9 @@ export function readRouteOwners(metadata: Json | undefined, vsName: string): Rou
   const owners: RouteOwners = {};
   for (const [route, owner] of Object.entries(isObject(parsed) ? parsed : {})) if (typeof owner === "string") owners[route] = owner;
   if (!isObject(parsed) || Object.keys(owners).length !== Object.keys(parsed).length) {
-    throw new RoutingError(`VirtualService ${vsName}: annotation ${ROUTE_OWNERS_ANNOTATION} is not a JSON object of route name to "namespace/rollout" (found ${JSON.stringify(text).slice(0, 80)}): fix it or remove it`);
+    throw new RoutingError(
+      `VirtualService ${vsName}: annotation ${ROUTE_OWNERS_ANNOTATION} is not a JSON object of route name to "namespace/rollout" (found ${JSON.stringify(text).slice(0, 80)}): fix it or remove it`,
+    );
   }
   return owners;
 }

@@ -25,7 +25,11 @@ export interface TrafficRouter {
 /** A routing failure to show people: what is wrong and what to fix. */
 export class TrafficError extends Error {
   /** `ownedBy`: the Rollout ("namespace/name") that manages a route this one names; nothing was written. */
-  constructor(message: string, readonly notFound = false, readonly ownedBy?: string) {
+  constructor(
+    message: string,
+    readonly notFound = false,
+    readonly ownedBy?: string,
+  ) {
     super(message);
   }
 }

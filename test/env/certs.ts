@@ -21,8 +21,7 @@ function openssl(dir: string, args: string[]): void {
 /** Writes a CA, a serving certificate for 127.0.0.1 and an admin client certificate into `dir`. */
 export function createApiServerPki(dir: string): ApiServerPki {
   const path = (name: string) => join(dir, name);
-  openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tideway-test-ca",
-    "-keyout", "ca.key", "-out", "ca.crt"]);
+  openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tideway-test-ca", "-keyout", "ca.key", "-out", "ca.crt"]);
   writeFileSync(path("serving.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
   writeFileSync(path("client.ext"), "extendedKeyUsage=clientAuth\n");
   issue(dir, "serving", "/CN=kube-apiserver", "serving.ext");
@@ -44,8 +43,7 @@ export function createApiServerPki(dir: string): ApiServerPki {
 
 function issue(dir: string, name: string, subject: string, extFile: string): void {
   openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", `${name}.key`, "-out", `${name}.csr`]);
-  openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-    "-days", "2", "-extfile", extFile, "-out", `${name}.crt`]);
+  openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", extFile, "-out", `${name}.crt`]);
 }
 
 export function base64File(path: string): string {

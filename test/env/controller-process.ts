@@ -55,18 +55,29 @@ export async function startController(options: {
   const { kubeconfigPath, redisUrl } = options.endpoints;
   const args = [
     // Compiled, as the container image runs it (same V8 flags as its NODE_OPTIONS, same malloc setting).
-    ...(options.compiled ? [...(options.nodeFlags ?? IMAGE_NODE_FLAGS), "dist/main.js"] : ["--import", "tsx", "src/main.ts"]), "run",
-    "--git-url", options.gitUrl,
-    "--git-branch", "main",
-    "--git-interval", "1s",
-    "--git-cache-dir", cacheDir,
-    "--kubeconfig", kubeconfigPath,
-    "--redis-url", redisUrl,
-    "--queue-prefix", options.prefix ?? `t${Math.random().toString(36).slice(2, 8)}`,
-    "--listen", `127.0.0.1:${port}`,
-    "--log-level", options.logLevel ?? "debug",
+    ...(options.compiled ? [...(options.nodeFlags ?? IMAGE_NODE_FLAGS), "dist/main.js"] : ["--import", "tsx", "src/main.ts"]),
+    "run",
+    "--git-url",
+    options.gitUrl,
+    "--git-branch",
+    "main",
+    "--git-interval",
+    "1s",
+    "--git-cache-dir",
+    cacheDir,
+    "--kubeconfig",
+    kubeconfigPath,
+    "--redis-url",
+    redisUrl,
+    "--queue-prefix",
+    options.prefix ?? `t${Math.random().toString(36).slice(2, 8)}`,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--log-level",
+    options.logLevel ?? "debug",
     // The test Prometheus scrapes every second; the built-ins' window and the guard's follow it.
-    "--prometheus-scrape-interval", SCRAPE_INTERVAL,
+    "--prometheus-scrape-interval",
+    SCRAPE_INTERVAL,
     ...(options.args ?? []),
   ];
   const child: ChildProcess = spawn(process.execPath, args, {
@@ -77,7 +88,12 @@ export async function startController(options: {
   const output: string[] = [];
   const waiters = new Set<() => void>();
   const collect = (chunk: Buffer) => {
-    output.push(...chunk.toString("utf8").split("\n").filter((l) => l.length > 0));
+    output.push(
+      ...chunk
+        .toString("utf8")
+        .split("\n")
+        .filter((l) => l.length > 0),
+    );
     for (const wake of waiters) wake();
   };
   let partial = "";
@@ -137,9 +153,13 @@ export async function startController(options: {
       rmSync(cacheDir, { recursive: true, force: true });
     },
   };
-  await waitUntil("the controller's /healthz", async () => {
-    if (child.exitCode !== null) throw new Error(`tideway run exited with ${child.exitCode}:\n${output.slice(-15).join("\n")}`);
-    return (await fetch(`${controller.url}/healthz`)).ok;
-  }, { timeoutMs: 30_000, intervalMs: 100 });
+  await waitUntil(
+    "the controller's /healthz",
+    async () => {
+      if (child.exitCode !== null) throw new Error(`tideway run exited with ${child.exitCode}:\n${output.slice(-15).join("\n")}`);
+      return (await fetch(`${controller.url}/healthz`)).ok;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
   return controller;
 }

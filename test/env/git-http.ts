@@ -49,10 +49,11 @@ export async function startGitHttpServer(repoPath: string, options: { token: str
   return {
     url: `http://127.0.0.1:${port}/${basename(repoPath)}`,
     requests,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

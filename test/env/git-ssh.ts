@@ -45,30 +45,33 @@ export async function startGitSshServer(): Promise<GitSshServer> {
     chmodSync("/run/sshd", 0o755);
   }
   const config = join(dir, "sshd_config");
-  writeFileSync(config, [
-    `ListenAddress 127.0.0.1:${port}`,
-    `HostKey ${join(dir, "host_key")}`,
-    `PidFile ${join(dir, "sshd.pid")}`,
-    `AuthorizedKeysFile ${authorizedKeys}`,
-    `AllowUsers ${user}`,
-    // Keys only: no passwords, no PAM (which would want /etc/pam.d and a real login).
-    "AuthenticationMethods publickey",
-    "PubkeyAuthentication yes",
-    "PasswordAuthentication no",
-    "KbdInteractiveAuthentication no",
-    "UsePAM no",
-    `PermitRootLogin ${root ? "prohibit-password" : "no"}`,
-    // The files live under /tmp (world-writable), which StrictModes would refuse.
-    "StrictModes no",
-    "UseDNS no",
-    "PrintMotd no",
-    "PrintLastLog no",
-    "PermitUserEnvironment no",
-    "AllowTcpForwarding no",
-    "X11Forwarding no",
-    "LogLevel VERBOSE",
-    "",
-  ].join("\n"));
+  writeFileSync(
+    config,
+    [
+      `ListenAddress 127.0.0.1:${port}`,
+      `HostKey ${join(dir, "host_key")}`,
+      `PidFile ${join(dir, "sshd.pid")}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
+      `AllowUsers ${user}`,
+      // Keys only: no passwords, no PAM (which would want /etc/pam.d and a real login).
+      "AuthenticationMethods publickey",
+      "PubkeyAuthentication yes",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      `PermitRootLogin ${root ? "prohibit-password" : "no"}`,
+      // The files live under /tmp (world-writable), which StrictModes would refuse.
+      "StrictModes no",
+      "UseDNS no",
+      "PrintMotd no",
+      "PrintLastLog no",
+      "PermitUserEnvironment no",
+      "AllowTcpForwarding no",
+      "X11Forwarding no",
+      "LogLevel VERBOSE",
+      "",
+    ].join("\n"),
+  );
   // -D: stay in the foreground (the watchdog owns it); -e: log to stderr, i.e. the log file.
   const sshd = new ServerProcess("sshd", SSHD, ["-D", "-e", "-f", config], { logDir: dir });
   const stop = async () => {

@@ -54,39 +54,57 @@ export async function startKube(options: { installIstioCrds?: boolean; extraCrdF
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const peerUrl = `http://127.0.0.1:${peerPort}`;
-    const etcd = new ServerProcess("etcd", join(assets, "etcd"), [
-      "--name", "default",
-      "--data-dir", join(dir, "etcd-data"),
-      "--listen-client-urls", etcdUrl,
-      "--advertise-client-urls", etcdUrl,
-      "--listen-peer-urls", peerUrl,
-      "--initial-advertise-peer-urls", peerUrl,
-      "--initial-cluster", `default=${peerUrl}`,
-      "--unsafe-no-fsync",
-      "--log-level", "warn",
-    ], { logDir: dir });
+    const etcd = new ServerProcess(
+      "etcd",
+      join(assets, "etcd"),
+      [
+        "--name",
+        "default",
+        "--data-dir",
+        join(dir, "etcd-data"),
+        "--listen-client-urls",
+        etcdUrl,
+        "--advertise-client-urls",
+        etcdUrl,
+        "--listen-peer-urls",
+        peerUrl,
+        "--initial-advertise-peer-urls",
+        peerUrl,
+        "--initial-cluster",
+        `default=${peerUrl}`,
+        "--unsafe-no-fsync",
+        "--log-level",
+        "warn",
+      ],
+      { logDir: dir },
+    );
     processes.push(etcd);
     await waitUntil("etcd health", async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 30_000, process: etcd });
 
     const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = new ServerProcess("kube-apiserver", join(assets, "kube-apiserver"), [
-      `--etcd-servers=${etcdUrl}`,
-      `--secure-port=${apiPort}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
-      `--tls-cert-file=${pki.servingCert}`,
-      `--tls-private-key-file=${pki.servingKey}`,
-      `--client-ca-file=${pki.caCert}`,
-      "--authorization-mode=RBAC",
-      `--service-account-issuer=${server}/`,
-      `--service-account-key-file=${pki.serviceAccountPub}`,
-      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-      "--service-cluster-ip-range=10.0.0.0/24",
-      "--disable-admission-plugins=ServiceAccount",
-      "--allow-privileged=true",
-      `--cert-dir=${dir}`,
-      "--v=0",
-    ], { logDir: dir });
+    const apiserver = new ServerProcess(
+      "kube-apiserver",
+      join(assets, "kube-apiserver"),
+      [
+        `--etcd-servers=${etcdUrl}`,
+        `--secure-port=${apiPort}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--tls-cert-file=${pki.servingCert}`,
+        `--tls-private-key-file=${pki.servingKey}`,
+        `--client-ca-file=${pki.caCert}`,
+        "--authorization-mode=RBAC",
+        `--service-account-issuer=${server}/`,
+        `--service-account-key-file=${pki.serviceAccountPub}`,
+        `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+        "--service-cluster-ip-range=10.0.0.0/24",
+        "--disable-admission-plugins=ServiceAccount",
+        "--allow-privileged=true",
+        `--cert-dir=${dir}`,
+        "--v=0",
+      ],
+      { logDir: dir },
+    );
     processes.push(apiserver);
 
     const kubeconfigYaml = kubeconfig(server, pki.caCert, pki.adminCert, pki.adminKey);
@@ -120,15 +138,19 @@ export async function startKube(options: { installIstioCrds?: boolean; extraCrdF
 
 async function readyz(server: string, pki: { caCert: string; adminCert: string; adminKey: string }): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const request = httpsGet(`${server}/readyz`, {
-      ca: readFileSync(pki.caCert),
-      cert: readFileSync(pki.adminCert),
-      key: readFileSync(pki.adminKey),
-      timeout: 2_000,
-    }, (response) => {
-      response.resume();
-      resolve(response.statusCode === 200);
-    });
+    const request = httpsGet(
+      `${server}/readyz`,
+      {
+        ca: readFileSync(pki.caCert),
+        cert: readFileSync(pki.adminCert),
+        key: readFileSync(pki.adminKey),
+        timeout: 2_000,
+      },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode === 200);
+      },
+    );
     request.on("timeout", () => request.destroy(new Error("readyz timed out")));
     request.on("error", reject);
   });
@@ -207,10 +229,14 @@ export async function installCrds(kc: KubeConfig, files: readonly string[]): Pro
     }
   }
   for (const name of names) {
-    await waitUntil(`CRD ${name} Established`, async () => {
-      const crd = await api.readCustomResourceDefinition({ name });
-      return (crd.status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True");
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitUntil(
+      `CRD ${name} Established`,
+      async () => {
+        const crd = await api.readCustomResourceDefinition({ name });
+        return (crd.status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True");
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
   }
   return names;
 }

@@ -13,10 +13,21 @@ export const SOURCE_WORKLOAD = "mesh-simulator";
 export const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 /** The standard labels a sidecar puts on both metrics. */
 export const ISTIO_LABELS = [
-  "reporter", "source_workload", "source_workload_namespace", "source_app",
-  "destination_service", "destination_service_name", "destination_service_namespace",
-  "destination_workload", "destination_workload_namespace", "destination_app", "destination_version",
-  "request_protocol", "response_code", "response_flags", "connection_security_policy",
+  "reporter",
+  "source_workload",
+  "source_workload_namespace",
+  "source_app",
+  "destination_service",
+  "destination_service_name",
+  "destination_service_namespace",
+  "destination_workload",
+  "destination_workload_namespace",
+  "destination_app",
+  "destination_version",
+  "request_protocol",
+  "response_code",
+  "response_flags",
+  "connection_security_policy",
 ] as const;
 type IstioLabels = Record<(typeof ISTIO_LABELS)[number], string>;
 
@@ -39,8 +50,11 @@ export async function startMeshTelemetry(options: {
   const registry = new Registry();
   const requestsTotal = new Counter({ name: "istio_requests_total", help: "Requests, as Istio's destination sidecar counts them", labelNames: ISTIO_LABELS, registers: [registry] });
   const requestDuration = new Histogram({
-    name: "istio_request_duration_milliseconds", help: "Request duration, as Istio's destination sidecar measures it",
-    labelNames: ISTIO_LABELS, buckets: DURATION_BUCKETS, registers: [registry],
+    name: "istio_request_duration_milliseconds",
+    help: "Request duration, as Istio's destination sidecar measures it",
+    labelNames: ISTIO_LABELS,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
   });
   const labelsFor = (version: string, responseCode: string): IstioLabels => ({
     reporter: "destination",

@@ -83,10 +83,14 @@ type HttpMatch = z.infer<typeof HttpMatch>;
 const HttpRoute = z.looseObject({
   name: z.string().optional(),
   match: z.array(HttpMatch).optional(),
-  route: z.array(z.looseObject({
-    destination: z.looseObject({ host: z.string().min(1), subset: z.string().optional() }),
-    weight: z.int().min(0).max(100).optional(),
-  })).optional(),
+  route: z
+    .array(
+      z.looseObject({
+        destination: z.looseObject({ host: z.string().min(1), subset: z.string().optional() }),
+        weight: z.int().min(0).max(100).optional(),
+      }),
+    )
+    .optional(),
 });
 
 const VirtualService = z.looseObject({

@@ -148,7 +148,9 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
   };
   const plainRequest: SimulatedRequest = { headers: {} };
   const telemetry = await startMeshTelemetry({
-    namespace, service, ...(options.port !== undefined ? { port: options.port } : {}),
+    namespace,
+    service,
+    ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.versionFrom === "host" ? { serviceFor: (version: string) => `${service}-${version}` } : {}),
   });
   const target = telemetry.target;

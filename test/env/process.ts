@@ -97,11 +97,7 @@ export class ServerProcess {
 }
 
 /** Polls `check` until it returns true, failing with `describe()` after `timeoutMs`. */
-export async function waitUntil(
-  what: string,
-  check: () => Promise<boolean>,
-  options: { timeoutMs: number; intervalMs?: number; process?: ServerProcess },
-): Promise<void> {
+export async function waitUntil(what: string, check: () => Promise<boolean>, options: { timeoutMs: number; intervalMs?: number; process?: ServerProcess }): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

@@ -13,27 +13,48 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
   if (!bin) throw new Error("redis-server not found: install Debian's redis-server (bash .ci/run does)");
   const dir = tempDir("redis");
   const port = await freePort();
-  const redis = new ServerProcess("redis", bin, [
-    "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-    "--dir", dir, "--daemonize", "no", "--protected-mode", "yes",
-    ...(options.password ? ["--requirepass", options.password] : []),
-  ], { logDir: dir });
+  const redis = new ServerProcess(
+    "redis",
+    bin,
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+      "--daemonize",
+      "no",
+      "--protected-mode",
+      "yes",
+      ...(options.password ? ["--requirepass", options.password] : []),
+    ],
+    { logDir: dir },
+  );
   const url = `redis://${options.password ? `:${encodeURIComponent(options.password)}@` : ""}127.0.0.1:${port}`;
   const stop = async () => {
     await redis.stop();
     removeDir(dir);
   };
   try {
-    await waitUntil("redis PING", async () => {
-      const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      client.on("error", () => undefined);
-      try {
-        await client.connect();
-        return (await client.ping()) === "PONG";
-      } finally {
-        client.disconnect();
-      }
-    }, { timeoutMs: 15_000, process: redis });
+    await waitUntil(
+      "redis PING",
+      async () => {
+        const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        client.on("error", () => undefined);
+        try {
+          await client.connect();
+          return (await client.ping()) === "PONG";
+        } finally {
+          client.disconnect();
+        }
+      },
+      { timeoutMs: 15_000, process: redis },
+    );
   } catch (error) {
     await stop();
     throw error;

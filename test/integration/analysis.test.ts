@@ -21,7 +21,12 @@ const CONTEXT = { canaryVersion: "v2", stableVersion: "v1" };
 const SCRAPE = { scrapeIntervalMs: parseDuration(SCRAPE_INTERVAL) ?? 1_000 };
 
 /** What each simulated service answers per 200 ms tick, by version. */
-interface Traffic { requests: number; errors: number; latencyMs: number; everyNthTick?: number }
+interface Traffic {
+  requests: number;
+  errors: number;
+  latencyMs: number;
+  everyNthTick?: number;
+}
 const MESH: Record<string, Record<string, Traffic>> = {
   healthy: { v2: { requests: 10, errors: 0, latencyMs: 50 }, v1: { requests: 10, errors: 5, latencyMs: 50 } },
   failing: { v2: { requests: 10, errors: 3, latencyMs: 50 } },
@@ -51,18 +56,28 @@ beforeAll(async () => {
   const labelNames = [...ISTIO_LABELS];
   const requests = new Counter({ name: ISTIO_METRICS.requests, help: "requests", labelNames, registers: [registry] });
   const durations = new Histogram({
-    name: ISTIO_METRICS.duration, help: "durations", labelNames, buckets: [...ISTIO_DURATION_BUCKETS_MS], registers: [registry],
+    name: ISTIO_METRICS.duration,
+    help: "durations",
+    labelNames,
+    buckets: [...ISTIO_DURATION_BUCKETS_MS],
+    registers: [registry],
   });
   let tick = 0;
   const sendTraffic = () => {
     for (const [service, versions] of Object.entries(MESH)) {
       for (const [version, traffic] of Object.entries(versions)) {
         if (tick % (traffic.everyNthTick ?? 1) !== 0) continue;
-        for (const [code, count] of [["200", traffic.requests - traffic.errors], ["503", traffic.errors]] as const) {
+        for (const [code, count] of [
+          ["200", traffic.requests - traffic.errors],
+          ["503", traffic.errors],
+        ] as const) {
           if (count === 0) continue;
           const labels = {
-            reporter: "destination", destination_service_name: service, destination_service_namespace: namespace,
-            destination_version: version, response_code: code,
+            reporter: "destination",
+            destination_service_name: service,
+            destination_service_namespace: namespace,
+            destination_version: version,
+            response_code: code,
           };
           requests.inc(labels, count);
           for (let i = 0; i < count; i++) durations.observe(labels, traffic.latencyMs);
@@ -82,10 +97,14 @@ beforeAll(async () => {
   unregister = await registerTarget(prometheusUrl, prometheusTargetsDir, `127.0.0.1:${(exporter.address() as AddressInfo).port}`);
   prometheus = new PrometheusClient({ url: prometheusUrl, headers: { Authorization: "Bearer test-token-4711" } });
   // The 5s rate windows hold enough scrapes once every series has been scraped five times.
-  await waitUntil("five scrapes of the simulated mesh", async () => {
-    const scrapes = await prometheus.query(`min(count_over_time(${ISTIO_METRICS.requests}{destination_service_namespace="${namespace}"}[6s]))`);
-    return scrapes.kind === "value" && scrapes.value >= 5;
-  }, { timeoutMs: 30_000, intervalMs: 250 });
+  await waitUntil(
+    "five scrapes of the simulated mesh",
+    async () => {
+      const scrapes = await prometheus.query(`min(count_over_time(${ISTIO_METRICS.requests}{destination_service_namespace="${namespace}"}[6s]))`);
+      return scrapes.kind === "value" && scrapes.value >= 5;
+    },
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
 });
 
 afterAll(async () => {
@@ -130,18 +149,30 @@ describe("analysis against the real Prometheus", () => {
   it("is inconclusive for a service with no series at all", async () => {
     const counted = await runAnalysis(prometheus, rollout("unseen", {}), CONTEXT, SCRAPE);
     expect(counted.map((r) => [r.outcome, r.message])).toEqual([
-      ["inconclusive", "0 requests < 20 (minRequests)"], ["inconclusive", "0 requests < 20 (minRequests)"],
+      ["inconclusive", "0 requests < 20 (minRequests)"],
+      ["inconclusive", "0 requests < 20 (minRequests)"],
     ]);
     const uncounted = await runAnalysis(prometheus, rollout("unseen", { minRequests: 0 }), CONTEXT, SCRAPE);
-    expect(uncounted.map((r) => [r.outcome, r.value, r.message])).toEqual([["inconclusive", null, "no data"], ["inconclusive", null, "no data"]]);
+    expect(uncounted.map((r) => [r.outcome, r.value, r.message])).toEqual([
+      ["inconclusive", null, "no data"],
+      ["inconclusive", null, "no data"],
+    ]);
   });
 
   it("judges a custom query against its threshold, with the stable and canary versions as variables", async () => {
     const errors = (version: string) =>
       `sum(rate(istio_requests_total{destination_service_name="{{ service }}", destination_service_namespace="{{ namespace }}", destination_version="{{ ${version} }}", response_code=~"5.."}[{{ interval }}])) or vector(0)`;
-    const results = await runAnalysis(prometheus, rollout("healthy", {
-      metrics: [{ name: "canary-errors", query: errors("canaryVersion"), max: 0.5 }, { name: "stable-errors", query: errors("stableVersion"), max: 0.5 }],
-    }), CONTEXT, SCRAPE);
+    const results = await runAnalysis(
+      prometheus,
+      rollout("healthy", {
+        metrics: [
+          { name: "canary-errors", query: errors("canaryVersion"), max: 0.5 },
+          { name: "stable-errors", query: errors("stableVersion"), max: 0.5 },
+        ],
+      }),
+      CONTEXT,
+      SCRAPE,
+    );
     expect(results[0]).toEqual({ name: "canary-errors", outcome: "pass", value: 0, message: "0 <= 0.5" });
     expect(results[1]).toMatchObject({ name: "stable-errors", outcome: "fail" });
     // 25 errors/s when the test's 200 ms ticker keeps time; a starved one only runs late, so less.
@@ -163,7 +194,10 @@ describe("analysis against the real Prometheus", () => {
     const query = 'istio_requests_total{destination_service_name="{{ service }}", destination_service_namespace="{{ namespace }}"}';
     const [result] = await runAnalysis(prometheus, rollout("healthy", { metrics: [{ name: "custom", query, max: 1 }] }), CONTEXT, SCRAPE);
     expect(result).toEqual({
-      name: "custom", outcome: "error", value: null, message: "prometheus: query returned 3 series; expected one (sum it in the template)",
+      name: "custom",
+      outcome: "error",
+      value: null,
+      message: "prometheus: query returned 3 series; expected one (sum it in the template)",
     });
   });
 
@@ -192,7 +226,10 @@ describe("analysis against the real Prometheus", () => {
   it("keeps a hostile version inside its label value", async () => {
     const hostile = { canaryVersion: 'v2"} or vector(1) or x{a="\\', stableVersion: "v1" };
     const results = await runAnalysis(prometheus, rollout("healthy", { minRequests: 0 }), hostile, SCRAPE);
-    expect(results.map((r) => [r.outcome, r.message])).toEqual([["inconclusive", "no data"], ["inconclusive", "no data"]]);
+    expect(results.map((r) => [r.outcome, r.message])).toEqual([
+      ["inconclusive", "no data"],
+      ["inconclusive", "no data"],
+    ]);
   });
 
   it("sends one query per metric and one shared request count per run, and reports each query's duration", async () => {
@@ -207,7 +244,12 @@ describe("analysis against the real Prometheus", () => {
     expect(sent).toHaveLength(4);
     expect(sent.filter((q) => q.startsWith("sum(increase("))).toHaveLength(1);
     expect(observed.map(([metric, outcome]) => [metric, outcome]).sort()).toEqual(
-      [[REQUEST_COUNT_METRIC, "pass"], ["custom", "pass"], ["latency-p99", "pass"], ["success-rate", "pass"]].sort(),
+      [
+        [REQUEST_COUNT_METRIC, "pass"],
+        ["custom", "pass"],
+        ["latency-p99", "pass"],
+        ["success-rate", "pass"],
+      ].sort(),
     );
     for (const [, , seconds] of observed) expect(seconds).toBeGreaterThanOrEqual(0);
   });
@@ -263,9 +305,14 @@ describe("analysis when Prometheus cannot answer", () => {
     const client = new PrometheusClient({ url: `http://127.0.0.1:${port}`, headers: { Authorization: `Bearer ${secret}` } });
     const metrics = [{ name: "success-rate" }, { name: "latency-p99" }, { name: "custom", query: "vector(1)", max: 2 }];
     const results = await runAnalysis(client, rollout("healthy", { metrics }), CONTEXT, SCRAPE);
-    expect(results).toEqual(metrics.map(({ name }) => ({
-      name, outcome: "error", value: null, message: `prometheus: cannot connect to 127.0.0.1:${port}: connection refused`,
-    })));
+    expect(results).toEqual(
+      metrics.map(({ name }) => ({
+        name,
+        outcome: "error",
+        value: null,
+        message: `prometheus: cannot connect to 127.0.0.1:${port}: connection refused`,
+      })),
+    );
     expect(describeResults(results)).not.toContain(secret);
   });
 

@@ -50,8 +50,14 @@ const connection = redisConnection(services().redisUrl);
 
 function reconciler(client: RolloutClient, notifications: NotificationQueue, reconcile: ReconcileQueue): Reconciler {
   return new Reconciler({
-    rollouts: client, traffic: new IstioTraffic(kc), analysis: failing, guard: () => Promise.reject(new Error("no guard here")), queue: reconcile,
-    events: new EventRecorder(kc), metrics: new ControllerMetrics(new Registry()), log: pino({ level: "silent" }),
+    rollouts: client,
+    traffic: new IstioTraffic(kc),
+    analysis: failing,
+    guard: () => Promise.reject(new Error("no guard here")),
+    queue: reconcile,
+    events: new EventRecorder(kc),
+    metrics: new ControllerMetrics(new Registry()),
+    log: pino({ level: "silent" }),
     notify: (event, rollout, commit) => notifications.enqueue(event, { rollout, ...(commit ? { commit } : {}) }),
   });
 }
@@ -62,19 +68,39 @@ beforeAll(async () => {
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
   const objects = kc.makeApiClient(CustomObjectsApi);
   await objects.createNamespacedCustomObject({
-    ...DR, namespace,
-    body: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "reviews" }, spec: { host: "reviews", subsets: ["v1", "v2", "v3"].map((v) => ({ name: v, labels: { version: v } })) } },
-  });
-  await objects.createNamespacedCustomObject({
-    ...VS, namespace,
-    body: { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "reviews" }, spec: { hosts: ["reviews"], http: [{ name: "primary", route: [{ destination: { host: "reviews", subset: "v1" } }] }] } },
-  });
-  await objects.createNamespacedCustomObject({
-    group: GROUP, version: VERSION, plural: PLURAL, namespace,
+    ...DR,
+    namespace,
     body: {
-      apiVersion: `${GROUP}/${VERSION}`, kind: "Rollout", metadata: { name: "reviews" },
+      apiVersion: "networking.istio.io/v1",
+      kind: "DestinationRule",
+      metadata: { name: "reviews" },
+      spec: { host: "reviews", subsets: ["v1", "v2", "v3"].map((v) => ({ name: v, labels: { version: v } })) },
+    },
+  });
+  await objects.createNamespacedCustomObject({
+    ...VS,
+    namespace,
+    body: {
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      metadata: { name: "reviews" },
+      spec: { hosts: ["reviews"], http: [{ name: "primary", route: [{ destination: { host: "reviews", subset: "v1" } }] }] },
+    },
+  });
+  await objects.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    namespace,
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: "Rollout",
+      metadata: { name: "reviews" },
       spec: {
-        service: "reviews", version: "v1", trafficRouting: { istio: { virtualService: { name: "reviews" } } }, steps: STEPS,
+        service: "reviews",
+        version: "v1",
+        trafficRouting: { istio: { virtualService: { name: "reviews" } } },
+        steps: STEPS,
         analysis: { interval: "1m", failureLimit: 0, metrics: [{ name: "success-rate", min: 0.99 }] },
       },
     },
@@ -106,8 +132,7 @@ afterAll(async () => {
 const job = (): ReconcileJob => ({ kind: "reconcile", namespace, name: "reviews" });
 const statusOf = async (): Promise<RolloutStatus> => RolloutStatusSchema.parse((await new RolloutClient(kc).get(namespace, "reviews")).status);
 const texts = () => slack.delivered().map((p) => String((p.body as { text?: unknown }).text ?? ""));
-const events = async (reason: string): Promise<CoreV1Event[]> =>
-  (await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace })).items.filter((e) => e.reason === reason);
+const events = async (reason: string): Promise<CoreV1Event[]> => (await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace })).items.filter((e) => e.reason === reason);
 
 /** Waits until Slack has shown `pattern`, then gives stray duplicates time to arrive too. */
 async function slackShows(pattern: RegExp): Promise<string[]> {
@@ -130,9 +155,10 @@ describe("an announcement whose status write was the controller's last act", () 
   it("is made once, by the next replica, for a canary start, a promotion and a rollback", async () => {
     await second.handle(job());
     expect(await statusOf()).toMatchObject({ phase: "Healthy", stableVersion: "v1" });
-    const patchVersion = (version: string) => kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, plural: PLURAL, namespace, name: "reviews", body: [{ op: "replace", path: "/spec/version", value: version }] },
-    );
+    const patchVersion = (version: string) =>
+      kc
+        .makeApiClient(CustomObjectsApi)
+        .patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name: "reviews", body: [{ op: "replace", path: "/spec/version", value: version }] });
 
     await patchVersion("v2");
     await killedThenTakenOver(job);
@@ -150,7 +176,14 @@ describe("an announcement whose status write was the controller's last act", () 
     await second.handle(job());
     const release = (await statusOf()).release;
     expect(release?.nextAnalysisAt).toBeDefined();
-    const analysis = (): ReconcileJob => ({ kind: "analysis", namespace, name: "reviews", releaseId: release?.id ?? 0, stepIndex: release?.stepIndex ?? 0, at: Date.parse(release?.nextAnalysisAt ?? "") });
+    const analysis = (): ReconcileJob => ({
+      kind: "analysis",
+      namespace,
+      name: "reviews",
+      releaseId: release?.id ?? 0,
+      stepIndex: release?.stepIndex ?? 0,
+      at: Date.parse(release?.nextAnalysisAt ?? ""),
+    });
     await killedThenTakenOver(analysis);
     expect(await slackShows(/reviews v3: check failed/)).toHaveLength(1);
     expect(await slackShows(/reviews v3 rolled back/)).toHaveLength(1);

@@ -35,7 +35,9 @@ beforeAll(async () => {
   kubectl = services().kubectl ?? "";
   if (!kubectl) throw new Error("kubectl was not built: run bash scripts/k8s-binaries.sh");
   namespace = uniqueName("chart");
-  await kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name: namespace } } });
 }, 900_000);
 
 afterAll(async () => {
@@ -78,11 +80,12 @@ function notes(set: Record<string, string>): string {
 }
 
 function manifests(yaml: string): Manifest[] {
-  return parseAllDocuments(yaml).map((d) => d.toJS() as Manifest | null).filter((m): m is Manifest => m !== null);
+  return parseAllDocuments(yaml)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
 }
 
-const find = (list: Manifest[], kind: string, name?: string): Manifest | undefined =>
-  list.find((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
+const find = (list: Manifest[], kind: string, name?: string): Manifest | undefined => list.find((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
 
 interface Container {
   env: { name: string; value?: string }[];
@@ -113,7 +116,11 @@ describe("the Helm chart", () => {
     ["an unknown log level", { "git.url": GIT_URL, logLevel: "verbose" }, /logLevel/],
     ["a misspelt value", { "git.url": GIT_URL, "git.brnach": "main" }, /brnach/],
     ["a scrape interval that is not a duration", { "git.url": GIT_URL, "prometheus.scrapeInterval": "often" }, /scrapeInterval/],
-    ["an external Redis password that would be plain text next to an existing Secret", { "git.url": GIT_URL, existingSecret: "creds", "redis.bundled": "false", "redis.url": "redis://:pw@r:6379" }, /existingSecretKeys\.redisUrl/],
+    [
+      "an external Redis password that would be plain text next to an existing Secret",
+      { "git.url": GIT_URL, existingSecret: "creds", "redis.bundled": "false", "redis.url": "redis://:pw@r:6379" },
+      /existingSecretKeys\.redisUrl/,
+    ],
   ])("refuses %s with a message naming the value", (_case, set: Record<string, string>, message) => {
     expect(() => template("tideway", set)).toThrow(message);
   });
@@ -129,7 +136,11 @@ describe("the Helm chart", () => {
     expect(container?.readinessProbe.httpGet.path).toBe("/readyz");
     expect(container?.volumeMounts.map((v) => v.mountPath).sort()).toEqual(["/tmp", "/var/cache/tideway"]);
     expect(envOf(container)).toMatchObject({
-      TIDEWAY_GIT_URL: GIT_URL, TIDEWAY_GIT_CACHE_DIR: "/var/cache/tideway", TIDEWAY_REDIS_URL: "redis://tideway-redis:6379", HOME: "/tmp", TIDEWAY_LISTEN: ":8080",
+      TIDEWAY_GIT_URL: GIT_URL,
+      TIDEWAY_GIT_CACHE_DIR: "/var/cache/tideway",
+      TIDEWAY_REDIS_URL: "redis://tideway-redis:6379",
+      HOME: "/tmp",
+      TIDEWAY_LISTEN: ":8080",
       TIDEWAY_PROMETHEUS_SCRAPE_INTERVAL: "15s",
     });
     expect(Object.keys(envOf(container)).filter((name) => name.endsWith("_FILE"))).toEqual([]);
@@ -137,7 +148,9 @@ describe("the Helm chart", () => {
     expect(redis.securityContext).toMatchObject({ runAsNonRoot: true });
 
     // Only the controller's pods may reach the bundled Redis, which has no password.
-    const policy = find(list, "NetworkPolicy", "tideway-redis") as unknown as { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] } };
+    const policy = find(list, "NetworkPolicy", "tideway-redis") as unknown as {
+      spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] };
+    };
     const podLabels = (name: string) => (find(list, "Deployment", name) as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels;
     const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
     expect(policy.spec.policyTypes).toEqual(["Ingress"]);
@@ -156,7 +169,9 @@ describe("the Helm chart", () => {
     expect(find(own, "Secret")).toMatchObject({ stringData: { "git-token": "tok-123", "webhook-secret": "hook-456", "slack-webhook-url": "https://hooks.slack.com/services/x" } });
     const ownEnv = envOf(podSpec(find(own, "Deployment", "tideway")).containers[0]);
     expect(ownEnv).toMatchObject({
-      TIDEWAY_GIT_TOKEN_FILE: "/etc/tideway/secrets/git-token", TIDEWAY_WEBHOOK_SECRET_FILE: "/etc/tideway/secrets/webhook-secret", TIDEWAY_SLACK_WEBHOOK_URL_FILE: "/etc/tideway/secrets/slack-webhook-url",
+      TIDEWAY_GIT_TOKEN_FILE: "/etc/tideway/secrets/git-token",
+      TIDEWAY_WEBHOOK_SECRET_FILE: "/etc/tideway/secrets/webhook-secret",
+      TIDEWAY_SLACK_WEBHOOK_URL_FILE: "/etc/tideway/secrets/slack-webhook-url",
     });
     expect(JSON.stringify(podSpec(find(own, "Deployment", "tideway")).containers[0]?.env)).not.toContain("tok-123");
 
@@ -189,19 +204,35 @@ describe("the Helm chart", () => {
     expect(env).toMatchObject({ TIDEWAY_REDIS_URL_FILE: "/etc/tideway/secrets/redis-url" });
     expect(env.TIDEWAY_REDIS_URL).toBeUndefined();
     // ...and is ignored while the chart bundles Redis.
-    const bundled = envOf(podSpec(find(manifests(template("tideway", { "git.url": GIT_URL, existingSecret: "deploy-creds", "existingSecretKeys.redisUrl": "redis-url" })), "Deployment", "tideway")).containers[0]);
+    const bundled = envOf(
+      podSpec(find(manifests(template("tideway", { "git.url": GIT_URL, existingSecret: "deploy-creds", "existingSecretKeys.redisUrl": "redis-url" })), "Deployment", "tideway")).containers[0],
+    );
     expect(bundled).toMatchObject({ TIDEWAY_REDIS_URL: "redis://tideway-redis:6379" });
     expect(bundled.TIDEWAY_REDIS_URL_FILE).toBeUndefined();
   });
 
   it.each([
     ["default values", {}],
-    ["bundled Redis, a ServiceMonitor, an existing Secret and two replicas", {
-      "redis.bundled": "true", "serviceMonitor.enabled": "true", existingSecret: "deploy-creds", "existingSecretKeys.gitSshKey": "ssh-privatekey", replicaCount: "2",
-    }],
-    ["external Redis and Secrets from values", {
-      "redis.bundled": "false", "redis.url": "redis://redis.infra:6379", "git.token": "t0ken", webhookSecret: "s3cret", "slack.webhookUrl": "https://hooks.slack.com/services/x",
-    }],
+    [
+      "bundled Redis, a ServiceMonitor, an existing Secret and two replicas",
+      {
+        "redis.bundled": "true",
+        "serviceMonitor.enabled": "true",
+        existingSecret: "deploy-creds",
+        "existingSecretKeys.gitSshKey": "ssh-privatekey",
+        replicaCount: "2",
+      },
+    ],
+    [
+      "external Redis and Secrets from values",
+      {
+        "redis.bundled": "false",
+        "redis.url": "redis://redis.infra:6379",
+        "git.token": "t0ken",
+        webhookSecret: "s3cret",
+        "slack.webhookUrl": "https://hooks.slack.com/services/x",
+      },
+    ],
   ])("is accepted by the API server (server-side dry run) with %s", (_case, set: Record<string, string>) => {
     const rendered = parseAllDocuments(template(uniqueName("tw"), { "git.url": GIT_URL, ...set }, ["--include-crds"])).filter((d) => d.contents !== null);
     const list = rendered.map((d) => d.toJS() as Manifest);
@@ -267,16 +298,35 @@ describe("the chart's RBAC", () => {
 
   // [verb, resource, subresource]
   const allowed: [string, string, string?][] = [
-    ["get", "rollouts.tideway.io"], ["list", "rollouts.tideway.io"], ["watch", "rollouts.tideway.io"], ["create", "rollouts.tideway.io"],
-    ["patch", "rollouts.tideway.io"], ["delete", "rollouts.tideway.io"], ["update", "rollouts.tideway.io", "status"],
-    ["get", "virtualservices.networking.istio.io"], ["update", "virtualservices.networking.istio.io"],
-    ["list", "destinationrules.networking.istio.io"], ["create", "events"],
+    ["get", "rollouts.tideway.io"],
+    ["list", "rollouts.tideway.io"],
+    ["watch", "rollouts.tideway.io"],
+    ["create", "rollouts.tideway.io"],
+    ["patch", "rollouts.tideway.io"],
+    ["delete", "rollouts.tideway.io"],
+    ["update", "rollouts.tideway.io", "status"],
+    ["get", "virtualservices.networking.istio.io"],
+    ["update", "virtualservices.networking.istio.io"],
+    ["list", "destinationrules.networking.istio.io"],
+    ["create", "events"],
   ];
   const denied: [string, string, string?][] = [
-    ["delete", "virtualservices.networking.istio.io"], ["create", "virtualservices.networking.istio.io"], ["patch", "virtualservices.networking.istio.io"],
-    ["update", "destinationrules.networking.istio.io"], ["get", "destinationrules.networking.istio.io"], ["update", "rollouts.tideway.io"],
-    ["patch", "rollouts.tideway.io", "status"], ["get", "rollouts.tideway.io", "status"], ["create", "pods"], ["get", "secrets"], ["list", "secrets"], ["get", "configmaps"],
-    ["update", "deployments.apps"], ["list", "namespaces"], ["delete", "events"], ["create", "customresourcedefinitions.apiextensions.k8s.io"],
+    ["delete", "virtualservices.networking.istio.io"],
+    ["create", "virtualservices.networking.istio.io"],
+    ["patch", "virtualservices.networking.istio.io"],
+    ["update", "destinationrules.networking.istio.io"],
+    ["get", "destinationrules.networking.istio.io"],
+    ["update", "rollouts.tideway.io"],
+    ["patch", "rollouts.tideway.io", "status"],
+    ["get", "rollouts.tideway.io", "status"],
+    ["create", "pods"],
+    ["get", "secrets"],
+    ["list", "secrets"],
+    ["get", "configmaps"],
+    ["update", "deployments.apps"],
+    ["list", "namespaces"],
+    ["delete", "events"],
+    ["create", "customresourcedefinitions.apiextensions.k8s.io"],
   ];
 
   const canI = (verb: string, resource: string, subresource?: string) =>

@@ -63,17 +63,34 @@ beforeAll(async () => {
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
   const objects = kc.makeApiClient(CustomObjectsApi);
   await objects.createNamespacedCustomObject({
-    ...DR, namespace,
-    body: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "reviews" }, spec: { host: "reviews", subsets: ["v1", "v2"].map((v) => ({ name: v, labels: { version: v } })) } },
-  });
-  await objects.createNamespacedCustomObject({
-    ...VS, namespace,
-    body: { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "reviews" }, spec: { hosts: ["reviews"], http: [{ name: "primary", route: [{ destination: { host: "reviews", subset: "v1" } }] }] } },
-  });
-  await objects.createNamespacedCustomObject({
-    group: GROUP, version: VERSION, plural: PLURAL, namespace,
+    ...DR,
+    namespace,
     body: {
-      apiVersion: `${GROUP}/${VERSION}`, kind: "Rollout", metadata: { name: "reviews" },
+      apiVersion: "networking.istio.io/v1",
+      kind: "DestinationRule",
+      metadata: { name: "reviews" },
+      spec: { host: "reviews", subsets: ["v1", "v2"].map((v) => ({ name: v, labels: { version: v } })) },
+    },
+  });
+  await objects.createNamespacedCustomObject({
+    ...VS,
+    namespace,
+    body: {
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      metadata: { name: "reviews" },
+      spec: { hosts: ["reviews"], http: [{ name: "primary", route: [{ destination: { host: "reviews", subset: "v1" } }] }] },
+    },
+  });
+  await objects.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    namespace,
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: "Rollout",
+      metadata: { name: "reviews" },
       spec: { service: "reviews", version: "v1", trafficRouting: { istio: { virtualService: { name: "reviews" } } }, steps: STEPS },
     },
   });
@@ -81,8 +98,14 @@ beforeAll(async () => {
   queue = new ReconcileQueue(connection, uniqueName("crash"));
   const nothingToMeasure = () => Promise.reject(new Error("this Rollout has no analysis"));
   reconciler = new Reconciler({
-    rollouts: client, traffic: new IstioTraffic(kc), analysis: nothingToMeasure, guard: nothingToMeasure, queue,
-    events: new EventRecorder(kc), metrics: new ControllerMetrics(new Registry()), log: pino({ level: "silent" }),
+    rollouts: client,
+    traffic: new IstioTraffic(kc),
+    analysis: nothingToMeasure,
+    guard: nothingToMeasure,
+    queue,
+    events: new EventRecorder(kc),
+    metrics: new ControllerMetrics(new Registry()),
+    log: pino({ level: "silent" }),
   });
 });
 
@@ -101,9 +124,9 @@ describe("a command and a controller that dies between its writes", () => {
   it("is applied once when it dies after status recorded it, once when it dies before, and one given meanwhile is not left waiting", async () => {
     await reconcile();
     expect(await statusOf()).toMatchObject({ phase: "Healthy", stableVersion: "v1" });
-    await kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, plural: PLURAL, namespace, name: "reviews", body: [{ op: "replace", path: "/spec/version", value: "v2" }] },
-    );
+    await kc
+      .makeApiClient(CustomObjectsApi)
+      .patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name: "reviews", body: [{ op: "replace", path: "/spec/version", value: "v2" }] });
     await reconcile();
     expect(await statusOf()).toMatchObject({ canaryVersion: "v2", canaryWeight: 20 });
 

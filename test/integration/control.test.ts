@@ -11,7 +11,9 @@ let world: World;
 /** Runs the real CLI, as a user would, against the test cluster. */
 async function tideway(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "src/main.ts", ...args, "-n", world.namespace, "--kubeconfig", services().kubeconfigPath], { cwd: new URL("../../", import.meta.url) });
+    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "src/main.ts", ...args, "-n", world.namespace, "--kubeconfig", services().kubeconfigPath], {
+      cwd: new URL("../../", import.meta.url),
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };

@@ -89,7 +89,13 @@ describe("the rollouts.tideway.io CustomResourceDefinition", () => {
     await objects.createNamespacedCustomObject({ ...ROLLOUTS, namespace, body });
     const served = (await objects.getNamespacedCustomObject({ ...ROLLOUTS, namespace, name: "minimal" })) as RolloutObject;
     expect(served.spec.analysis).toEqual({
-      interval: "15s", failureLimit: 0, inconclusiveLimit: 3, errorLimit: 3, onInconclusive: "pause", onError: "pause", minRequests: 20,
+      interval: "15s",
+      failureLimit: 0,
+      inconclusiveLimit: 3,
+      errorLimit: 3,
+      onInconclusive: "pause",
+      onError: "pause",
+      minRequests: 20,
       metrics: [{ name: "success-rate", min: 0.99 }],
     });
   });
@@ -106,16 +112,12 @@ describe("the rollouts.tideway.io CustomResourceDefinition", () => {
   it("refuses a status write based on a stale resourceVersion (409)", async () => {
     const current = (await objects.getNamespacedCustomObject({ ...ROLLOUTS, namespace, name: "reviews" })) as RolloutObject & { metadata: { resourceVersion: string } };
     const stale = { ...current, metadata: { ...current.metadata, resourceVersion: String(Number(current.metadata.resourceVersion) - 1) } };
-    await expect(objects.replaceNamespacedCustomObjectStatus({ ...ROLLOUTS, namespace, name: "reviews", body: { ...stale, status: STATUS } }))
-      .rejects.toMatchObject({ code: 409 });
+    await expect(objects.replaceNamespacedCustomObjectStatus({ ...ROLLOUTS, namespace, name: "reviews", body: { ...stale, status: STATUS } })).rejects.toMatchObject({ code: 409 });
   });
 
   it("applies a merge patch to the status, where null deletes a field rather than storing null", async () => {
     const patch = { status: { message: "waiting for the first check", release: { metrics: [{ ...STATUS.release?.metrics[0], lastValue: null }] } } };
-    await objects.patchNamespacedCustomObjectStatus(
-      { ...ROLLOUTS, namespace, name: "reviews", body: patch },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    );
+    await objects.patchNamespacedCustomObjectStatus({ ...ROLLOUTS, namespace, name: "reviews", body: patch }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     const served = (await objects.getNamespacedCustomObject({ ...ROLLOUTS, namespace, name: "reviews" })) as RolloutObject;
     const status = RolloutStatusSchema.parse(served.status);
     expect(status.message).toBe("waiting for the first check");
@@ -123,20 +125,26 @@ describe("the rollouts.tideway.io CustomResourceDefinition", () => {
   });
 
   it("rejects a status the schema forbids", async () => {
-    await expect(objects.patchNamespacedCustomObjectStatus(
-      { ...ROLLOUTS, namespace, name: "reviews", body: { status: { ...STATUS, phase: "Exploded" } } },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    )).rejects.toMatchObject({ code: 422 });
+    await expect(
+      objects.patchNamespacedCustomObjectStatus(
+        { ...ROLLOUTS, namespace, name: "reviews", body: { status: { ...STATUS, phase: "Exploded" } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      ),
+    ).rejects.toMatchObject({ code: 422 });
   });
 
   it("shows phase, stable, canary, weight, step and age in kubectl get rollouts", () => {
     const { kubectl, kubeconfigPath } = services();
     if (!kubectl) throw new Error("kubectl was not built; run bash scripts/k8s-binaries.sh");
-    const get = (...args: string[]) =>
-      execFileSync(kubectl, ["--kubeconfig", kubeconfigPath, "get", "-n", namespace, ...args], { encoding: "utf8" }).split("\n");
+    const get = (...args: string[]) => execFileSync(kubectl, ["--kubeconfig", kubeconfigPath, "get", "-n", namespace, ...args], { encoding: "utf8" }).split("\n");
     const [header, ...rows] = get("rollouts");
     expect(header?.split(/\s+/).filter(Boolean)).toEqual(["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "AGE"]);
-    expect(rows.find((row) => row.startsWith("reviews"))?.split(/\s+/).slice(0, 6)).toEqual(["reviews", "Progressing", "v1", "v2", "10", "1/5"]);
+    expect(
+      rows
+        .find((row) => row.startsWith("reviews"))
+        ?.split(/\s+/)
+        .slice(0, 6),
+    ).toEqual(["reviews", "Progressing", "v1", "v2", "10", "1/5"]);
     expect(get("rollouts", "-o", "wide")[0]).toMatch(/\bMESSAGE$/);
     expect(get("twro")[0]).toBe(header);
   });

@@ -19,7 +19,9 @@ const TOKEN = "ghp-5b2f9e1c7a3d8e6f0a4b";
 /** A namespace and a remote whose first commit already holds the Rollout `reviews` at v1. */
 async function repository(): Promise<{ remote: GitRemote; namespace: string }> {
   const namespace = uniqueName("gitauth");
-  await kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name: namespace } } });
   const remote = await createGitRemote();
   cleanups.push(() => remote.stop());
   await remote.commit({ "rollouts/reviews.yaml": rolloutYaml({ name: "reviews", namespace, version: "v1" }) });
@@ -35,10 +37,11 @@ async function controllerFor(gitUrl: string, namespace: string, args: string[] =
 async function waitForVersion(namespace: string, version: string, controller: ControllerProcess): Promise<void> {
   const client = new RolloutClient(kubeConfig());
   const versionOf = (o: RolloutObject) => (o.spec as { version?: string }).version;
-  await waitUntil(`Rollout ${namespace}/reviews at ${version}`, async () => versionOf(await client.get(namespace, "reviews")) === version, { timeoutMs: 30_000, intervalMs: 200 })
-    .catch((error: unknown) => {
+  await waitUntil(`Rollout ${namespace}/reviews at ${version}`, async () => versionOf(await client.get(namespace, "reviews")) === version, { timeoutMs: 30_000, intervalMs: 200 }).catch(
+    (error: unknown) => {
       throw new Error(`${String(error)}\ncontroller log:\n${controller.output.slice(-10).join("\n")}`);
-    });
+    },
+  );
 }
 
 /** Two failed syncs in a row, then a healthy /healthz: the controller keeps polling and serving. */

@@ -41,8 +41,7 @@ describe("a Rollout in a namespace that does not exist", () => {
       "rollouts/broken.yaml": broken,
     });
     await waitUntil("the good Rollout", async () => (await get(namespace, "good")) !== undefined, { timeoutMs: 20_000 });
-    const invalidEvents = async (): Promise<CoreV1Event[]> =>
-      (await core.listNamespacedEvent({ namespace })).items.filter((e) => e.reason === "InvalidRollout");
+    const invalidEvents = async (): Promise<CoreV1Event[]> => (await core.listNamespacedEvent({ namespace })).items.filter((e) => e.reason === "InvalidRollout");
     const about = (events: CoreV1Event[], file: string) => events.filter((e) => e.message?.startsWith(file));
     const namespaceLine = ghost.split("\n").findIndex((l) => l.includes("namespace:")) + 1;
     await waitUntil("the refused Rollout's Event", async () => about(await invalidEvents(), "rollouts/ghost.yaml").length > 0, { timeoutMs: 20_000 });
@@ -69,7 +68,9 @@ describe("a Rollout in a namespace that does not exist", () => {
 
     // The namespace appears: the next poll applies the Rollout, without a new commit.
     await core.createNamespace({ body: { metadata: { name: missing } } });
-    cleanups.push(async () => { await core.deleteNamespace({ name: missing }); });
+    cleanups.push(async () => {
+      await core.deleteNamespace({ name: missing });
+    });
     await waitUntil("the Rollout in the new namespace", async () => (await get(missing, "ghost")) !== undefined, { timeoutMs: 20_000 });
   });
 });

@@ -40,10 +40,14 @@ async function rolloutOf(client: RolloutClient, namespace: string, name: string)
 
 async function waitForRollout(client: RolloutClient, namespace: string, name: string, check: (o: RolloutObject | undefined) => boolean, timeoutMs = 20_000): Promise<RolloutObject | undefined> {
   let last: RolloutObject | undefined;
-  await waitUntil(`Rollout ${namespace}/${name}`, async () => {
-    last = await rolloutOf(client, namespace, name);
-    return check(last);
-  }, { timeoutMs, intervalMs: 200 });
+  await waitUntil(
+    `Rollout ${namespace}/${name}`,
+    async () => {
+      last = await rolloutOf(client, namespace, name);
+      return check(last);
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
   return last;
 }
 
@@ -53,7 +57,10 @@ describe("git to Rollout objects", () => {
   it("creates, changes and deletes Rollout objects as commits are pushed", async () => {
     const { remote, namespace, client, controller } = await setup();
     const first = await remote.commit({ "rollouts/reviews.yaml": rolloutYaml({ name: "reviews", namespace, version: "v1" }) });
-    const created = await waitForRollout(client, namespace, "reviews", (o) => versionOf(o) === "v1").catch((e: unknown) => { console.log(controller.output.join("\n")); throw e; });
+    const created = await waitForRollout(client, namespace, "reviews", (o) => versionOf(o) === "v1").catch((e: unknown) => {
+      console.log(controller.output.join("\n"));
+      throw e;
+    });
     expect(created?.metadata.labels?.[SOURCE_LABEL]).toBe(namespace);
     expect(created?.metadata.annotations?.[COMMIT_ANNOTATION]).toBe(first);
 
@@ -83,10 +90,14 @@ describe("git to Rollout objects", () => {
     expect(logged.rollout).toEqual({ name: "ratings", namespace });
     // The event is recorded just after the warning is logged.
     const core = kubeConfig().makeApiClient(CoreV1Api);
-    await waitUntil("an InvalidRollout event for ratings", async () => {
-      const events = await core.listNamespacedEvent({ namespace });
-      return events.items.some((e) => e.reason === "InvalidRollout" && e.involvedObject.name === "ratings" && e.message?.includes(`ratings.yaml:${line}:`) === true);
-    }, { timeoutMs: 10_000, intervalMs: 200 });
+    await waitUntil(
+      "an InvalidRollout event for ratings",
+      async () => {
+        const events = await core.listNamespacedEvent({ namespace });
+        return events.items.some((e) => e.reason === "InvalidRollout" && e.involvedObject.name === "ratings" && e.message?.includes(`ratings.yaml:${line}:`) === true);
+      },
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
 
     await remote.commit({ "rollouts/ratings.yaml": rolloutYaml({ name: "ratings", namespace, version: "v2" }) });
     // The spec and the annotation are two writes: wait for both.
@@ -148,7 +159,9 @@ describe("webhooks", () => {
     await remote.commit({ "rollouts/reviews.yaml": rolloutYaml({ name: "reviews", namespace, version: "v1" }) });
     const body = push(JSON.stringify({ ref: "refs/heads/main" }));
     const forged = await fetch(`${controller.url}/webhooks/github`, {
-      method: "POST", body, headers: { "x-github-event": "push", "x-hub-signature-256": `sha256=${createHmac("sha256", "wrong").update(body).digest("hex")}` },
+      method: "POST",
+      body,
+      headers: { "x-github-event": "push", "x-hub-signature-256": `sha256=${createHmac("sha256", "wrong").update(body).digest("hex")}` },
     });
     expect(forged.status).toBe(401);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -156,7 +169,9 @@ describe("webhooks", () => {
 
     const sent = Date.now();
     const good = await fetch(`${controller.url}/webhooks/github`, {
-      method: "POST", body, headers: { "x-github-event": "push", "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}` },
+      method: "POST",
+      body,
+      headers: { "x-github-event": "push", "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}` },
     });
     expect(good.status).toBe(202);
     await waitForRollout(client, namespace, "reviews", (o) => versionOf(o) === "v1", 15_000);
@@ -222,7 +237,10 @@ describe("two controller replicas on one Redis", () => {
     await controller.stop();
     const a = await startController({ gitUrl: remote.url, prefix, args: ["--git-source-name", namespace] });
     const b = await startController({ gitUrl: remote.url, prefix, args: ["--git-source-name", namespace] });
-    cleanups.push(() => a.stop(), () => b.stop());
+    cleanups.push(
+      () => a.stop(),
+      () => b.stop(),
+    );
     const commits: string[] = [];
     for (const version of ["v1", "v2", "v3"]) {
       commits.push(await remote.commit({ "rollouts/reviews.yaml": rolloutYaml({ name: "reviews", namespace, version }) }));

@@ -17,7 +17,10 @@ function virtualService(namespace: string, http: unknown[]) {
 const headerRoute = { name: "canary-header", match: [{ headers: { "x-canary": { exact: "true" } } }], route: [{ destination: { host: "reviews", subset: "v2" } }] };
 const primary = (v1: number, v2: number) => ({
   name: "primary",
-  route: [{ destination: { host: "reviews", subset: "v1" }, weight: v1 }, { destination: { host: "reviews", subset: "v2" }, weight: v2 }],
+  route: [
+    { destination: { host: "reviews", subset: "v1" }, weight: v1 },
+    { destination: { host: "reviews", subset: "v2" }, weight: v2 },
+  ],
 });
 
 /** Requests per version, response code and header use between two snapshots. */
@@ -39,8 +42,7 @@ function trafficBetween(before: TrafficSnapshot, after: TrafficSnapshot) {
 describe("routing a simulated request the way Istio does", () => {
   const scope: RoutingScope = { namespace: "shop", service: "reviews", versionFrom: "subset" };
   const spec = (http: unknown[], hosts = ["reviews"]) => ({ metadata: {}, spec: { hosts, http } });
-  const route = (http: unknown[], headers: Record<string, string> = {}, at = 0.5, routing = scope) =>
-    routeRequest(parseRoutingTable(spec(http), routing, "shop/reviews"), { headers }, () => at);
+  const route = (http: unknown[], headers: Record<string, string> = {}, at = 0.5, routing = scope) => routeRequest(parseRoutingTable(spec(http), routing, "shop/reviews"), { headers }, () => at);
 
   it.each<{ case: string; http: unknown[]; headers: Record<string, string>; at: number; expected: RoutingResult }>([
     { case: "a request with the header takes the header route", http: [headerRoute, primary(100, 0)], headers: { "x-canary": "true" }, at: 0.99, expected: { version: "v2" } },
@@ -49,18 +51,55 @@ describe("routing a simulated request the way Istio does", () => {
     { case: "the weights split a draw below 80 to v1", http: [primary(80, 20)], headers: {}, at: 0.79, expected: { version: "v1" } },
     { case: "the weights split a draw of 80 and above to v2", http: [primary(80, 20)], headers: {}, at: 0.8, expected: { version: "v2" } },
     { case: "a lone destination without a weight takes everything", http: [{ route: [{ destination: { host: "reviews", subset: "v3" } }] }], headers: {}, at: 0.99, expected: { version: "v3" } },
-    { case: "a prefix header match", http: [{ match: [{ headers: { "x-user": { prefix: "beta-" } } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }, primary(100, 0)], headers: { "x-user": "beta-7" }, at: 0.5, expected: { version: "v2" } },
-    { case: "a regex header match is anchored", http: [{ match: [{ headers: { "x-user": { regex: "beta" } } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }, primary(100, 0)], headers: { "x-user": "beta-7" }, at: 0.5, expected: { version: "v1" } },
-    { case: "withoutHeaders matches requests lacking the header", http: [{ match: [{ withoutHeaders: { "x-canary": {} } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }, primary(100, 0)], headers: {}, at: 0.5, expected: { version: "v2" } },
-    { case: "a uri prefix of / matches every request", http: [{ match: [{ uri: { prefix: "/" } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }], headers: {}, at: 0.5, expected: { version: "v2" } },
-    { case: "a destination of another service reaches no version", http: [{ route: [{ destination: { host: "ratings", subset: "v1" } }] }], headers: {}, at: 0.5, expected: { unrouted: "destination ratings is not a version of the service" } },
+    {
+      case: "a prefix header match",
+      http: [{ match: [{ headers: { "x-user": { prefix: "beta-" } } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }, primary(100, 0)],
+      headers: { "x-user": "beta-7" },
+      at: 0.5,
+      expected: { version: "v2" },
+    },
+    {
+      case: "a regex header match is anchored",
+      http: [{ match: [{ headers: { "x-user": { regex: "beta" } } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }, primary(100, 0)],
+      headers: { "x-user": "beta-7" },
+      at: 0.5,
+      expected: { version: "v1" },
+    },
+    {
+      case: "withoutHeaders matches requests lacking the header",
+      http: [{ match: [{ withoutHeaders: { "x-canary": {} } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }, primary(100, 0)],
+      headers: {},
+      at: 0.5,
+      expected: { version: "v2" },
+    },
+    {
+      case: "a uri prefix of / matches every request",
+      http: [{ match: [{ uri: { prefix: "/" } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }],
+      headers: {},
+      at: 0.5,
+      expected: { version: "v2" },
+    },
+    {
+      case: "a destination of another service reaches no version",
+      http: [{ route: [{ destination: { host: "ratings", subset: "v1" } }] }],
+      headers: {},
+      at: 0.5,
+      expected: { unrouted: "destination ratings is not a version of the service" },
+    },
     { case: "a request no route matches is unrouted", http: [headerRoute], headers: {}, at: 0.5, expected: { unrouted: "no http route matched" } },
   ])("$case", ({ http, headers, at, expected }) => {
     expect(route(http, headers, at)).toEqual(expected);
   });
 
   it("reads the version from the host when destinations are hosts like reviews-v2", () => {
-    const http = [{ route: [{ destination: { host: "reviews-v1.shop.svc.cluster.local" }, weight: 10 }, { destination: { host: "reviews-v2" }, weight: 90 }] }];
+    const http = [
+      {
+        route: [
+          { destination: { host: "reviews-v1.shop.svc.cluster.local" }, weight: 10 },
+          { destination: { host: "reviews-v2" }, weight: 90 },
+        ],
+      },
+    ];
     expect(route(http, {}, 0.5, { ...scope, versionFrom: "host" })).toEqual({ version: "v2" });
     expect(route(http, {}, 0.05, { ...scope, versionFrom: "host" })).toEqual({ version: "v1" });
   });
@@ -70,7 +109,13 @@ describe("routing a simulated request the way Istio does", () => {
     { case: "no http routes", http: [], hosts: ["reviews"], scope, message: "has no http routes" },
     { case: "hosts that are not the service", http: [primary(100, 0)], hosts: ["ratings"], scope, message: "do not include service reviews" },
     { case: "a followed route that does not exist", http: [primary(100, 0)], hosts: ["reviews"], scope: { ...scope, routes: ["main"] }, message: 'no http route named "main" (it has: primary)' },
-    { case: "an invalid regex", http: [{ match: [{ headers: { a: { regex: "(" } } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }], hosts: ["reviews"], scope, message: "invalid regex" },
+    {
+      case: "an invalid regex",
+      http: [{ match: [{ headers: { a: { regex: "(" } } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }],
+      hosts: ["reviews"],
+      scope,
+      message: "invalid regex",
+    },
   ])("refuses a VirtualService with $case, saying why", ({ http, hosts, scope: routing, message }) => {
     expect(() => parseRoutingTable(spec(http, hosts), routing, "shop/reviews")).toThrow(MeshConfigError);
     expect(() => parseRoutingTable(spec(http, hosts), routing, "shop/reviews")).toThrow(message);
@@ -103,8 +148,12 @@ describe("the mesh simulator against the live VirtualService", () => {
     await objects.createNamespacedCustomObject({ ...VS, namespace, body: virtualService(namespace, [headerRoute, primary(80, 20)]) });
     const { prometheusUrl, prometheusTargetsDir } = services();
     simulator = await startMeshSimulator({
-      kubeConfig: kc, namespace, service: "reviews", virtualService: "reviews",
-      rate: 200, headerTraffic: { headers: { "x-canary": "true" }, fraction: 0.1 },
+      kubeConfig: kc,
+      namespace,
+      service: "reviews",
+      virtualService: "reviews",
+      rate: 200,
+      headerTraffic: { headers: { "x-canary": "true" }, fraction: 0.1 },
       behaviour: { v1: { errorRate: 0, latencyMs: 20, latencyJitterMs: 10 }, v2: { errorRate: 0.5, latencyMs: 300, latencyJitterMs: 40 } },
       prometheus: { url: prometheusUrl, targetsDir: prometheusTargetsDir },
     });
@@ -126,7 +175,9 @@ describe("the mesh simulator against the live VirtualService", () => {
     expect(sim.snapshot().unrouted).toEqual({});
 
     await objects.patchNamespacedCustomObject({
-      ...VS, namespace, name: "reviews",
+      ...VS,
+      namespace,
+      name: "reviews",
       body: [
         { op: "test", path: "/spec/http/1/name", value: "primary" },
         { op: "replace", path: "/spec/http/1/route/0/weight", value: 50 },
@@ -143,22 +194,28 @@ describe("the mesh simulator against the live VirtualService", () => {
     const prometheus = new PrometheusDriver({ endpoint: prometheusUrl });
     const selector = `destination_service_name="reviews", destination_service_namespace="${namespace}"`;
     let series: { version: string; code: string; value: number }[] = [];
-    await waitUntil("istio_requests_total in Prometheus", async () => {
-      const result = await prometheus.instantQuery(`sum by (destination_version, response_code) (istio_requests_total{${selector}})`);
-      series = result.result.map((s) => {
-        const labels = s.metric.labels as Record<string, string>;
-        return { version: labels.destination_version ?? "", code: labels.response_code ?? "", value: Number(s.value.value) };
-      });
-      return series.length === 3;
-    }, { timeoutMs: 10_000, intervalMs: 250 });
+    await waitUntil(
+      "istio_requests_total in Prometheus",
+      async () => {
+        const result = await prometheus.instantQuery(`sum by (destination_version, response_code) (istio_requests_total{${selector}})`);
+        series = result.result.map((s) => {
+          const labels = s.metric.labels as Record<string, string>;
+          return { version: labels.destination_version ?? "", code: labels.response_code ?? "", value: Number(s.value.value) };
+        });
+        return series.length === 3;
+      },
+      { timeoutMs: 10_000, intervalMs: 250 },
+    );
     expect(series.map((s) => `${s.version}/${s.code}`).sort()).toEqual(["v1/200", "v2/200", "v2/503"]);
     const exported = sim.snapshot().versions;
     for (const s of series) expect(s.value).toBeLessThanOrEqual(exported[s.version]?.responseCodes[s.code] ?? 0);
 
-    const labelled = await prometheus.instantQuery([
-      `istio_requests_total{reporter="destination", ${selector}, destination_workload="reviews-v2",`,
-      `destination_version="v2", response_code="503", source_workload="mesh-simulator", request_protocol="http"}`,
-    ].join(" "));
+    const labelled = await prometheus.instantQuery(
+      [
+        `istio_requests_total{reporter="destination", ${selector}, destination_workload="reviews-v2",`,
+        `destination_version="v2", response_code="503", source_workload="mesh-simulator", request_protocol="http"}`,
+      ].join(" "),
+    );
     expect(labelled.result).toHaveLength(1);
 
     // v1 answers within 30 ms, v2 never within 250 ms: Istio's buckets show it.
@@ -166,7 +223,9 @@ describe("the mesh simulator against the live VirtualService", () => {
     // One query, so no scrape can land between the two sums.
     const v1All = await bucket(`sum(istio_request_duration_milliseconds_count{${selector}, destination_version="v1"})`);
     expect(v1All).toBeGreaterThan(0);
-    const v1Slow = await bucket(`sum(istio_request_duration_milliseconds_count{${selector}, destination_version="v1"}) - sum(istio_request_duration_milliseconds_bucket{${selector}, destination_version="v1", le="50"})`);
+    const v1Slow = await bucket(
+      `sum(istio_request_duration_milliseconds_count{${selector}, destination_version="v1"}) - sum(istio_request_duration_milliseconds_bucket{${selector}, destination_version="v1", le="50"})`,
+    );
     expect(v1Slow).toBe(0);
     expect(await bucket(`sum(istio_request_duration_milliseconds_bucket{${selector}, destination_version="v2", le="250"})`)).toBe(0);
 
@@ -189,10 +248,7 @@ describe("the mesh simulator against the live VirtualService", () => {
     await sleep(300);
     expect(sim.snapshot().requests).toBe(0);
 
-    await objects.patchNamespacedCustomObject(
-      { ...VS, namespace, name: "reviews", body: { spec: { http: [primary(100, 0)] } } },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    );
+    await objects.patchNamespacedCustomObject({ ...VS, namespace, name: "reviews", body: { spec: { http: [primary(100, 0)] } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     await sim.refresh();
     expect(sim.lastError).toBeUndefined();
     await waitUntil("traffic to v1", async () => (sim.snapshot().versions.v1?.requests ?? 0) > 20, { timeoutMs: 5_000, intervalMs: 50 });

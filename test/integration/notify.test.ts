@@ -19,8 +19,15 @@ const STEPS = [
 
 function releaseEvents(first = 1): ReleaseEvent[] {
   return STEPS.map(([kind, message], i) => ({
-    id: String(first + i), kind, severity: "normal", message,
-    rollout: { name: "reviews", namespace: "bookinfo" }, version: "v2", stableVersion: "v1", releaseId: 1, details: {},
+    id: String(first + i),
+    kind,
+    severity: "normal",
+    message,
+    rollout: { name: "reviews", namespace: "bookinfo" },
+    version: "v2",
+    stableVersion: "v1",
+    releaseId: 1,
+    details: {},
   }));
 }
 
@@ -168,10 +175,13 @@ describe("a generic webhook target", () => {
   it("receives each event as a JSON body with its headers, alongside Slack", async () => {
     const slack = await startSlackReceiver();
     const hook = await startSlackReceiver();
-    const { queue } = await startQueue({
-      slack: { webhookUrl: slack.webhookUrl },
-      webhook: { url: hook.webhookUrl, headers: { authorization: "Bearer hook-token-1234" } },
-    }, [slack, hook]);
+    const { queue } = await startQueue(
+      {
+        slack: { webhookUrl: slack.webhookUrl },
+        webhook: { url: hook.webhookUrl, headers: { authorization: "Bearer hook-token-1234" } },
+      },
+      [slack, hook],
+    );
     const [started] = releaseEvents();
     if (!started) throw new Error("fixture");
 
@@ -182,8 +192,16 @@ describe("a generic webhook target", () => {
     expect(post?.headers["authorization"]).toBe("Bearer hook-token-1234");
     expect(post?.headers["content-type"]).toBe("application/json");
     expect(post?.body).toEqual({
-      id: "bookinfo/reviews/1", kind: "started", severity: "normal", message: started.message,
-      rollout: "reviews", namespace: "bookinfo", version: "v2", stableVersion: "v1", releaseId: 1, details: {},
+      id: "bookinfo/reviews/1",
+      kind: "started",
+      severity: "normal",
+      message: started.message,
+      rollout: "reviews",
+      namespace: "bookinfo",
+      version: "v2",
+      stableVersion: "v1",
+      releaseId: 1,
+      details: {},
       commit: { sha: "1a2b3c4d5e6f", author: "Ann", subject: "Release reviews v2" },
     });
   });
@@ -206,11 +224,14 @@ describe("the webhook URLs are secrets", () => {
     const slack = await startSlackReceiver();
     const gone = await startSlackReceiver();
     await gone.stop();
-    const { queue, prefix, logLines } = await startQueue({
-      slack: { webhookUrl: slack.webhookUrl },
-      webhook: { url: gone.webhookUrl, headers: { authorization: "Bearer hook-token-1234" } },
-      maxAttempts: 3,
-    }, [slack]);
+    const { queue, prefix, logLines } = await startQueue(
+      {
+        slack: { webhookUrl: slack.webhookUrl },
+        webhook: { url: gone.webhookUrl, headers: { authorization: "Bearer hook-token-1234" } },
+        maxAttempts: 3,
+      },
+      [slack],
+    );
     slack.failNext(1, 429, 1);
     slack.failNext(1, 500);
     const [started] = releaseEvents();
@@ -219,17 +240,20 @@ describe("the webhook URLs are secrets", () => {
     await queue.enqueue(started);
     await slack.waitForPosts(3);
     const logged = () => logLines.map((l) => JSON.parse(l) as { message: string; target: string; status?: unknown });
-    await waitUntil("Slack delivered and the unreachable webhook given up", async () => {
-      const lines = logged();
-      return lines.some((l) => l.target === "slack" && l.status === 200) && lines.some((l) => l.message === "notification dropped after 3 attempts");
-    }, { timeoutMs: 15_000, intervalMs: 50 });
+    await waitUntil(
+      "Slack delivered and the unreachable webhook given up",
+      async () => {
+        const lines = logged();
+        return lines.some((l) => l.target === "slack" && l.status === 200) && lines.some((l) => l.message === "notification dropped after 3 attempts");
+      },
+      { timeoutMs: 15_000, intervalMs: 50 },
+    );
 
     expect(logged().map((l) => l.status)).toEqual(expect.arrayContaining([429, 500, 200, "unreachable"]));
     // The drop is logged just before BullMQ moves the job to the failed set.
     const failed = new Queue(`${NOTIFY_QUEUE}-webhook`, { connection: redisConnection(services().redisUrl), prefix });
     let reasons: string[] = [];
-    await expect.poll(async () => (reasons = (await failed.getFailed()).map((job) => job.failedReason)), { timeout: 10_000 })
-      .toEqual(["webhook unavailable after 3 attempts (last: unreachable)"]);
+    await expect.poll(async () => (reasons = (await failed.getFailed()).map((job) => job.failedReason)), { timeout: 10_000 }).toEqual(["webhook unavailable after 3 attempts (last: unreachable)"]);
     await failed.close();
     for (const secret of [slack.webhookUrl, gone.webhookUrl, "testsecrettoken", "/services/", "hook-token-1234"]) {
       for (const line of [...logLines, ...reasons]) expect(line).not.toContain(secret);

@@ -32,7 +32,9 @@ beforeAll(() => {
   for (const file of ["package.json", "package-lock.json"]) cpSync(join(ROOT, file), join(app, file));
   // One install, as the image's deps stage does it (scripts off: nothing here needs them).
   execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"], {
-    cwd: app, stdio: "pipe", env: { ...process.env, NPM_CONFIG_PREFER_OFFLINE: process.env.NPM_CONFIG_PREFER_OFFLINE ?? "true" },
+    cwd: app,
+    stdio: "pipe",
+    env: { ...process.env, NPM_CONFIG_PREFER_OFFLINE: process.env.NPM_CONFIG_PREFER_OFFLINE ?? "true" },
   });
   const home = join(app, "home");
   mkdirSync(home);
@@ -66,7 +68,18 @@ describe("the production image's command", () => {
 
   it("documents every run flag", () => {
     const help = node("run", "--help");
-    for (const flag of ["--git-url", "--git-cache-dir", "--git-token-file", "--git-ssh-key-file", "--webhook-secret-file", "--slack-webhook-url-file", "--redis-url", "--redis-url-file", "--prometheus-url", "--listen"]) {
+    for (const flag of [
+      "--git-url",
+      "--git-cache-dir",
+      "--git-token-file",
+      "--git-ssh-key-file",
+      "--webhook-secret-file",
+      "--slack-webhook-url-file",
+      "--redis-url",
+      "--redis-url-file",
+      "--prometheus-url",
+      "--listen",
+    ]) {
       expect(help).toContain(flag);
     }
   });
@@ -76,19 +89,41 @@ describe("the production image's command", () => {
     await remote.commit({ "rollouts/README.md": "no Rollouts yet\n" });
     const { kubeconfigPath, redisUrl, prometheusUrl } = services();
     const port = await freePort();
-    const child = spawn(process.execPath, [
-      "dist/main.js", "run", "--git-url", remote.url, "--git-path", "rollouts", "--kubeconfig", kubeconfigPath,
-      "--redis-url", redisUrl, "--prometheus-url", prometheusUrl, "--queue-prefix", `prod${port}`, "--listen", `127.0.0.1:${port}`,
-    ], { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [
+        "dist/main.js",
+        "run",
+        "--git-url",
+        remote.url,
+        "--git-path",
+        "rollouts",
+        "--kubeconfig",
+        kubeconfigPath,
+        "--redis-url",
+        redisUrl,
+        "--prometheus-url",
+        prometheusUrl,
+        "--queue-prefix",
+        `prod${port}`,
+        "--listen",
+        `127.0.0.1:${port}`,
+      ],
+      { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] },
+    );
     const output: string[] = [];
     child.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
     child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
-      await waitUntil("/healthz of the production build", async () => {
-        if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}:\n${output.join("")}`);
-        return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok ?? false;
-      }, { timeoutMs: 30_000, intervalMs: 200 });
+      await waitUntil(
+        "/healthz of the production build",
+        async () => {
+          if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}:\n${output.join("")}`);
+          return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok ?? false;
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
       await waitUntil("/readyz of the production build", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, { timeoutMs: 30_000, intervalMs: 200 });
     } finally {
       child.kill("SIGTERM");

@@ -20,9 +20,11 @@ describe("the reconcile queue on the real Redis", () => {
       calls.push(job);
       if (failing) throw new Error("API server unreachable");
     });
-    const failed = new Promise<void>((resolve) => worker.on("failed", (job) => {
-      if (job && job.attemptsMade >= 5) resolve();
-    }));
+    const failed = new Promise<void>((resolve) =>
+      worker.on("failed", (job) => {
+        if (job && job.attemptsMade >= 5) resolve();
+      }),
+    );
     await queue.request(ref);
     await failed;
     expect(calls).toHaveLength(5);
@@ -38,7 +40,10 @@ describe("the reconcile queue on the real Redis", () => {
     const calls: { name: string; reads: string }[] = [];
     const gates = new Map<string, () => void>();
     // What each Rollout's object is at, and a reconcile that holds until the test lets it finish.
-    const versions = new Map<string, string>([["details", "1"], ["productpage", "1"]]);
+    const versions = new Map<string, string>([
+      ["details", "1"],
+      ["productpage", "1"],
+    ]);
     other.start(async (job) => {
       const reads = versions.get(job.name) ?? "";
       calls.push({ name: job.name, reads });
@@ -57,7 +62,10 @@ describe("the reconcile queue on the real Redis", () => {
       for (const release of gates.values()) release();
       await waitUntil("details reconciled again", async () => runs("details").length >= 2, { timeoutMs: 10_000 });
       await new Promise((resolve) => setTimeout(resolve, 1_000));
-      expect(runs("details")).toEqual([{ name: "details", reads: "1" }, { name: "details", reads: "2" }]);
+      expect(runs("details")).toEqual([
+        { name: "details", reads: "1" },
+        { name: "details", reads: "2" },
+      ]);
       expect(runs("productpage")).toEqual([{ name: "productpage", reads: "1" }]);
     } finally {
       for (const release of gates.values()) release();
@@ -76,9 +84,11 @@ describe("the reconcile queue on the real Redis", () => {
       seen.push(job.at);
       if (failing) throw new Error("Prometheus down");
     });
-    const failed = new Promise<void>((resolve) => worker.on("failed", (job) => {
-      if (job && job.attemptsMade >= 5) resolve();
-    }));
+    const failed = new Promise<void>((resolve) =>
+      worker.on("failed", (job) => {
+        if (job && job.attemptsMade >= 5) resolve();
+      }),
+    );
     await other.schedule({ kind: "analysis", ...ref, at, releaseId: 1, stepIndex: 1 });
     await failed;
     failing = false;

@@ -26,13 +26,17 @@ describe("a Redis that needs a password", () => {
     expect(redis.url).toContain(encodeURIComponent(password));
 
     const namespace = uniqueName("redisauth");
-    await kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+    await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: namespace } } });
     const remote = await createGitRemote();
     cleanups.push(() => remote.stop());
     await remote.commit({ "rollouts/reviews.yaml": rolloutYaml({ name: "reviews", namespace, version: "v1" }) });
     // --redis-url points at nothing: only the file's URL (with the password) can make this work.
     const controller = await startController({
-      gitUrl: remote.url, args: ["--git-source-name", namespace], env: { TIDEWAY_REDIS_URL_FILE: urlFile },
+      gitUrl: remote.url,
+      args: ["--git-source-name", namespace],
+      env: { TIDEWAY_REDIS_URL_FILE: urlFile },
       endpoints: { redisUrl: "redis://127.0.0.1:1" },
     });
     cleanups.push(() => controller.stop());

@@ -74,18 +74,28 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const objects = kc.makeApiClient(CustomObjectsApi);
   for (const service of options.services ?? ["reviews"]) {
     await objects.createNamespacedCustomObject({
-      ...DR, namespace,
-      body: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: service }, spec: { host: service, subsets: ["v1", "v2", "v3", "v4", "v5"].map((v) => ({ name: v, labels: { version: v } })) } },
+      ...DR,
+      namespace,
+      body: {
+        apiVersion: "networking.istio.io/v1",
+        kind: "DestinationRule",
+        metadata: { name: service },
+        spec: { host: service, subsets: ["v1", "v2", "v3", "v4", "v5"].map((v) => ({ name: v, labels: { version: v } })) },
+      },
     });
     await objects.createNamespacedCustomObject({
-      ...VS, namespace,
+      ...VS,
+      namespace,
       body: {
-        apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: service },
+        apiVersion: "networking.istio.io/v1",
+        kind: "VirtualService",
+        metadata: { name: service },
         spec: {
           hosts: [service],
-          http: service === "reviews" && options.http
-            ? options.http
-            : [{ name: "primary", route: [{ destination: options.hostPerVersion ? { host: `${service}-v1` } : { host: service, subset: "v1" } }] }],
+          http:
+            service === "reviews" && options.http
+              ? options.http
+              : [{ name: "primary", route: [{ destination: options.hostPerVersion ? { host: `${service}-v1` } : { host: service, subset: "v1" } }] }],
         },
       },
     });
@@ -93,7 +103,10 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const remote = await createGitRemote();
   const { prometheusUrl, prometheusTargetsDir } = services();
   const mesh = await startMeshSimulator({
-    kubeConfig: kc, namespace, service: "reviews", rate: options.rate ?? 100,
+    kubeConfig: kc,
+    namespace,
+    service: "reviews",
+    rate: options.rate ?? 100,
     ...(options.http ? { routes: ["primary"] } : {}),
     ...(options.hostPerVersion ? { versionFrom: "host" as const } : {}),
     behaviour: options.behaviour ?? {},
@@ -102,14 +115,21 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const rollouts = new RolloutClient(kc);
   const release: World["release"] = async (version, o = {}) => {
     const name = o.name ?? "reviews";
-    return remote.commit({
-      [`rollouts/${name}.yaml`]: rolloutYaml({
-        name, namespace, version, steps: o.steps ?? FAST_STEPS, specExtra: o.analysis ?? FAST_ANALYSIS,
-        ...(o.annotations ? { annotations: o.annotations } : {}),
-        ...(options.http && name === "reviews" ? { routes: ["primary"] } : {}),
-        ...(options.hostPerVersion ? { host: `${name}-{{ version }}` } : {}),
-      }),
-    }, `${name} ${version}`);
+    return remote.commit(
+      {
+        [`rollouts/${name}.yaml`]: rolloutYaml({
+          name,
+          namespace,
+          version,
+          steps: o.steps ?? FAST_STEPS,
+          specExtra: o.analysis ?? FAST_ANALYSIS,
+          ...(o.annotations ? { annotations: o.annotations } : {}),
+          ...(options.http && name === "reviews" ? { routes: ["primary"] } : {}),
+          ...(options.hostPerVersion ? { host: `${name}-{{ version }}` } : {}),
+        }),
+      },
+      `${name} ${version}`,
+    );
   };
   const controllerArgs = ["--git-source-name", namespace, "--prometheus-url", prometheusUrl, "--resync-interval", "5s", ...(options.controllerArgs ?? [])];
   const prefix = `w${namespace.replace(/-/g, "")}`;
@@ -132,7 +152,9 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     return parsed.success ? parsed.data : undefined;
   };
   const weights = async (vsName = "reviews", route = "primary") => {
-    const vs = (await objects.getNamespacedCustomObject({ ...VS, namespace, name: vsName })) as { spec: { http: { name?: string; route: { destination: { host: string; subset?: string }; weight?: number }[] }[] } };
+    const vs = (await objects.getNamespacedCustomObject({ ...VS, namespace, name: vsName })) as {
+      spec: { http: { name?: string; route: { destination: { host: string; subset?: string }; weight?: number }[] }[] };
+    };
     const managed = vs.spec.http.find((r) => r.name === route) ?? vs.spec.http[0];
     const out: Record<string, number> = {};
     const versionOf = (d: { host: string; subset?: string }) => d.subset ?? (options.hostPerVersion && d.host.startsWith(`${vsName}-`) ? d.host.slice(vsName.length + 1) : "?");
@@ -140,17 +162,33 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     return out;
   };
   const world: World = {
-    namespace, remote, mesh, objects, rollouts, release, status, weights,
+    namespace,
+    remote,
+    mesh,
+    objects,
+    rollouts,
+    release,
+    status,
+    weights,
     get controller() {
       return controller;
     },
     async waitForStatus(check, timeoutMs = 60_000, name = "reviews") {
       let last: RolloutStatus | undefined;
-      await waitUntil(`status of ${name}`, async () => {
-        last = await status(name);
-        return last !== undefined && check(last);
-      }, { timeoutMs, intervalMs: 100 }).catch((error: unknown) => {
-        throw new Error(`${error instanceof Error ? error.message : String(error)}\nlast status: ${JSON.stringify(last)}\ncontroller:\n${controller.output.filter((l) => !l.includes("git unchanged")).slice(-25).join("\n")}`);
+      await waitUntil(
+        `status of ${name}`,
+        async () => {
+          last = await status(name);
+          return last !== undefined && check(last);
+        },
+        { timeoutMs, intervalMs: 100 },
+      ).catch((error: unknown) => {
+        throw new Error(
+          `${error instanceof Error ? error.message : String(error)}\nlast status: ${JSON.stringify(last)}\ncontroller:\n${controller.output
+            .filter((l) => !l.includes("git unchanged"))
+            .slice(-25)
+            .join("\n")}`,
+        );
       });
       return last as RolloutStatus;
     },

@@ -77,7 +77,16 @@ describe("the release loop", () => {
     await world.release("v1");
     await world.waitForStatus((s) => s.phase === "Healthy");
     await world.rollouts.delete(world.namespace, "reviews");
-    await expect.poll(() => world!.rollouts.get(world!.namespace, "reviews").then(() => "present", () => "gone"), { timeout: 15_000 }).toBe("gone");
+    await expect
+      .poll(
+        () =>
+          world!.rollouts.get(world!.namespace, "reviews").then(
+            () => "present",
+            () => "gone",
+          ),
+        { timeout: 15_000 },
+      )
+      .toBe("gone");
     await world.release("v2", { steps: ["- setWeight: 30", "- pause: 2s"] });
     // The object is made again with no status: v1, live in the VirtualService, stays stable.
     const canary = await world.waitForWeights((w) => w.v2 === 30, 30_000);
@@ -106,7 +115,10 @@ describe("the release loop", () => {
     await world.waitForStatus((s) => s.canaryVersion === "v2" && s.canaryWeight === 20);
     await world.release("v3");
     const done = await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v3", 90_000);
-    expect(done.history.map((h) => [h.version, h.outcome])).toEqual([["v2", "superseded"], ["v3", "promoted"]]);
+    expect(done.history.map((h) => [h.version, h.outcome])).toEqual([
+      ["v2", "superseded"],
+      ["v3", "promoted"],
+    ]);
     await world.waitForWeights((w) => w.v3 === 100 && Object.keys(w).length === 1);
   });
 
@@ -119,7 +131,16 @@ describe("the release loop", () => {
     await world.remote.commit({ "rollouts/reviews.yaml": null });
     await world.waitForWeights((w) => w.v1 === 100 && w.v2 === undefined);
     // Traffic first, then the finalizer lets the object go.
-    await expect.poll(() => world!.rollouts.get(world!.namespace, "reviews").then(() => "present", () => "gone"), { timeout: 15_000 }).toBe("gone");
+    await expect
+      .poll(
+        () =>
+          world!.rollouts.get(world!.namespace, "reviews").then(
+            () => "present",
+            () => "gone",
+          ),
+        { timeout: 15_000 },
+      )
+      .toBe("gone");
   });
 
   it("(f) reports a bad commit while other Rollouts keep progressing", async () => {
@@ -129,7 +150,12 @@ describe("the release loop", () => {
     await world.waitForStatus((s) => s.phase === "Healthy");
     await world.waitForStatus((s) => s.phase === "Healthy", 30_000, "ratings");
     await world.release("v2");
-    await world.remote.commit({ "rollouts/ratings.yaml": "apiVersion: tideway.io/v1alpha1\nkind: Rollout\nmetadata: { name: ratings, namespace: " + world.namespace + " }\nspec:\n  service: ratings\n  version: v2\n  trafficRouting: { istio: { virtualService: { name: ratings } } }\n  steps:\n    - setWeight: 150\n" });
+    await world.remote.commit({
+      "rollouts/ratings.yaml":
+        "apiVersion: tideway.io/v1alpha1\nkind: Rollout\nmetadata: { name: ratings, namespace: " +
+        world.namespace +
+        " }\nspec:\n  service: ratings\n  version: v2\n  trafficRouting: { istio: { virtualService: { name: ratings } } }\n  steps:\n    - setWeight: 150\n",
+    });
     const ratings = await world.waitForStatus((s) => s.conditions.some((c) => c.type === "Valid" && c.status === "False"), 30_000, "ratings");
     expect(ratings.conditions.find((c) => c.type === "Valid")?.message).toMatch(/^rollouts\/ratings\.yaml:9:\d+: spec\.steps\[0\]\.setWeight: /);
     expect(ratings.stableVersion).toBe("v1");
@@ -153,22 +179,42 @@ describe("the release loop", () => {
     expect(status.history.at(-1)).toMatchObject({ outcome: "aborted", reason: "bad latency by alice" });
     const object = await world.rollouts.get(world.namespace, "reviews");
     // Acknowledged: the command and who gave it are both removed.
-    await expect.poll(async () => {
-      const annotations = (await world!.rollouts.get(world!.namespace, "reviews")).metadata.annotations ?? {};
-      return [annotations["tideway.io/abort"], annotations["tideway.io/by"]];
-    }).toEqual([undefined, undefined]);
+    await expect
+      .poll(async () => {
+        const annotations = (await world!.rollouts.get(world!.namespace, "reviews")).metadata.annotations ?? {};
+        return [annotations["tideway.io/abort"], annotations["tideway.io/by"]];
+      })
+      .toEqual([undefined, undefined]);
     expect(object.metadata.name).toBe("reviews");
   });
 
   it("(h) keeps every route but the managed weights byte-for-byte in a shared VirtualService", async () => {
     const http = [
       { name: "admin", match: [{ uri: { prefix: "/admin" } }], route: [{ destination: { host: "reviews-admin", port: { number: 8080 } } }], timeout: "3s" },
-      { name: "primary", retries: { attempts: 3, perTryTimeout: "2s" }, timeout: "10s", route: [{ destination: { host: "reviews", subset: "v1" }, weight: 85 }, { destination: { host: "reviews-legacy" }, weight: 10 }, { destination: { host: "reviews", subset: "shadow-experiment" }, weight: 5 }] },
-      { name: "shadow", match: [{ headers: { "x-shadow": { exact: "1" } } }], route: [{ destination: { host: "reviews", subset: "v1" } }], mirror: { host: "reviews-mirror" }, mirrorPercentage: { value: 50 } },
+      {
+        name: "primary",
+        retries: { attempts: 3, perTryTimeout: "2s" },
+        timeout: "10s",
+        route: [
+          { destination: { host: "reviews", subset: "v1" }, weight: 85 },
+          { destination: { host: "reviews-legacy" }, weight: 10 },
+          { destination: { host: "reviews", subset: "shadow-experiment" }, weight: 5 },
+        ],
+      },
+      {
+        name: "shadow",
+        match: [{ headers: { "x-shadow": { exact: "1" } } }],
+        route: [{ destination: { host: "reviews", subset: "v1" } }],
+        mirror: { host: "reviews-mirror" },
+        mirrorPercentage: { value: 50 },
+      },
       { name: "fallback", route: [{ destination: { host: "ratings" } }], fault: { delay: { percentage: { value: 1 }, fixedDelay: "1s" } } },
     ];
     world = await createWorld({ http });
-    const before = (await world.objects.getNamespacedCustomObject({ ...VS, namespace: world.namespace, name: "reviews" })) as { metadata: { annotations?: Record<string, string> }; spec: { hosts: string[]; http: typeof http } };
+    const before = (await world.objects.getNamespacedCustomObject({ ...VS, namespace: world.namespace, name: "reviews" })) as {
+      metadata: { annotations?: Record<string, string> };
+      spec: { hosts: string[]; http: typeof http };
+    };
     await world.release("v1");
     await world.waitForStatus((s) => s.phase === "Healthy");
     await world.release("v2");
@@ -185,7 +231,11 @@ describe("the release loop", () => {
     delete originalRest.route;
     expect(rest).toEqual(originalRest);
     // Another team's subset of the same service keeps its place and weight.
-    expect(route).toEqual([{ destination: { host: "reviews", subset: "v2" }, weight: 85 }, { destination: { host: "reviews-legacy" }, weight: 10 }, { destination: { host: "reviews", subset: "shadow-experiment" }, weight: 5 }]);
+    expect(route).toEqual([
+      { destination: { host: "reviews", subset: "v2" }, weight: 85 },
+      { destination: { host: "reviews-legacy" }, weight: 10 },
+      { destination: { host: "reviews", subset: "shadow-experiment" }, weight: 5 },
+    ]);
   });
 
   it("(i) continues where it was after the controller is killed mid-release, and after Redis is flushed", async () => {

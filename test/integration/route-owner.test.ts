@@ -69,7 +69,11 @@ describe("two Rollouts naming the same VirtualService route", () => {
     const owned = `route primary of VirtualService reviews is managed by Rollout ${w.namespace}/reviews`;
     expect(refused.conditions.find((c) => c.type === "TrafficApplied")).toMatchObject({ status: "False", reason: "RouteOwnedByOther", message: expect.stringContaining(owned) });
     expect(refused.message).toContain(owned);
-    await waitUntil("a Refused event on reviews-b", async () => (await events(w.namespace, "reviews-b")).some((e) => e.reason === "Refused" && e.type === "Warning" && e.message?.includes(owned) === true), { timeoutMs: 10_000, intervalMs: 200 });
+    await waitUntil(
+      "a Refused event on reviews-b",
+      async () => (await events(w.namespace, "reviews-b")).some((e) => e.reason === "Refused" && e.type === "Warning" && e.message?.includes(owned) === true),
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
     const receiver = slack;
     await waitUntil("the refusal in Slack", async () => textOf(receiver).some((t) => t.includes(owned)), { timeoutMs: 15_000, intervalMs: 200 });
 
@@ -88,7 +92,11 @@ describe("two Rollouts naming the same VirtualService route", () => {
     expect(await w.weights()).toEqual({ v2: 100 });
     expect(w.mesh.snapshot().versions.v5).toBeUndefined(); // not one request ever reached reviews-b's version
     // Told once, not at every look; each ignored command is told too.
-    expect(textOf(receiver).filter((t) => t.includes(owned)).map((t) => t.split(":")[1])).toEqual([" refused", " promote ignored", " abort ignored"]);
+    expect(
+      textOf(receiver)
+        .filter((t) => t.includes(owned))
+        .map((t) => t.split(":")[1]),
+    ).toEqual([" refused", " promote ignored", " abort ignored"]);
 
     // The owner leaves git: its finalizer gives the route up, and reviews-b releases v5 from v2.
     await w.remote.commit({ "rollouts/reviews.yaml": null }, "remove reviews");
@@ -109,13 +117,24 @@ describe("two Rollouts naming the same VirtualService route", () => {
     await w.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v1");
     const line = shadow.split("\n").findIndex((l) => l.includes("virtualService:")) + 1;
     const expected = `rollouts/shadow.yaml:${line}:`;
-    await waitUntil("an InvalidRollout event for shadow", async () => (await events(w.namespace, "shadow")).some((e) => e.reason === "InvalidRollout" && e.message?.startsWith(`${expected}`) === true && e.message.includes("spec.trafficRouting.istio.virtualService: ")), { timeoutMs: 30_000, intervalMs: 200 });
+    await waitUntil(
+      "an InvalidRollout event for shadow",
+      async () =>
+        (await events(w.namespace, "shadow")).some(
+          (e) => e.reason === "InvalidRollout" && e.message?.startsWith(`${expected}`) === true && e.message.includes("spec.trafficRouting.istio.virtualService: "),
+        ),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     await expect(w.rollouts.get(w.namespace, "shadow")).rejects.toThrow(/not found/i);
     expect(await w.weights()).toEqual({ v1: 100 });
 
     let stderr = "";
     const code = await validate(["rollouts"], { cwd: w.remote.workTree, stdout: () => undefined, stderr: (text) => (stderr += text) });
     expect(code).toBe(1);
-    expect(stderr).toMatch(new RegExp(`^rollouts/shadow\\.yaml:${line}:\\d+: spec\\.trafficRouting\\.istio\\.virtualService: VirtualService reviews is already managed by Rollout ${w.namespace}/reviews \\(rollouts/reviews\\.yaml:\\d+\\)`));
+    expect(stderr).toMatch(
+      new RegExp(
+        `^rollouts/shadow\\.yaml:${line}:\\d+: spec\\.trafficRouting\\.istio\\.virtualService: VirtualService reviews is already managed by Rollout ${w.namespace}/reviews \\(rollouts/reviews\\.yaml:\\d+\\)`,
+      ),
+    );
   }, 120_000);
 });

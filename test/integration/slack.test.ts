@@ -16,7 +16,10 @@ afterEach(async () => {
  * and not what these sequences are about.
  */
 const texts = (receiver: SlackReceiver) =>
-  receiver.delivered().map((p) => (p.body as { text: string }).text).filter((text) => !/^reviews v\d+: check inconclusive: /.test(text));
+  receiver
+    .delivered()
+    .map((p) => (p.body as { text: string }).text)
+    .filter((text) => !/^reviews v\d+: check inconclusive: /.test(text));
 
 async function worldWithSlack(options: Parameters<typeof createWorld>[0] = {}): Promise<{ world: World; slack: SlackReceiver }> {
   slack = await startSlackReceiver();

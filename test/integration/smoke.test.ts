@@ -36,19 +36,23 @@ describe("the Kubernetes API server", () => {
         metadata: { name: "reviews" },
         spec: {
           hosts: ["reviews"],
-          http: [{
-            name: "primary",
-            route: [
-              { destination: { host: "reviews", subset: "v1" }, weight: 100 },
-              { destination: { host: "reviews", subset: "v2" }, weight: 0 },
-            ],
-          }],
+          http: [
+            {
+              name: "primary",
+              route: [
+                { destination: { host: "reviews", subset: "v1" }, weight: 100 },
+                { destination: { host: "reviews", subset: "v2" }, weight: 0 },
+              ],
+            },
+          ],
         },
       },
     });
 
     await objects.patchNamespacedCustomObject({
-      ...VS, namespace, name: "reviews",
+      ...VS,
+      namespace,
+      name: "reviews",
       body: [
         { op: "replace", path: "/spec/http/0/route/0/weight", value: 90 },
         { op: "replace", path: "/spec/http/0/route/1/weight", value: 10 },
@@ -60,17 +64,22 @@ describe("the Kubernetes API server", () => {
     );
 
     const vs = (await objects.getNamespacedCustomObject({ ...VS, namespace, name: "reviews" })) as VirtualServiceShape;
-    expect(vs.spec.http[0]?.route.map((r) => [r.destination.subset, r.weight])).toEqual([["v1", 90], ["v2", 10]]);
+    expect(vs.spec.http[0]?.route.map((r) => [r.destination.subset, r.weight])).toEqual([
+      ["v1", 90],
+      ["v2", 10],
+    ]);
     expect(vs.metadata.annotations?.["example.com/owner"]).toBe("team-reviews");
   });
 
   it("rejects a VirtualService that breaks Istio's real CRD schema", async () => {
     const objects = kubeConfig().makeApiClient(CustomObjectsApi);
-    await expect(objects.createNamespacedCustomObject({
-      ...VS,
-      namespace: "default",
-      body: { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "bad" }, spec: { hosts: "not-a-list" } },
-    })).rejects.toMatchObject({ code: 422 });
+    await expect(
+      objects.createNamespacedCustomObject({
+        ...VS,
+        namespace: "default",
+        body: { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "bad" }, spec: { hosts: "not-a-list" } },
+      }),
+    ).rejects.toMatchObject({ code: 422 });
   });
 
   it("enforces RBAC: a user without bindings may not list pods, the admin may", () => {
@@ -133,11 +142,15 @@ describe("Prometheus", () => {
 
     const prometheus = new PrometheusDriver({ endpoint: prometheusUrl });
     let value: number | undefined;
-    await waitUntil("the counter in Prometheus", async () => {
-      const result = await prometheus.instantQuery(`sum(tideway_smoke_total{marker="${marker}", smoke="${marker}"})`);
-      value = result.result[0]?.value.value;
-      return value !== undefined;
-    }, { timeoutMs: 15_000, intervalMs: 250 });
+    await waitUntil(
+      "the counter in Prometheus",
+      async () => {
+        const result = await prometheus.instantQuery(`sum(tideway_smoke_total{marker="${marker}", smoke="${marker}"})`);
+        value = result.result[0]?.value.value;
+        return value !== undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
     expect(value).toBe(42);
   });
 });

@@ -19,7 +19,9 @@ afterEach(async () => {
 
 /** The real CLI, as a user runs it. */
 async function tidewayStatus(world: World): Promise<string> {
-  const { stdout } = await run(process.execPath, ["--import", "tsx", "src/main.ts", "status", "reviews", "-n", world.namespace, "--kubeconfig", services().kubeconfigPath], { cwd: new URL("../../", import.meta.url) });
+  const { stdout } = await run(process.execPath, ["--import", "tsx", "src/main.ts", "status", "reviews", "-n", world.namespace, "--kubeconfig", services().kubeconfigPath], {
+    cwd: new URL("../../", import.meta.url),
+  });
   return stdout;
 }
 
@@ -35,10 +37,11 @@ async function silentServer(): Promise<{ url: string; close(): Promise<void> }> 
   const port = typeof address === "object" && address ? address.port : 0;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -61,7 +64,9 @@ describe("status, read as a user reads it", () => {
   it("does not say 100% of traffic while the VirtualService cannot be written", async () => {
     const world = await createWorld();
     cleanups.push(() => world.stop());
-    await kubeConfig().makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ ...VS, namespace: world.namespace, name: "reviews" });
+    await kubeConfig()
+      .makeApiClient(CustomObjectsApi)
+      .deleteNamespacedCustomObject({ ...VS, namespace: world.namespace, name: "reviews" });
     await world.release("v1");
     const status = await world.waitForStatus((s) => s.conditions.some((c) => c.type === "TrafficApplied" && c.status === "False"));
     expect(status.message).toMatch(/^v1 is stable; traffic not applied \(retrying\): /);

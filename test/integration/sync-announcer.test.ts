@@ -35,8 +35,13 @@ interface Replica {
 async function replica(prefix: string, slack: SlackReceiver, webhook: SlackReceiver): Promise<Replica> {
   const connection: Redis = redisConnection(services().redisUrl);
   const notifications = new NotificationQueue({
-    connection, prefix, minBackoffMs: 10, maxBackoffMs: 200, log: () => undefined,
-    slack: { webhookUrl: slack.webhookUrl }, webhook: { url: webhook.webhookUrl },
+    connection,
+    prefix,
+    minBackoffMs: 10,
+    maxBackoffMs: 200,
+    log: () => undefined,
+    slack: { webhookUrl: slack.webhookUrl },
+    webhook: { url: webhook.webhookUrl },
   });
   await notifications.start();
   cleanups.push(async () => {
@@ -44,7 +49,12 @@ async function replica(prefix: string, slack: SlackReceiver, webhook: SlackRecei
     connection.disconnect();
   });
   const logLines: Replica["logLines"] = [];
-  const destination = new Writable({ write(chunk: Buffer, _encoding, done) { logLines.push(JSON.parse(chunk.toString("utf8")) as Replica["logLines"][number]); done(); } });
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(JSON.parse(chunk.toString("utf8")) as Replica["logLines"][number]);
+      done();
+    },
+  });
   const log = createLogger(new Secrets(), { destination });
   return { announcer: new SyncAnnouncer({ log, events: new EventRecorder(kubeConfig()), notifications }), logLines };
 }
@@ -58,17 +68,29 @@ describe("the problems of a git sync", () => {
     const namespace = uniqueName("announce");
     const core = kubeConfig().makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    cleanups.push(async () => { await core.deleteNamespace({ name: namespace }); });
+    cleanups.push(async () => {
+      await core.deleteNamespace({ name: namespace });
+    });
     const slack = await startSlackReceiver();
     const webhook = await startSlackReceiver();
-    cleanups.push(() => slack.stop(), () => webhook.stop());
+    cleanups.push(
+      () => slack.stop(),
+      () => webhook.stop(),
+    );
     const prefix = uniqueName("announce");
     const [first, second] = [await replica(prefix, slack, webhook), await replica(prefix, slack, webhook)];
     if (!first || !second) throw new Error("fixture");
 
-    const broken: Problem = { file: "rollouts/ratings.yaml", line: 9, column: 7, path: "spec.steps[0].setWeight", message: "expected an integer from 0 to 100, found 150", rollout: { name: "ratings", namespace } };
+    const broken: Problem = {
+      file: "rollouts/ratings.yaml",
+      line: 9,
+      column: 7,
+      path: "spec.steps[0].setWeight",
+      message: "expected an integer from 0 to 100, found 150",
+      rollout: { name: "ratings", namespace },
+    };
     const unnamed: Problem = { file: "rollouts/junk.yaml", line: 1, column: 1, path: "", message: "expected a mapping" };
-    const refused: Problem = { file: "rollouts/ghost.yaml", line: 4, column: 3, path: "metadata.namespace", message: "namespace \"nowhere\" does not exist" };
+    const refused: Problem = { file: "rollouts/ghost.yaml", line: 4, column: 3, path: "metadata.namespace", message: 'namespace "nowhere" does not exist' };
     const synced = outcome("synced", "a".repeat(40), [broken, unnamed], {
       mirror: { applied: [], deleted: [], retained: [], invalid: [], rejected: [{ key: "nowhere/ghost", file: refused.file, problem: refused }], errors: [] },
     });
@@ -90,7 +112,7 @@ describe("the problems of a git sync", () => {
 
     expect(slack.delivered().map(textOf).sort()).toEqual([
       "commit ccccccc not applied: the commit is not signed",
-      "rollouts/ghost.yaml:4:3: metadata.namespace: namespace \"nowhere\" does not exist",
+      'rollouts/ghost.yaml:4:3: metadata.namespace: namespace "nowhere" does not exist',
       "rollouts/junk.yaml:1:1: expected a mapping",
       "rollouts/ratings.yaml:9:7: spec.steps[0].setWeight: expected an integer from 0 to 100, found 150",
     ]);
@@ -101,7 +123,7 @@ describe("the problems of a git sync", () => {
     const told = (await events()).map((e) => ({ reason: e.reason, on: e.involvedObject.name, type: e.type, message: e.message }));
     expect(told.sort((a, b) => String(a.message).localeCompare(String(b.message)))).toEqual([
       { reason: "UnverifiedCommit", on: "git", type: "Warning", message: "commit ccccccc not applied: the commit is not signed" },
-      { reason: "InvalidRollout", on: "git", type: "Warning", message: "rollouts/ghost.yaml:4:3: metadata.namespace: namespace \"nowhere\" does not exist (commit aaaaaaa)" },
+      { reason: "InvalidRollout", on: "git", type: "Warning", message: 'rollouts/ghost.yaml:4:3: metadata.namespace: namespace "nowhere" does not exist (commit aaaaaaa)' },
       { reason: "InvalidRollout", on: "git", type: "Warning", message: "rollouts/junk.yaml:1:1: expected a mapping (commit aaaaaaa)" },
       { reason: "InvalidRollout", on: "ratings", type: "Warning", message: "rollouts/ratings.yaml:9:7: spec.steps[0].setWeight: expected an integer from 0 to 100, found 150 (commit aaaaaaa)" },
     ]);
@@ -117,10 +139,15 @@ describe("the problems of a git sync", () => {
     const namespace = uniqueName("announce");
     const core = kubeConfig().makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    cleanups.push(async () => { await core.deleteNamespace({ name: namespace }); });
+    cleanups.push(async () => {
+      await core.deleteNamespace({ name: namespace });
+    });
     const slack = await startSlackReceiver();
     const webhook = await startSlackReceiver();
-    cleanups.push(() => slack.stop(), () => webhook.stop());
+    cleanups.push(
+      () => slack.stop(),
+      () => webhook.stop(),
+    );
     const { announcer, logLines } = await replica(uniqueName("announce"), slack, webhook);
     const broken: Problem = { file: "rollouts/ratings.yaml", line: 9, column: 7, path: "spec.steps[0].setWeight", message: "expected an integer from 0 to 100, found 150" };
 

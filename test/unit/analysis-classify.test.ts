@@ -47,7 +47,10 @@ describe("judging the canary's traffic for the built-in metrics", () => {
   it("makes a built-in metric inconclusive on too little traffic, keeping its value", () => {
     const traffic = judgeTraffic(value(12), 20);
     expect(classify({ name: "success-rate" }, value(1), traffic)).toEqual({
-      name: "success-rate", outcome: "inconclusive", value: 1, message: "12 requests < 20 (minRequests)",
+      name: "success-rate",
+      outcome: "inconclusive",
+      value: 1,
+      message: "12 requests < 20 (minRequests)",
     });
   });
 
@@ -64,7 +67,12 @@ describe("judging the canary's traffic for the built-in metrics", () => {
 
 describe("numbers in messages", () => {
   it.each<[number, number[], string]>([
-    [0.7000001, [], "0.7"], [123456, [], "123500"], [49.75, [], "49.75"], [0.98996, [0.99], "0.98996"], [0.99, [0.99], "0.99"], [NaN, [], "NaN"],
+    [0.7000001, [], "0.7"],
+    [123456, [], "123500"],
+    [49.75, [], "49.75"],
+    [0.98996, [0.99], "0.98996"],
+    [0.99, [0.99], "0.99"],
+    [NaN, [], "NaN"],
   ])("writes %d (thresholds %j) as %s", (n, thresholds, text) => {
     expect(formatNumber(n, ...thresholds)).toBe(text);
   });
@@ -72,10 +80,12 @@ describe("numbers in messages", () => {
 
 describe("describing a run in one line", () => {
   it("lists every metric with its outcome and message", () => {
-    expect(describeResults([
-      { name: "success-rate", outcome: "pass", value: 0.9987, message: "0.9987 >= 0.99" },
-      { name: "latency-p99", outcome: "fail", value: 612, message: "612 > 500" },
-    ])).toBe("success-rate pass: 0.9987 >= 0.99; latency-p99 fail: 612 > 500");
+    expect(
+      describeResults([
+        { name: "success-rate", outcome: "pass", value: 0.9987, message: "0.9987 >= 0.99" },
+        { name: "latency-p99", outcome: "fail", value: 612, message: "612 > 500" },
+      ]),
+    ).toBe("success-rate pass: 0.9987 >= 0.99; latency-p99 fail: 612 > 500");
   });
 
   it("says so when there are no metrics", () => {

@@ -5,7 +5,11 @@ import { RolloutSpecSchema } from "../../src/rollout/schema.js";
 
 describe("the built-ins' window", () => {
   it.each([
-    [1_000, 1_000, 4_000], [1_000, 15_000, 60_000], [15_000, 15_000, 60_000], [300_000, 15_000, 300_000], [15_000, 1_000, 15_000],
+    [1_000, 1_000, 4_000],
+    [1_000, 15_000, 60_000],
+    [15_000, 15_000, 60_000],
+    [300_000, 15_000, 300_000],
+    [15_000, 1_000, 15_000],
   ])("is max(interval %d ms, 4 scrapes of %d ms) = %d ms", (intervalMs, scrapeIntervalMs, windowMs) => {
     expect(builtInWindowMs(intervalMs, scrapeIntervalMs)).toBe(windowMs);
   });
@@ -17,7 +21,7 @@ describe("range selectors in a query", () => {
     ["sum(rate(x[{{ interval }}])) / sum(rate(y[ 1m ]))", ["{{ interval }}", "1m"]],
     ['sum(rate(x{path=~"/api/[a-z]+"}[30s]))', ["30s"]],
     ["sum(rate(x{path=~'[0-9]'}[10s]))", ["10s"]],
-    ['sum(rate(x{path=~`[0-9]\\`}[10s]))', ["10s"]],
+    ["sum(rate(x{path=~`[0-9]\\`}[10s]))", ["10s"]],
     ['sum(rate(x{a="\\"[1s]"}[2m]))', ["2m"]],
     ["max_over_time(rate(x[1m])[30m:1m])", ["1m"]],
     ["sum(x) # not [1s] but a comment\n+ sum(rate(y[20s]))", ["20s"]],
@@ -27,7 +31,15 @@ describe("range selectors in a query", () => {
   });
 
   it.each([
-    ["30s", 30_000], ["1m30s", 90_000], ["500ms", 500], ["2h", 7_200_000], ["1d", 86_400_000], ["1w", 604_800_000], ["{{ interval }}", undefined], ["1.5m", undefined], ["", undefined],
+    ["30s", 30_000],
+    ["1m30s", 90_000],
+    ["500ms", 500],
+    ["2h", 7_200_000],
+    ["1d", 86_400_000],
+    ["1w", 604_800_000],
+    ["{{ interval }}", undefined],
+    ["1.5m", undefined],
+    ["", undefined],
   ])("reads the PromQL duration %j as %j ms", (text, ms) => {
     expect(parsePromqlDuration(text)).toBe(ms);
   });
@@ -61,11 +73,7 @@ describe("warnings about custom queries", () => {
     steps: [{ setWeight: 10 }],
     analysis: {
       interval: "5s",
-      metrics: [
-        { name: "success-rate" },
-        { name: "good", query: "sum(rate(x[1m]))", max: 1 },
-        { name: "short", query: 'sum(rate(x{v="{{ version }}"}[10s])) / sum(rate(y[{{ interval }}]))', max: 1 },
-      ],
+      metrics: [{ name: "success-rate" }, { name: "good", query: "sum(rate(x[1m]))", max: 1 }, { name: "short", query: 'sum(rate(x{v="{{ version }}"}[10s])) / sum(rate(y[{{ interval }}]))', max: 1 }],
     },
   });
 

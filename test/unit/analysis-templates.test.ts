@@ -16,18 +16,25 @@ import { BUILT_IN_METRICS, RolloutSpecSchema } from "../../src/rollout/schema.js
 import { QUERY_VARIABLES } from "../../src/rollout/template.js";
 
 const VARIABLES: QueryVariables = {
-  service: "reviews", destinationService: "reviews", namespace: "bookinfo", version: "v2", canaryVersion: "v2", stableVersion: "v1", interval: "15s",
+  service: "reviews",
+  destinationService: "reviews",
+  namespace: "bookinfo",
+  version: "v2",
+  canaryVersion: "v2",
+  stableVersion: "v1",
+  interval: "15s",
 };
 /** The built-ins' variables at a 15s interval and a 15s scrape interval: four scrapes, 1m. */
 const BUILT_IN_VARIABLES = { ...VARIABLES, window: "1m" };
 
-const specWith = (analysis: Record<string, unknown>) => RolloutSpecSchema.parse({
-  service: "reviews",
-  version: "v2",
-  trafficRouting: { istio: { virtualService: { name: "reviews" } } },
-  steps: [{ setWeight: 10 }],
-  analysis: { metrics: [{ name: "success-rate" }], ...analysis },
-});
+const specWith = (analysis: Record<string, unknown>) =>
+  RolloutSpecSchema.parse({
+    service: "reviews",
+    version: "v2",
+    trafficRouting: { istio: { virtualService: { name: "reviews" } } },
+    steps: [{ setWeight: 10 }],
+    analysis: { metrics: [{ name: "success-rate" }], ...analysis },
+  });
 
 /** The one double-quoted string of `name="..."` in a query, decoded (PromQL's escapes match JSON's here). */
 function labelValue(query: string, name: string): string | undefined {
@@ -38,9 +45,7 @@ function labelValue(query: string, name: string): string | undefined {
 describe("rendering metric queries", () => {
   it("fills every query variable", () => {
     const template = QUERY_VARIABLES.map((name) => `${name}="{{ ${name} }}"`).join(",");
-    expect(renderQuery(template, VARIABLES)).toBe(
-      'service="reviews",namespace="bookinfo",version="v2",canaryVersion="v2",stableVersion="v1",interval="15s"',
-    );
+    expect(renderQuery(template, VARIABLES)).toBe('service="reviews",namespace="bookinfo",version="v2",canaryVersion="v2",stableVersion="v1",interval="15s"');
   });
 
   it.each([
@@ -57,7 +62,10 @@ describe("rendering metric queries", () => {
   });
 
   it.each([
-    ["\\", "\\\\"], ['"', '\\"'], ["\n", "\\n"], ["plain-v1.2_3", "plain-v1.2_3"],
+    ["\\", "\\\\"],
+    ['"', '\\"'],
+    ["\n", "\\n"],
+    ["plain-v1.2_3", "plain-v1.2_3"],
   ])("escapes %j as %j", (raw, escaped) => {
     expect(escapeLabelValue(raw)).toBe(escaped);
   });
@@ -65,7 +73,14 @@ describe("rendering metric queries", () => {
 
 describe("the interval variable", () => {
   it.each([
-    [15_000, "15s"], [5_000, "5s"], [90_000, "1m30s"], [3_600_000, "1h"], [500, "1s"], [0, "1s"], [1_400, "1s"], [2_600, "3s"],
+    [15_000, "15s"],
+    [5_000, "5s"],
+    [90_000, "1m30s"],
+    [3_600_000, "1h"],
+    [500, "1s"],
+    [0, "1s"],
+    [1_400, "1s"],
+    [2_600, "3s"],
   ])("writes %d ms as the PromQL range %s", (ms, range) => {
     expect(promqlRange(ms)).toBe(range);
   });
@@ -79,12 +94,21 @@ describe("the interval variable", () => {
       analysis: { interval: "1m30s", metrics: [{ name: "success-rate" }] },
     });
     expect(queryVariables({ name: "reviews", namespace: "bookinfo", spec }, { canaryVersion: "v2", stableVersion: "v1" })).toEqual({
-      service: "reviews", destinationService: "reviews", namespace: "bookinfo", version: "v2", canaryVersion: "v2", stableVersion: "v1", interval: "1m30s",
+      service: "reviews",
+      destinationService: "reviews",
+      namespace: "bookinfo",
+      version: "v2",
+      canaryVersion: "v2",
+      stableVersion: "v1",
+      interval: "1m30s",
     });
   });
 
   it("selects the version's own Service in the built-in queries when each version has a host", () => {
-    for (const [host, expected] of [["reviews-{{ version }}", "reviews-v2"], ["{{ service }}-{{ version }}.{{ namespace }}.svc.cluster.local", "reviews-v2"]] as const) {
+    for (const [host, expected] of [
+      ["reviews-{{ version }}", "reviews-v2"],
+      ["{{ service }}-{{ version }}.{{ namespace }}.svc.cluster.local", "reviews-v2"],
+    ] as const) {
       const spec = RolloutSpecSchema.parse({
         service: "reviews",
         version: "v2",
@@ -117,12 +141,7 @@ describe("the built-ins' window", () => {
 });
 
 describe("the built-in queries", () => {
-  const canarySelector = [
-    'reporter="destination"',
-    'destination_service_name="reviews"',
-    'destination_service_namespace="bookinfo"',
-    'destination_version="v2"',
-  ].join(", ");
+  const canarySelector = ['reporter="destination"', 'destination_service_name="reviews"', 'destination_service_namespace="bookinfo"', 'destination_version="v2"'].join(", ");
 
   it("document exactly the Istio labels they rely on", () => {
     expect(ISTIO_LABELS).toEqual(["reporter", "destination_service_name", "destination_service_namespace", "destination_version", "response_code"]);
@@ -139,15 +158,12 @@ describe("the built-in queries", () => {
 
   it("measures success-rate as the canary's non-5xx share, counting an all-5xx canary as 0", () => {
     expect(renderQuery(BUILT_IN_QUERIES["success-rate"], BUILT_IN_VARIABLES)).toBe(
-      `(sum(rate(istio_requests_total{${canarySelector}, response_code!~"5.."}[1m])) or vector(0))` +
-        ` / sum(rate(istio_requests_total{${canarySelector}}[1m]))`,
+      `(sum(rate(istio_requests_total{${canarySelector}, response_code!~"5.."}[1m])) or vector(0))` + ` / sum(rate(istio_requests_total{${canarySelector}}[1m]))`,
     );
   });
 
   it("measures latency-p99 from the canary's duration histogram", () => {
-    expect(renderQuery(BUILT_IN_QUERIES["latency-p99"], BUILT_IN_VARIABLES)).toBe(
-      `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${canarySelector}}[1m])) by (le))`,
-    );
+    expect(renderQuery(BUILT_IN_QUERIES["latency-p99"], BUILT_IN_VARIABLES)).toBe(`histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${canarySelector}}[1m])) by (le))`);
   });
 
   it("counts the canary's requests over the same window as the metrics they qualify", () => {

@@ -34,10 +34,12 @@ describe("annotation names", () => {
     for (const file of sourceFiles(SRC)) {
       const path = relative(SRC, file);
       if (path === "rollout/annotations.ts") continue;
-      readFileSync(file, "utf8").split("\n").forEach((line, index) => {
-        if (/^\s*(\*|\/\/|\/\*)/.test(line)) return; // comments may name them
-        if (/["'`]tideway\.io\/(?!v1alpha1")/.test(line)) found.push(`${path}:${index + 1}: ${line.trim()}`);
-      });
+      readFileSync(file, "utf8")
+        .split("\n")
+        .forEach((line, index) => {
+          if (/^\s*(\*|\/\/|\/\*)/.test(line)) return; // comments may name them
+          if (/["'`]tideway\.io\/(?!v1alpha1")/.test(line)) found.push(`${path}:${index + 1}: ${line.trim()}`);
+        });
     }
     expect(found).toEqual([]);
   });

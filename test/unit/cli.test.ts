@@ -3,8 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-const run = (...args: string[]) =>
-  execFileSync(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { encoding: "utf8" });
+const run = (...args: string[]) => execFileSync(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { encoding: "utf8" });
 
 describe("the tideway command", () => {
   it("prints the package version for --version", () => {

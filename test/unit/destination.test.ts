@@ -13,7 +13,12 @@ describe("a version's destination", () => {
     ["the subset named after the version, by default", {}, { host: "reviews", subset: "v2" }, "reviews"],
     ["the subset its template names", { subset: "{{ service }}-{{ version }}" }, { host: "reviews", subset: "reviews-v2" }, "reviews"],
     ["the Service its host template names", { host: "reviews-{{ version }}" }, { host: "reviews-v2" }, "reviews-v2"],
-    ["a fully qualified host, whose telemetry names the short Service", { host: "reviews-{{ version }}.{{ namespace }}.svc.cluster.local" }, { host: "reviews-v2.bookinfo.svc.cluster.local" }, "reviews-v2"],
+    [
+      "a fully qualified host, whose telemetry names the short Service",
+      { host: "reviews-{{ version }}.{{ namespace }}.svc.cluster.local" },
+      { host: "reviews-v2.bookinfo.svc.cluster.local" },
+      "reviews-v2",
+    ],
   ])("is %s", (_, istio, destination, service) => {
     const r = rollout(istio);
     expect(destinationFor(r, "v2")).toEqual(destination);

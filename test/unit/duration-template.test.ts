@@ -4,7 +4,13 @@ import { checkTemplate, closest, QUERY_VARIABLES, renderTemplate } from "../../s
 
 describe("durations", () => {
   it.each([
-    ["500ms", 500], ["15s", 15_000], ["1m", 60_000], ["1h30m", 5_400_000], ["1.5s", 1_500], ["0s", 0], ["2m30s", 150_000],
+    ["500ms", 500],
+    ["15s", 15_000],
+    ["1m", 60_000],
+    ["1h30m", 5_400_000],
+    ["1.5s", 1_500],
+    ["0s", 0],
+    ["2m30s", 150_000],
   ])("reads %s as %d ms", (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });
@@ -13,7 +19,14 @@ describe("durations", () => {
     expect(parseDuration(text)).toBeUndefined();
   });
 
-  it.each([[0, "0s"], [500, "500ms"], [15_000, "15s"], [90_000, "1m30s"], [3_600_000, "1h"], [3_661_000, "1h1m1s"]])("writes %d ms as %s", (ms, text) => {
+  it.each([
+    [0, "0s"],
+    [500, "500ms"],
+    [15_000, "15s"],
+    [90_000, "1m30s"],
+    [3_600_000, "1h"],
+    [3_661_000, "1h1m1s"],
+  ])("writes %d ms as %s", (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
   });
 });
@@ -21,9 +34,7 @@ describe("durations", () => {
 describe("templates", () => {
   it("fills known variables through the escape function", () => {
     const query = 'sum(rate(x{version="{{ version }}", ns="{{namespace}}"}[{{ interval }}]))';
-    expect(renderTemplate(query, { version: 'v"2', namespace: "bookinfo", interval: "1m" }, (v) => v.replace(/"/g, '\\"'))).toBe(
-      'sum(rate(x{version="v\\"2", ns="bookinfo"}[1m]))',
-    );
+    expect(renderTemplate(query, { version: 'v"2', namespace: "bookinfo", interval: "1m" }, (v) => v.replace(/"/g, '\\"'))).toBe('sum(rate(x{version="v\\"2", ns="bookinfo"}[1m]))');
   });
 
   it("leaves unknown placeholders alone when rendering", () => {

@@ -49,7 +49,14 @@ describe("the Rollout CRD's schema", () => {
   it("keeps every description and default the zod schema gives", () => {
     const analysis = root.properties?.spec?.properties?.analysis?.properties ?? {};
     expect(Object.fromEntries(Object.entries(analysis).map(([name, field]) => [name, field.default]))).toEqual({
-      interval: "15s", failureLimit: 0, inconclusiveLimit: 3, errorLimit: 3, onInconclusive: "pause", onError: "pause", minRequests: 20, metrics: undefined,
+      interval: "15s",
+      failureLimit: 0,
+      inconclusiveLimit: 3,
+      errorLimit: 3,
+      onInconclusive: "pause",
+      onError: "pause",
+      minRequests: 20,
+      metrics: undefined,
     });
     expect(all.filter(([, node]) => node.description !== undefined).length).toBeGreaterThan(20);
   });
@@ -61,7 +68,15 @@ describe("the Rollout CRD's schema", () => {
 
 describe("toStructural", () => {
   it("refuses a JSON Schema keyword it has no rule for, naming the field", () => {
-    const schema = z.toJSONSchema(z.object({ tags: z.array(z.string()).refine(() => true).meta({ uniqueItems: true }) }), { target: "openapi-3.0" });
+    const schema = z.toJSONSchema(
+      z.object({
+        tags: z
+          .array(z.string())
+          .refine(() => true)
+          .meta({ uniqueItems: true }),
+      }),
+      { target: "openapi-3.0" },
+    );
     expect(() => toStructural(schema, "spec")).toThrow(/spec\.tags: no structural form for JSON Schema keyword uniqueItems/);
   });
 

@@ -47,7 +47,7 @@ describe("explaining a failed git command", () => {
     ["git@git.example.com: Permission denied (publickey).", key, /^SSH authentication failed: the server refused the key in --git-ssh-key-file/],
     ["git@git.example.com: Permission denied (publickey).", none, /^SSH authentication failed: no key was accepted/],
     ["Host key verification failed.", key, /^SSH host key verification failed/],
-    ["Load key \"/keys/id\": invalid format", key, /^the file of --git-ssh-key-file is missing or is not a private key/],
+    ['Load key "/keys/id": invalid format', key, /^the file of --git-ssh-key-file is missing or is not a private key/],
     ["fatal: couldn't find remote ref main", token, /^$/],
   ])("%s (%o)", (output, has, expected) => {
     expect(explainAuthFailure(output, has)).toMatch(expected);

@@ -13,7 +13,11 @@ const SECRET = "webhook-secret-do-not-log-4711";
 /** Generous: the machine is noisy; what matters is that it happens at all. */
 const BOUND_MS = 15_000;
 
-interface LogLine { level: string; message: string; fields: Record<string, unknown> | undefined }
+interface LogLine {
+  level: string;
+  message: string;
+  fields: Record<string, unknown> | undefined;
+}
 
 const running: { close(): Promise<void> }[] = [];
 const sockets: Socket[] = [];
@@ -25,8 +29,13 @@ afterEach(async () => {
 async function start(limits: Partial<HttpLimits> = {}) {
   const lines: LogLine[] = [];
   const http = await startHttpServer({
-    listen: "127.0.0.1:0", registry: new Registry(), webhookSecret: SECRET, branch: "main", limits,
-    onPush: () => Promise.resolve(), ready: () => Promise.resolve(undefined),
+    listen: "127.0.0.1:0",
+    registry: new Registry(),
+    webhookSecret: SECRET,
+    branch: "main",
+    limits,
+    onPush: () => Promise.resolve(),
+    ready: () => Promise.resolve(undefined),
     log: (level, message, fields) => lines.push({ level, message, fields }),
   });
   running.push(http);
@@ -64,7 +73,7 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
   }
 }
 
-const PARTIAL_BODY = "POST /webhooks/github HTTP/1.1\r\nHost: tideway\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"ref\":";
+const PARTIAL_BODY = 'POST /webhooks/github HTTP/1.1\r\nHost: tideway\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"ref":';
 
 describe("a client that never finishes its request", () => {
   it.each([
@@ -115,9 +124,11 @@ describe("refused webhooks", () => {
     const signature = `sha256=${createHmac("sha256", "not-the-secret").update(body).digest("hex")}`;
     const statuses: number[] = [];
     for (let batch = 0; batch < 10; batch++) {
-      const sent = Array.from({ length: 10 }, (_, i) => batch * 10 + i < 90
-        ? fetch(`${http.url}/webhooks/github`, { method: "POST", body, headers: { "x-github-event": "push", "x-hub-signature-256": signature } })
-        : fetch(`${http.url}/webhooks/gitlab`, { method: "POST", body, headers: { "x-gitlab-token": "wrong-token-1234" } }));
+      const sent = Array.from({ length: 10 }, (_, i) =>
+        batch * 10 + i < 90
+          ? fetch(`${http.url}/webhooks/github`, { method: "POST", body, headers: { "x-github-event": "push", "x-hub-signature-256": signature } })
+          : fetch(`${http.url}/webhooks/gitlab`, { method: "POST", body, headers: { "x-gitlab-token": "wrong-token-1234" } }),
+      );
       for (const response of await Promise.all(sent)) statuses.push(response.status);
     }
     expect(statuses).toEqual(Array.from({ length: 100 }, () => 401));
@@ -129,7 +140,13 @@ describe("refused webhooks", () => {
     expect(warnings()).toHaveLength(2);
     expect(warnings()[1]).toMatchObject({
       message: "webhooks refused",
-      fields: { total: 99, refused: [{ provider: "github", reason: "invalid signature", count: 89 }, { provider: "gitlab", reason: "invalid signature", count: 10 }] },
+      fields: {
+        total: 99,
+        refused: [
+          { provider: "github", reason: "invalid signature", count: 89 },
+          { provider: "gitlab", reason: "invalid signature", count: 10 },
+        ],
+      },
     });
     const logged = JSON.stringify(http.lines);
     for (const secret of [SECRET, signature, signature.slice(7), "wrong-token-1234"]) expect(logged).not.toContain(secret);
@@ -149,8 +166,13 @@ describe("the refusal log", () => {
       expect(lines).toHaveLength(1);
       vi.advanceTimersByTime(60_000);
       expect(lines[1]).toEqual({
-        refused: [{ provider: "generic", reason: "webhook secret not configured", count: 5 }, { provider: "github", reason: "invalid signature", count: 1 }],
-        total: 6, remotes: ["10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"], intervalMs: 60_000,
+        refused: [
+          { provider: "generic", reason: "webhook secret not configured", count: 5 },
+          { provider: "github", reason: "invalid signature", count: 1 },
+        ],
+        total: 6,
+        remotes: ["10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"],
+        intervalMs: 60_000,
       });
       vi.advanceTimersByTime(120_000); // a quiet interval: nothing to write
       expect(lines).toHaveLength(2);

@@ -24,11 +24,7 @@ describe("imports follow the pipeline", () => {
     expect(await refusedImport(file, from)).toBe(true);
   });
 
-  it.each([
-    ["src/analysis/classify.ts"],
-    ["src/controller/reconciler.ts"],
-    ["src/notify/slack-message.ts"],
-  ])("%s reaches the engine only through its facade", async (file) => {
+  it.each([["src/analysis/classify.ts"], ["src/controller/reconciler.ts"], ["src/notify/slack-message.ts"]])("%s reaches the engine only through its facade", async (file) => {
     expect(await refusedImport(file, "../rollout/engine/types.js")).toBe(true);
     expect(await refusedImport(file, "../rollout/engine.js")).toBe(false);
   });

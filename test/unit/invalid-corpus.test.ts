@@ -93,9 +93,7 @@ describe("invalid input made up in the test", () => {
       { path: "rollouts/reviews.yaml", text: validRollout("reviews") },
       { path: "rollouts/copy.yaml", text: `# a copy\n${validRollout("reviews")}` },
     ]);
-    expect(problems.map(formatProblem)).toEqual([
-      'rollouts/copy.yaml:5:9: metadata.name: Rollout "reviews" in namespace "bookinfo" is already defined at rollouts/reviews.yaml:4',
-    ]);
+    expect(problems.map(formatProblem)).toEqual(['rollouts/copy.yaml:5:9: metadata.name: Rollout "reviews" in namespace "bookinfo" is already defined at rollouts/reviews.yaml:4']);
     expect(problems[0]?.rollout).toEqual({ name: "reviews", namespace: "bookinfo" });
     expect(rollouts.map((r) => r.file)).toEqual(["rollouts/reviews.yaml"]);
   });

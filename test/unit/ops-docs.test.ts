@@ -98,7 +98,9 @@ describe("the metrics the operations docs rely on", () => {
   });
 
   it("are told apart from functions, keywords and labels", () => {
-    expect(metricNames('histogram_quantile(0.99, sum by (le, kind) (rate(tideway_reconcile_duration_seconds_bucket{job=~"x"}[$__rate_interval])))')).toEqual(["tideway_reconcile_duration_seconds_bucket"]);
+    expect(metricNames('histogram_quantile(0.99, sum by (le, kind) (rate(tideway_reconcile_duration_seconds_bucket{job=~"x"}[$__rate_interval])))')).toEqual([
+      "tideway_reconcile_duration_seconds_bucket",
+    ]);
     expect(metricNames('absent(up{job=~".*tideway.*"} == 1) or foo_total offset 5m')).toEqual(["up", "foo_total"]);
   });
 });
@@ -124,7 +126,11 @@ describe("the Grafana dashboard", () => {
   });
 
   it("shows every metric the controller exports", () => {
-    const used = new Set(dashboardQueries(dashboard).flatMap(metricNames).map((name) => name.replace(/_(bucket|count|sum)$/, "")));
+    const used = new Set(
+      dashboardQueries(dashboard)
+        .flatMap(metricNames)
+        .map((name) => name.replace(/_(bucket|count|sum)$/, "")),
+    );
     expect([...exportedMetrics().names].filter((name) => !used.has(name))).toEqual([]);
   });
 });
@@ -133,7 +139,9 @@ describe("the Prometheus alert rules", () => {
   const rules = alertRules();
 
   it("are alerts with an expression, a severity and a summary", () => {
-    expect(rules.map((rule) => rule.alert)).toEqual(expect.arrayContaining(["TidewayReleaseStuck", "TidewayReleaseRolledBack", "TidewayAnalysisErrors", "TidewayReconcileErrors", "TidewayTrafficNotApplied", "TidewayControllerDown"]));
+    expect(rules.map((rule) => rule.alert)).toEqual(
+      expect.arrayContaining(["TidewayReleaseStuck", "TidewayReleaseRolledBack", "TidewayAnalysisErrors", "TidewayReconcileErrors", "TidewayTrafficNotApplied", "TidewayControllerDown"]),
+    );
     for (const rule of rules) {
       expect(rule.expr, rule.alert).toMatch(/\S/);
       expect(rule.labels?.severity, rule.alert).toMatch(/^(critical|warning|info)$/);
@@ -179,29 +187,31 @@ describe("the Prometheus alert rules", () => {
       const tests = {
         rule_files: ["alerts.yaml"],
         evaluation_interval: "1m",
-        tests: [{
-          interval: "1m",
-          input_series: [
-            // In flight for 70 minutes: Progressing 30, then Paused 40 (the clock does not restart).
-            { series: `tideway_rollout_phase{${labels}, phase="Progressing"}`, values: "1x30 0x40" },
-            { series: `tideway_rollout_phase{${labels}, phase="Paused"}`, values: "0x30 1x40" },
-            // The first rollback this replica saw: the series appears at 1 after 20 minutes.
-            { series: `tideway_release_events_total{${labels}, kind="rolled-back"}`, values: "_x20 1x50" },
-            // A VirtualService write failing every 5 s.
-            { series: 'tideway_errors_total{job="tideway", instance="a", where="traffic"}', values: "0+12x70" },
-            // The only replica stops answering after 40 minutes.
-            { series: 'up{job="tideway", instance="a"}', values: "1x40 0x30" },
-          ],
-          alert_rule_test: [
-            { eval_time: "50m", alertname: "TidewayReleaseStuck", exp_alerts: [] },
-            { eval_time: "65m", alertname: "TidewayReleaseStuck", exp_alerts: [{ exp_labels: cart }] },
-            { eval_time: "25m", alertname: "TidewayReleaseRolledBack", exp_alerts: [{ exp_labels: cart }] },
-            { eval_time: "40m", alertname: "TidewayReleaseRolledBack", exp_alerts: [] },
-            { eval_time: "10m", alertname: "TidewayTrafficNotApplied", exp_alerts: [{ exp_labels: { severity: "critical", job: "tideway" } }] },
-            { eval_time: "30m", alertname: "TidewayControllerDown", exp_alerts: [] },
-            { eval_time: "50m", alertname: "TidewayControllerDown", exp_alerts: [{ exp_labels: { severity: "critical" } }] },
-          ],
-        }],
+        tests: [
+          {
+            interval: "1m",
+            input_series: [
+              // In flight for 70 minutes: Progressing 30, then Paused 40 (the clock does not restart).
+              { series: `tideway_rollout_phase{${labels}, phase="Progressing"}`, values: "1x30 0x40" },
+              { series: `tideway_rollout_phase{${labels}, phase="Paused"}`, values: "0x30 1x40" },
+              // The first rollback this replica saw: the series appears at 1 after 20 minutes.
+              { series: `tideway_release_events_total{${labels}, kind="rolled-back"}`, values: "_x20 1x50" },
+              // A VirtualService write failing every 5 s.
+              { series: 'tideway_errors_total{job="tideway", instance="a", where="traffic"}', values: "0+12x70" },
+              // The only replica stops answering after 40 minutes.
+              { series: 'up{job="tideway", instance="a"}', values: "1x40 0x30" },
+            ],
+            alert_rule_test: [
+              { eval_time: "50m", alertname: "TidewayReleaseStuck", exp_alerts: [] },
+              { eval_time: "65m", alertname: "TidewayReleaseStuck", exp_alerts: [{ exp_labels: cart }] },
+              { eval_time: "25m", alertname: "TidewayReleaseRolledBack", exp_alerts: [{ exp_labels: cart }] },
+              { eval_time: "40m", alertname: "TidewayReleaseRolledBack", exp_alerts: [] },
+              { eval_time: "10m", alertname: "TidewayTrafficNotApplied", exp_alerts: [{ exp_labels: { severity: "critical", job: "tideway" } }] },
+              { eval_time: "30m", alertname: "TidewayControllerDown", exp_alerts: [] },
+              { eval_time: "50m", alertname: "TidewayControllerDown", exp_alerts: [{ exp_labels: { severity: "critical" } }] },
+            ],
+          },
+        ],
       };
       writeFileSync(join(scratch, "alerts-test.yaml"), stringify(tests));
       const run = (): string => {

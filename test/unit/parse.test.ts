@@ -70,13 +70,7 @@ describe("parsing Rollout files", () => {
     const [parsed] = rollouts;
     expect(parsed).toMatchObject({ file: "rollouts/reviews.yaml", line: 1, column: 1 });
     expect(parsed?.rollout).toMatchObject({ name: "reviews", namespace: "bookinfo" });
-    expect(parsed?.rollout.spec.steps).toEqual([
-      { setWeight: 10 },
-      { pause: "1m" },
-      { setHeaderRoute: { headers: { "x-canary": { exact: "true" } } } },
-      { setWeight: 50 },
-      { pause: {} },
-    ]);
+    expect(parsed?.rollout.spec.steps).toEqual([{ setWeight: 10 }, { pause: "1m" }, { setHeaderRoute: { headers: { "x-canary": { exact: "true" } } } }, { setWeight: 50 }, { pause: {} }]);
     expect(parsed?.rollout.spec.analysis?.metrics.map((m) => m.name)).toEqual(["success-rate", "latency-p99", "checkout-errors"]);
     expect(parsed?.rollout.spec.notifications).toEqual({ slack: { channel: "#deploys" } });
   });
@@ -136,9 +130,7 @@ describe("parsing Rollout files", () => {
 
   it("reports a syntax error in a document that names Tideway's group, once", () => {
     const text = "apiVersion: tideway.io/v1alpha1\nkind: Rollout\nmetadata: { name: reviews\nspec:\n  a: b: c\n";
-    expect(messages(parseRolloutFile("r.yaml", text).problems)).toEqual([
-      "r.yaml:3:11: Flow map in block collection must be sufficiently indented and end with a }",
-    ]);
+    expect(messages(parseRolloutFile("r.yaml", text).problems)).toEqual(["r.yaml:3:11: Flow map in block collection must be sufficiently indented and end with a }"]);
   });
 
   it("keeps checking the other documents of a file when one is broken", () => {
@@ -172,7 +164,7 @@ describe("parsing Rollout files", () => {
   });
 
   it("reports a field and a key that do not fit the path syntax with quotes", () => {
-    const text = rollout("reviews").replace("  name: reviews\n", "  name: reviews\n  labels:\n    app.kubernetes.io/name: 3\n    \"a b\": ok\n  \"odd key\": 1\n");
+    const text = rollout("reviews").replace("  name: reviews\n", '  name: reviews\n  labels:\n    app.kubernetes.io/name: 3\n    "a b": ok\n  "odd key": 1\n');
     expect(messages(parseRolloutFile("r.yaml", text).problems)).toEqual([
       'r.yaml:6:29: metadata.labels["app.kubernetes.io/name"]: expected a string, found a number (3)',
       'r.yaml:8:3: metadata: unknown field "odd key"; expected one of name, namespace, labels, annotations',
@@ -247,10 +239,7 @@ describe("Rollouts defined more than once", () => {
   });
 
   it("can be checked over Rollouts parsed earlier, one file at a time", () => {
-    const cached = [
-      ...parseRolloutFile("b.yaml", `${DEPLOYMENT}---\n${rollout("reviews")}`).rollouts,
-      ...parseRolloutFile("a.yaml", rollout("reviews")).rollouts,
-    ];
+    const cached = [...parseRolloutFile("b.yaml", `${DEPLOYMENT}---\n${rollout("reviews")}`).rollouts, ...parseRolloutFile("a.yaml", rollout("reviews")).rollouts];
     expect(messages(refuseDuplicates(cached).problems)).toEqual(['a.yaml:4:9: metadata.name: Rollout "reviews" in namespace "default" is already defined at b.yaml:11']);
     const withoutNamePositions = cached.map((parsed) => ({ ...parsed, namePosition: undefined }));
     expect(messages(refuseDuplicates(withoutNamePositions).problems)).toEqual(['a.yaml:1:1: metadata.name: Rollout "reviews" in namespace "default" is already defined at b.yaml:8']);
@@ -266,10 +255,7 @@ describe("hostile YAML", () => {
   it("refuses thousands of nested brackets before the YAML parser sees them", () => {
     const text = `${rollout("reviews")}---\nbomb: ${"[".repeat(200_000)}\n---\n${rollout("ratings", "    - setWeight: 150\n")}`;
     const { rollouts, problems } = parseRolloutFile("r.yaml", text);
-    expect(messages(problems)).toEqual([
-      "r.yaml:13:1: document nests deeper than 64 levels",
-      "r.yaml:28:18: spec.steps[1].setWeight: expected an integer from 0 to 100, found 150",
-    ]);
+    expect(messages(problems)).toEqual(["r.yaml:13:1: document nests deeper than 64 levels", "r.yaml:28:18: spec.steps[1].setWeight: expected an integer from 0 to 100, found 150"]);
     expect(rollouts.map((r) => r.rollout.name)).toEqual(["reviews"]);
   });
 
@@ -295,7 +281,7 @@ describe("messages for schemas that have none of their own", () => {
     ["a list of one at most", z.strictObject({ l: z.array(z.string()).max(1) }), { l: ["a", "b"] }, ["l: expected at most 1 item, found 2 items"]],
     ["a pattern", z.strictObject({ s: z.string().regex(/^v\d+$/) }), { s: "two" }, ['s: expected a string matching /^v\\d+$/, found "two"']],
     ["a format", z.strictObject({ s: z.email() }), { s: "nobody" }, ['s: expected a valid email, found "nobody"']],
-    ["a single literal", z.strictObject({ k: z.literal("Rollout") }), { k: 3 }, ["k: expected \"Rollout\", found a number (3)"]],
+    ["a single literal", z.strictObject({ k: z.literal("Rollout") }), { k: 3 }, ['k: expected "Rollout", found a number (3)']],
     ["a union of scalars", z.strictObject({ u: z.union([z.string(), z.number()]) }), { u: true }, ["u: expected a string or a number, found a boolean (true)"]],
     [
       "a union of maps matching none",

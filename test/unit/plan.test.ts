@@ -26,49 +26,73 @@ describe("planRelease", () => {
     {
       name: "takes exactly the pauses when there is no analysis, with no final check",
       spec: spec([{ setWeight: 20 }, { pause: "30s" }, { setWeight: 100 }]),
-      expected: [[1, "20%", 0], [2, "20%", 30_000], [3, "100%", 0]],
+      expected: [
+        [1, "20%", 0],
+        [2, "20%", 30_000],
+        [3, "100%", 0],
+      ],
     },
     {
       name: "makes a pause shorter than the interval wait for the first check",
       spec: spec([{ setWeight: 10 }, { pause: "5s" }], withAnalysis),
-      expected: [[1, "10%", 0], [2, "10%", 15_000]],
+      expected: [
+        [1, "10%", 0],
+        [2, "10%", 15_000],
+      ],
     },
     {
       name: "keeps a pause longer than the interval as it is",
       spec: spec([{ setWeight: 10 }, { pause: { duration: "1m30s" } }], withAnalysis),
-      expected: [[1, "10%", 0], [2, "10%", 90_000]],
+      expected: [
+        [1, "10%", 0],
+        [2, "10%", 90_000],
+      ],
     },
     {
       name: "adds one final check at the last weight when the steps do not end with a pause",
       spec: spec([{ setWeight: 10 }, { pause: "1m" }, { setWeight: 50 }, { pause: "1m" }, { setWeight: 100 }], withAnalysis),
-      expected: [[1, "10%", 0], [2, "10%", 60_000], [3, "50%", 0], [4, "50%", 60_000], [5, "100%", 0], ["final", "100%", 15_000]],
+      expected: [
+        [1, "10%", 0],
+        [2, "10%", 60_000],
+        [3, "50%", 0],
+        [4, "50%", 60_000],
+        [5, "100%", 0],
+        ["final", "100%", 15_000],
+      ],
     },
     {
       name: "uses the default 15s interval when analysis leaves it out",
       spec: spec([{ setWeight: 50 }], { metrics: [{ name: "latency-p99", max: 500 }] }),
-      expected: [[1, "50%", 0], ["final", "50%", 15_000]],
+      expected: [
+        [1, "50%", 0],
+        ["final", "50%", 15_000],
+      ],
     },
     {
       name: "keeps the header route on from its step to the end, without changing the weight",
       spec: spec([{ setWeight: 10 }, { setHeaderRoute: { headers: { "x-canary": { exact: "true" } } } }, { setWeight: 50 }]),
-      expected: [[1, "10%", 0], [2, "10%+h", 0], [3, "50%+h", 0]],
+      expected: [
+        [1, "10%", 0],
+        [2, "10%+h", 0],
+        [3, "50%+h", 0],
+      ],
     },
     {
       name: "marks a manual gate as waiting for a promote",
       spec: spec([{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }], withAnalysis),
-      expected: [[1, "10%", 0], [2, "10%", "promote"], [3, "100%", 0], ["final", "100%", 15_000]],
+      expected: [
+        [1, "10%", 0],
+        [2, "10%", "promote"],
+        [3, "100%", 0],
+        ["final", "100%", 15_000],
+      ],
     },
   ])("$name", ({ spec, expected }) => {
     expect(summary(planRelease(spec))).toEqual(expected);
   });
 
   it("says what each step does in words", () => {
-    const lines = planRelease(spec([
-      { setWeight: 10 },
-      { pause: "1m" },
-      { setHeaderRoute: { headers: { "x-canary": { exact: "true" }, "x-user": { prefix: "qa-" } } } },
-      { pause: {} },
-    ], withAnalysis));
+    const lines = planRelease(spec([{ setWeight: 10 }, { pause: "1m" }, { setHeaderRoute: { headers: { "x-canary": { exact: "true" }, "x-user": { prefix: "qa-" } } } }, { pause: {} }], withAnalysis));
     expect(lines.map((l) => l.action)).toEqual([
       "send 10% of traffic to the canary",
       "pause 1m, checked every 15s",
@@ -111,17 +135,19 @@ describe("tideway plan", () => {
   const run = (...args: string[]) => execFileSync(process.execPath, ["--import", "tsx", "src/main.ts", "plan", ...args], { encoding: "utf8", stdio: "pipe" });
 
   it("prints the plan of rollouts/reviews.yaml, which waits at its manual gate", () => {
-    expect(run("rollouts/reviews.yaml")).toBe([
-      "bookinfo/reviews v2: 5 steps",
-      "STEP  ACTION                                             CANARY              TAKES AT LEAST",
-      "1     send 10% of traffic to the canary                  10%                 immediate",
-      "2     pause 1m, checked every 15s                        10%                 1m",
-      '3     send requests with x-canary: "true" to the canary  10% + header route  immediate',
-      "4     send 50% of traffic to the canary                  50% + header route  immediate",
-      "5     wait for a manual promote, checked every 15s       50% + header route  a promote",
-      "waits for a manual promote at step 5; the other steps take at least 1m",
-      "",
-    ].join("\n"));
+    expect(run("rollouts/reviews.yaml")).toBe(
+      [
+        "bookinfo/reviews v2: 5 steps",
+        "STEP  ACTION                                             CANARY              TAKES AT LEAST",
+        "1     send 10% of traffic to the canary                  10%                 immediate",
+        "2     pause 1m, checked every 15s                        10%                 1m",
+        '3     send requests with x-canary: "true" to the canary  10% + header route  immediate',
+        "4     send 50% of traffic to the canary                  50% + header route  immediate",
+        "5     wait for a manual promote, checked every 15s       50% + header route  a promote",
+        "waits for a manual promote at step 5; the other steps take at least 1m",
+        "",
+      ].join("\n"),
+    );
   });
 
   it("prints what docs/rollout.md shows it printing", () => {
@@ -148,33 +174,40 @@ describe("tideway plan", () => {
   it("exits 1 with file:line:column and the field when a Rollout is invalid, printing no plan", () => {
     const dir = mkdtempSync(join(tmpdir(), "tideway-plan-"));
     const file = join(dir, "reviews.yaml");
-    writeFileSync(file, [
-      "apiVersion: tideway.io/v1alpha1",
-      "kind: Rollout",
-      "metadata: { name: reviews }",
-      "spec:",
-      "  service: reviews",
-      "  version: v2",
-      "  trafficRouting: { istio: { virtualService: { name: reviews } } }",
-      "  steps:",
-      "    - setWeight: 150",
-      "",
-    ].join("\n"));
+    writeFileSync(
+      file,
+      [
+        "apiVersion: tideway.io/v1alpha1",
+        "kind: Rollout",
+        "metadata: { name: reviews }",
+        "spec:",
+        "  service: reviews",
+        "  version: v2",
+        "  trafficRouting: { istio: { virtualService: { name: reviews } } }",
+        "  steps:",
+        "    - setWeight: 150",
+        "",
+      ].join("\n"),
+    );
     try {
-      expect(() => run(file)).toThrow(expect.objectContaining({
-        status: 1,
-        stdout: "",
-        stderr: expect.stringContaining(`${file}:9:18: spec.steps[0].setWeight:`),
-      }));
+      expect(() => run(file)).toThrow(
+        expect.objectContaining({
+          status: 1,
+          stdout: "",
+          stderr: expect.stringContaining(`${file}:9:18: spec.steps[0].setWeight:`),
+        }),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it("exits 1 and names the file when it cannot be read", () => {
-    expect(() => run("rollouts/no-such-file.yaml")).toThrow(expect.objectContaining({
-      status: 1,
-      stderr: expect.stringMatching(/^error: cannot read rollouts\/no-such-file\.yaml: ENOENT/),
-    }));
+    expect(() => run("rollouts/no-such-file.yaml")).toThrow(
+      expect.objectContaining({
+        status: 1,
+        stderr: expect.stringMatching(/^error: cannot read rollouts\/no-such-file\.yaml: ENOENT/),
+      }),
+    );
   });
 });

@@ -133,9 +133,16 @@ let analysis: AnalysisRunner;
 
 function reconciler(): Reconciler {
   return new Reconciler({
-    rollouts: store, traffic: router, analysis: (...args) => analysis(...args), guard: () => Promise.resolve({ error: "no guard here" }), queue: scheduler,
-    events, metrics: new ControllerMetrics(new Registry()), log: pino({ level: "silent" }),
-    notify: async (event) => void notified.push(event), now: () => now,
+    rollouts: store,
+    traffic: router,
+    analysis: (...args) => analysis(...args),
+    guard: () => Promise.resolve({ error: "no guard here" }),
+    queue: scheduler,
+    events,
+    metrics: new ControllerMetrics(new Registry()),
+    log: pino({ level: "silent" }),
+    notify: async (event) => void notified.push(event),
+    now: () => now,
   });
 }
 
@@ -150,10 +157,13 @@ beforeEach(() => {
   now = T0;
   analysis = () => Promise.resolve([{ name: "success-rate", outcome: "pass", value: 1, message: "1 >= 0.99" }]);
   store.put({
-    apiVersion: "tideway.io/v1alpha1", kind: "Rollout",
+    apiVersion: "tideway.io/v1alpha1",
+    kind: "Rollout",
     metadata: { name: "reviews", namespace: "bookinfo", uid: "uid-1", generation: 1 },
     spec: {
-      service: "reviews", version: "v1", trafficRouting: { istio: { virtualService: { name: "reviews" } } },
+      service: "reviews",
+      version: "v1",
+      trafficRouting: { istio: { virtualService: { name: "reviews" } } },
       steps: [{ setWeight: 20 }, { pause: "1m" }],
       analysis: { interval: "15s", metrics: [{ name: "success-rate", min: 0.99 }], guard: { enabled: false } },
     },

@@ -7,7 +7,12 @@ import { redact, userNameSecrets } from "../../src/secrets/redact.js";
 describe("redact", () => {
   it.each([
     { case: "a secret, wherever it appears", text: "token tok-abcdef refused; retry tok-abcdef", secrets: ["tok-abcdef"], expected: "token *** refused; retry ***" },
-    { case: "user:password in a URL, even one not listed", text: "cannot reach https://deploy:pw@git.example.com/acme.git", secrets: [], expected: "cannot reach https://***@git.example.com/acme.git" },
+    {
+      case: "user:password in a URL, even one not listed",
+      text: "cannot reach https://deploy:pw@git.example.com/acme.git",
+      secrets: [],
+      expected: "cannot reach https://***@git.example.com/acme.git",
+    },
     { case: "a token alone in a URL", text: "redis://s3cret@redis:6379 down", secrets: [], expected: "redis://***@redis:6379 down" },
     { case: "a 3-character Redis password", text: "NOAUTH abc rejected", secrets: ["abc"], expected: "NOAUTH *** rejected" },
     { case: "a 1-character secret", text: "key=x", secrets: ["x"], expected: "key=***" },
@@ -27,10 +32,25 @@ describe("redact", () => {
 
 describe("the secrets each adapter scrubs", () => {
   const flags = (overrides: Partial<Parameters<typeof controllerOptions>[0]>): Parameters<typeof controllerOptions>[0] => ({
-    gitUrl: "https://git.example.com/acme/deploys.git", gitBranch: "main", gitPath: ".", gitInterval: "30s", gitCacheDir: "/tmp/tideway-test",
-    gitSourceName: "default", namespace: "tideway", redisUrl: "redis://localhost:6379", queuePrefix: "tideway", listen: ":8080",
-    httpMaxConnections: "256", logLevel: "info", resyncInterval: "5m", prometheusUrl: "http://prometheus:9090", prometheusHeader: [],
-    prometheusTimeout: "10s", prometheusScrapeInterval: "15s", notifyMaxBackoff: "60s", ...overrides,
+    gitUrl: "https://git.example.com/acme/deploys.git",
+    gitBranch: "main",
+    gitPath: ".",
+    gitInterval: "30s",
+    gitCacheDir: "/tmp/tideway-test",
+    gitSourceName: "default",
+    namespace: "tideway",
+    redisUrl: "redis://localhost:6379",
+    queuePrefix: "tideway",
+    listen: ":8080",
+    httpMaxConnections: "256",
+    logLevel: "info",
+    resyncInterval: "5m",
+    prometheusUrl: "http://prometheus:9090",
+    prometheusHeader: [],
+    prometheusTimeout: "10s",
+    prometheusScrapeInterval: "15s",
+    notifyMaxBackoff: "60s",
+    ...overrides,
   });
 
   it("the log scrubs a 3-character Redis password, and a short git user name stays readable", () => {

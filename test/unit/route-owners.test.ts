@@ -20,7 +20,12 @@ const annotated = (value: string) => ({ name: "reviews", annotations: { "team.ex
 
 describe("the routes a Rollout claims", () => {
   it.each<{ case: string; http: Json[]; istio?: Partial<RolloutSpecInput["trafficRouting"]["istio"]>; steps?: RolloutSpecInput["steps"]; claimed: string[] }>([
-    { case: "the routes it names and its default header route", http, istio: { virtualService: { name: "reviews", routes: ["primary", "mobile"] } }, claimed: ["primary", "mobile", "reviews-canary-header"] },
+    {
+      case: "the routes it names and its default header route",
+      http,
+      istio: { virtualService: { name: "reviews", routes: ["primary", "mobile"] } },
+      claimed: ["primary", "mobile", "reviews-canary-header"],
+    },
     { case: "the only route, by its name, when it names none", http: [http[1] ?? null], claimed: ["primary", "reviews-canary-header"] },
     { case: "an only route without a name", http: [{ route: [] }], claimed: ["(unnamed)", "reviews-canary-header"] },
     { case: "the header route its steps name", http: [http[1] ?? null], steps: [{ setHeaderRoute: { name: "beta", headers: { "x-beta": { exact: "1" } } } }], claimed: ["primary", "beta"] },
@@ -45,7 +50,10 @@ describe("the owners recorded on the VirtualService", () => {
 
   it("name the other Rollouts holding any of the routes, with the routes each holds", () => {
     const owners = { primary: "bookinfo/a", "reviews-canary-header": "bookinfo/a", mobile: "bookinfo/c", admin: "bookinfo/b" };
-    expect([...otherOwners(owners, ["primary", "mobile", "reviews-canary-header"], "bookinfo/b")]).toEqual([["bookinfo/a", ["primary", "reviews-canary-header"]], ["bookinfo/c", ["mobile"]]]);
+    expect([...otherOwners(owners, ["primary", "mobile", "reviews-canary-header"], "bookinfo/b")]).toEqual([
+      ["bookinfo/a", ["primary", "reviews-canary-header"]],
+      ["bookinfo/c", ["mobile"]],
+    ]);
     expect([...otherOwners(owners, ["admin"], "bookinfo/b")]).toEqual([]);
   });
 });
@@ -70,7 +78,10 @@ describe("claiming and releasing routes", () => {
 
   it("writes the annotation leaving every other annotation and field as it was, and removes it when nobody owns anything", () => {
     const metadata = { name: "reviews", resourceVersion: "7", annotations: { "team.example.com/owner": "reviews-team" } };
-    expect(withRouteOwners(metadata, { primary: "bookinfo/a" })).toEqual({ ...metadata, annotations: { "team.example.com/owner": "reviews-team", [ROUTE_OWNERS_ANNOTATION]: '{"primary":"bookinfo/a"}' } });
+    expect(withRouteOwners(metadata, { primary: "bookinfo/a" })).toEqual({
+      ...metadata,
+      annotations: { "team.example.com/owner": "reviews-team", [ROUTE_OWNERS_ANNOTATION]: '{"primary":"bookinfo/a"}' },
+    });
     expect(withRouteOwners(annotated("{}"), {})).toEqual({ name: "reviews", annotations: { "team.example.com/owner": "reviews-team" } });
     expect(withRouteOwners({ name: "reviews" }, {})).toEqual({ name: "reviews" });
   });

@@ -31,23 +31,31 @@ describe("two Rollouts of one repository naming the same VirtualService route", 
   it.each<{ case: string; a: Parameters<typeof file>[1]; b: Parameters<typeof file>[1]; problem: string }>([
     {
       case: "the same route listed by both",
-      a: { routes: ["primary"] }, b: { routes: ["mobile", "primary"] },
-      problem: "b.yaml:10:30: spec.trafficRouting.istio.virtualService: route primary of VirtualService reviews is already managed by Rollout bookinfo/a (a.yaml:10): two Rollouts cannot manage one route",
+      a: { routes: ["primary"] },
+      b: { routes: ["mobile", "primary"] },
+      problem:
+        "b.yaml:10:30: spec.trafficRouting.istio.virtualService: route primary of VirtualService reviews is already managed by Rollout bookinfo/a (a.yaml:10): two Rollouts cannot manage one route",
     },
     {
       case: "no routes listed by either (the VirtualService's only route)",
-      a: {}, b: {},
-      problem: "b.yaml:10:30: spec.trafficRouting.istio.virtualService: VirtualService reviews is already managed by Rollout bookinfo/a (a.yaml:10), and a Rollout that lists no routes may manage any of its routes: list distinct routes in both",
+      a: {},
+      b: {},
+      problem:
+        "b.yaml:10:30: spec.trafficRouting.istio.virtualService: VirtualService reviews is already managed by Rollout bookinfo/a (a.yaml:10), and a Rollout that lists no routes may manage any of its routes: list distinct routes in both",
     },
     {
       case: "no routes listed by one",
-      a: { routes: ["primary"] }, b: {},
-      problem: "b.yaml:10:30: spec.trafficRouting.istio.virtualService: VirtualService reviews is already managed by Rollout bookinfo/a (a.yaml:10), and a Rollout that lists no routes may manage any of its routes: list distinct routes in both",
+      a: { routes: ["primary"] },
+      b: {},
+      problem:
+        "b.yaml:10:30: spec.trafficRouting.istio.virtualService: VirtualService reviews is already managed by Rollout bookinfo/a (a.yaml:10), and a Rollout that lists no routes may manage any of its routes: list distinct routes in both",
     },
     {
       case: "distinct routes but one header route name (the same service)",
-      a: { routes: ["primary"] }, b: { routes: ["mobile"] },
-      problem: "b.yaml:10:30: spec.trafficRouting.istio.virtualService: header route reviews-canary-header of VirtualService reviews is already managed by Rollout bookinfo/a (a.yaml:10): give one of them another header route name (setHeaderRoute.name)",
+      a: { routes: ["primary"] },
+      b: { routes: ["mobile"] },
+      problem:
+        "b.yaml:10:30: spec.trafficRouting.istio.virtualService: header route reviews-canary-header of VirtualService reviews is already managed by Rollout bookinfo/a (a.yaml:10): give one of them another header route name (setHeaderRoute.name)",
     },
   ])("refuses the later one for $case, at its virtualService field, naming the first", ({ a, b, problem }) => {
     const { problems, kept, raw } = check({ "a.yaml": file("a", a), "b.yaml": file("b", b) });
@@ -72,8 +80,6 @@ describe("two Rollouts of one repository naming the same VirtualService route", 
   });
 
   it("reports a duplicate name as a duplicate, not as a shared route", () => {
-    expect(check({ "a.yaml": file("a"), "b.yaml": file("a") }).problems).toEqual([
-      'b.yaml:4:9: metadata.name: Rollout "a" in namespace "bookinfo" is already defined at a.yaml:4',
-    ]);
+    expect(check({ "a.yaml": file("a"), "b.yaml": file("a") }).problems).toEqual(['b.yaml:4:9: metadata.name: Rollout "a" in namespace "bookinfo" is already defined at a.yaml:4']);
   });
 });

@@ -17,7 +17,12 @@ function rollout(notifications?: RolloutSpecInput["notifications"]): Rollout {
     version: "v2",
     trafficRouting: { istio: { virtualService: { name: "reviews" } } },
     steps: [{ setWeight: 10 }, { pause: "1m" }, { setWeight: 50 }, { pause: "1m" }, { pause: {} }],
-    analysis: { metrics: [{ name: "success-rate", min: 0.99 }, { name: "latency-p99", max: 500 }] },
+    analysis: {
+      metrics: [
+        { name: "success-rate", min: 0.99 },
+        { name: "latency-p99", max: 500 },
+      ],
+    },
     ...(notifications ? { notifications } : {}),
   });
   return { name: "reviews", namespace: "bookinfo", spec };
@@ -31,7 +36,11 @@ const failing = [
 function event(id: number, kind: ReleaseEventKind, message: string, details: ReleaseEvent["details"] = {}, severity: ReleaseEvent["severity"] = "normal"): ReleaseEvent {
   const inRelease = !["adopted", "command-ignored", "traffic-failed", "refused"].includes(kind);
   return {
-    id: String(id), kind, severity, message, details,
+    id: String(id),
+    kind,
+    severity,
+    message,
+    details,
     rollout: { name: "reviews", namespace: "bookinfo" },
     version: kind === "adopted" ? "v1" : "v2",
     stableVersion: "v1",
@@ -57,12 +66,22 @@ const CASES: Record<ReleaseEventKind, Case> = {
     shows: [":x: *success-rate*: `0.91` (min 0.99): 0.91 < 0.99", ":white_check_mark: *latency-p99*: `212.5` (max 500)"],
   },
   "check-inconclusive": {
-    event: event(5, "check-inconclusive", "reviews v2: check inconclusive: success-rate 12 requests < 20", { step: "1/5", weight: 10, results: [{ name: "success-rate", outcome: "inconclusive", value: null, message: "12 requests < 20" }] }),
+    event: event(5, "check-inconclusive", "reviews v2: check inconclusive: success-rate 12 requests < 20", {
+      step: "1/5",
+      weight: 10,
+      results: [{ name: "success-rate", outcome: "inconclusive", value: null, message: "12 requests < 20" }],
+    }),
     text: "reviews v2: check inconclusive",
     shows: [":grey_question: *success-rate*: no data (min 0.99): 12 requests < 20"],
   },
   "check-error": {
-    event: event(6, "check-error", "reviews v2: analysis error: success-rate prometheus unreachable", { step: "1/5", weight: 10, results: [{ name: "success-rate", outcome: "error", value: null, message: "prometheus unreachable" }] }, "warning"),
+    event: event(
+      6,
+      "check-error",
+      "reviews v2: analysis error: success-rate prometheus unreachable",
+      { step: "1/5", weight: 10, results: [{ name: "success-rate", outcome: "error", value: null, message: "prometheus unreachable" }] },
+      "warning",
+    ),
     text: "reviews v2: analysis error",
     shows: [":warning: *success-rate*: no data (min 0.99): prometheus unreachable"],
   },
@@ -72,7 +91,7 @@ const CASES: Record<ReleaseEventKind, Case> = {
     shows: [
       "kubectl annotate rollout reviews -n bookinfo tideway.io/promote=step",
       "tideway promote reviews -n bookinfo",
-      "kubectl annotate rollout reviews -n bookinfo tideway.io/abort=\"stopped by hand\"",
+      'kubectl annotate rollout reviews -n bookinfo tideway.io/abort="stopped by hand"',
       "tideway abort reviews -n bookinfo",
       "▰▰▰▰▰ 5/5",
     ],
@@ -90,12 +109,24 @@ const CASES: Record<ReleaseEventKind, Case> = {
     shows: ["*Reason*\nbad latency by alice", "*By*\nalice"],
   },
   superseded: { event: event(12, "superseded", "reviews v2 superseded: v3 committed; 100% to v1", { reason: "v3 committed" }), text: "reviews v2 superseded", shows: ["*Reason*\nv3 committed"] },
-  reverted: { event: event(13, "reverted", "reviews v2 reverted: spec.version is v1 again; 100% to v1", { reason: "spec.version is v1 again" }), text: "reviews v2 reverted", shows: ["*Reason*\nspec.version is v1 again"] },
+  reverted: {
+    event: event(13, "reverted", "reviews v2 reverted: spec.version is v1 again; 100% to v1", { reason: "spec.version is v1 again" }),
+    text: "reviews v2 reverted",
+    shows: ["*Reason*\nspec.version is v1 again"],
+  },
   removed: { event: event(14, "removed", "reviews v2 removed: deleted from git; 100% to v1", { reason: "deleted from git" }), text: "reviews v2 removed", shows: ["removed from git"] },
   retried: { event: event(15, "retried", "reviews v2: retry requested by alice"), text: "reviews v2: retry requested", shows: [] },
-  held: { event: event(16, "held", "reviews v2: not started, held aborted in git (known bad build)", { reason: "known bad build" }, "warning"), text: "reviews v2: not started", shows: ["*Reason*\nknown bad build"] },
+  held: {
+    event: event(16, "held", "reviews v2: not started, held aborted in git (known bad build)", { reason: "known bad build" }, "warning"),
+    text: "reviews v2: not started",
+    shows: ["*Reason*\nknown bad build"],
+  },
   "command-ignored": { event: event(17, "command-ignored", "reviews: retry ignored: nothing to retry", { command: "retry" }), text: "reviews: retry ignored", shows: ["*Command*\n`retry`"] },
-  "traffic-failed": { event: event(18, "traffic-failed", "reviews: traffic not applied: VirtualService reviews not found", {}, "warning"), text: "reviews: traffic not applied", shows: ["VirtualService reviews not found"] },
+  "traffic-failed": {
+    event: event(18, "traffic-failed", "reviews: traffic not applied: VirtualService reviews not found", {}, "warning"),
+    text: "reviews: traffic not applied",
+    shows: ["VirtualService reviews not found"],
+  },
   refused: {
     event: event(20, "refused", "reviews: refused: route primary of VirtualService reviews is managed by Rollout bookinfo/reviews-a: name another route", { owner: "bookinfo/reviews-a" }, "warning"),
     text: "reviews: refused: route primary of VirtualService reviews is managed by Rollout bookinfo/reviews-a",
@@ -110,7 +141,7 @@ function shown(text: string): string {
 
 /** Every piece of text in the blocks, joined: what a person would read. */
 function blockText(message: SlackMessage): string {
-  return shown(JSON.stringify(message.blocks).replace(/\\n/g, "\n").replace(/\\"/g, "\""));
+  return shown(JSON.stringify(message.blocks).replace(/\\n/g, "\n").replace(/\\"/g, '"'));
 }
 
 describe("a Slack message for each kind of release event", () => {
@@ -132,7 +163,10 @@ describe("a Slack message for each kind of release event", () => {
     const message = slackMessage(CASES.step.event, {});
     expect(message.blocks).toContainEqual({
       type: "section",
-      fields: [{ type: "mrkdwn", text: "*Progress*\n▰▰▱▱▱ 2/5" }, { type: "mrkdwn", text: "*Canary weight*\n50%" }],
+      fields: [
+        { type: "mrkdwn", text: "*Progress*\n▰▰▱▱▱ 2/5" },
+        { type: "mrkdwn", text: "*Canary weight*\n50%" },
+      ],
     });
   });
 
@@ -191,7 +225,12 @@ describe("a Slack message for a problem of the git sync", () => {
     expect(shown(message.text)).toBe("rollouts/reviews.yaml:12:7: spec.steps[0].setWeight: expected a number <= 100, found 150");
     expect(message.blocks[0]).toEqual({ type: "header", text: { type: "plain_text", text: ":no_entry: reviews: invalid Rollout in git", emoji: true } });
     const readable = blockText(message);
-    for (const fragment of ["*Rollout*\n`reviews` in `bookinfo`", "`rollouts/reviews.yaml:12:7` `spec.steps[0].setWeight`", "> expected a number <= 100, found 150", "commit `1a2b3c4` by Ann Example · add ratings"]) {
+    for (const fragment of [
+      "*Rollout*\n`reviews` in `bookinfo`",
+      "`rollouts/reviews.yaml:12:7` `spec.steps[0].setWeight`",
+      "> expected a number <= 100, found 150",
+      "commit `1a2b3c4` by Ann Example · add ratings",
+    ]) {
       expect(readable).toContain(fragment);
     }
   });
@@ -210,7 +249,11 @@ describe("a Slack message for a problem of the git sync", () => {
   });
 
   it("has an id derived from the problem: the same problem, the same id, at any commit", () => {
-    const later = invalidFileEvent({ file: "rollouts/reviews.yaml", line: 12, column: 7, path: "spec.steps[0].setWeight", message: "expected a number <= 100, found 150", rollout: { name: "reviews", namespace: "bookinfo" } }, { sha: "ffff" }, "tideway");
+    const later = invalidFileEvent(
+      { file: "rollouts/reviews.yaml", line: 12, column: 7, path: "spec.steps[0].setWeight", message: "expected a number <= 100, found 150", rollout: { name: "reviews", namespace: "bookinfo" } },
+      { sha: "ffff" },
+      "tideway",
+    );
     expect(later.id).toBe(badFile.id);
     expect(badFile.id).toMatch(/^invalid-[0-9a-f]{16}$/);
     expect(unsigned.id).toBe(`unverified-${commit.sha}`);

@@ -11,7 +11,10 @@ describe("the LAST ANALYSIS column", () => {
     expect(lastAnalysis(sim.status, sim.now)).toBe("success-rate 1 (pass)");
     const release = sim.status!.release!;
     sim.observe({
-      type: "analysis", releaseId: release.id, stepIndex: release.stepIndex, scheduledFor: Date.parse(release.nextAnalysisAt!),
+      type: "analysis",
+      releaseId: release.id,
+      stepIndex: release.stepIndex,
+      scheduledFor: Date.parse(release.nextAnalysisAt!),
       results: [{ name: "success-rate", outcome: "error", value: null, message: "no answer from prometheus:9090 within 10000 ms" }],
     });
     expect(lastAnalysis(sim.status, sim.now)).toBe("success-rate - (error: no answer from prometheus:9090 within 10000 ms)");

@@ -89,7 +89,8 @@ describe("tideway validate", () => {
     expect(await run(["rollouts"])).toEqual({
       code: 1,
       stdout: "2 files, 1 Rollout, 1 problem\n",
-      stderr: "rollouts/shadow.yaml:10:23: spec.trafficRouting.istio.virtualService: VirtualService reviews is already managed by Rollout default/reviews (rollouts/reviews.yaml:10), and a Rollout that lists no routes may manage any of its routes: list distinct routes in both\n",
+      stderr:
+        "rollouts/shadow.yaml:10:23: spec.trafficRouting.istio.virtualService: VirtualService reviews is already managed by Rollout default/reviews (rollouts/reviews.yaml:10), and a Rollout that lists no routes may manage any of its routes: list distinct routes in both\n",
     });
   });
 
@@ -97,11 +98,7 @@ describe("tideway validate", () => {
     tree({ "a/reviews.yaml": rollout("reviews"), "b/reviews.yaml": rollout("reviews") });
     const result = await run(["a", "b", "a/reviews.yaml", "missing.yaml"]);
     expect(result.stderr).toBe(
-      [
-        "missing.yaml:1:1: no such file or directory",
-        'b/reviews.yaml:4:9: metadata.name: Rollout "reviews" in namespace "default" is already defined at a/reviews.yaml:4',
-        "",
-      ].join("\n"),
+      ["missing.yaml:1:1: no such file or directory", 'b/reviews.yaml:4:9: metadata.name: Rollout "reviews" in namespace "default" is already defined at a/reviews.yaml:4', ""].join("\n"),
     );
     expect(result.stdout).toBe("2 files, 1 Rollout, 2 problems\n");
     expect(result.code).toBe(1);

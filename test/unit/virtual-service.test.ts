@@ -55,14 +55,18 @@ describe("routing a single-route VirtualService", () => {
   });
 
   it("keeps the fields of a managed destination other than its weight", () => {
-    const rich: Json[] = [{ name: "primary", route: [{ destination: { host: "reviews.bookinfo.svc.cluster.local", subset: "v1", port: { number: 9080 } }, headers: { request: { set: { x: "1" } } } }] }];
-    expect(routeTraffic(rich, rollout(), { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 30 }, HEADER)).toEqual([{
-      name: "primary",
-      route: [
-        { destination: { host: "reviews.bookinfo.svc.cluster.local", subset: "v1", port: { number: 9080 } }, headers: { request: { set: { x: "1" } } }, weight: 70 },
-        { destination: { host: "reviews.bookinfo.svc.cluster.local", subset: "v2", port: { number: 9080 } }, headers: { request: { set: { x: "1" } } }, weight: 30 },
-      ],
-    }]);
+    const rich: Json[] = [
+      { name: "primary", route: [{ destination: { host: "reviews.bookinfo.svc.cluster.local", subset: "v1", port: { number: 9080 } }, headers: { request: { set: { x: "1" } } } }] },
+    ];
+    expect(routeTraffic(rich, rollout(), { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 30 }, HEADER)).toEqual([
+      {
+        name: "primary",
+        route: [
+          { destination: { host: "reviews.bookinfo.svc.cluster.local", subset: "v1", port: { number: 9080 } }, headers: { request: { set: { x: "1" } } }, weight: 70 },
+          { destination: { host: "reviews.bookinfo.svc.cluster.local", subset: "v2", port: { number: 9080 } }, headers: { request: { set: { x: "1" } } }, weight: 30 },
+        ],
+      },
+    ]);
   });
 });
 
@@ -113,7 +117,12 @@ describe("host-per-version routing", () => {
   it("routes to one host per version", () => {
     const http: Json[] = [{ route: [{ destination: { host: "reviews-v1" } }] }];
     expect(routeTraffic(http, byHost, { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 25 }, HEADER)).toEqual([
-      { route: [{ destination: { host: "reviews-v1" }, weight: 75 }, { destination: { host: "reviews-v2" }, weight: 25 }] },
+      {
+        route: [
+          { destination: { host: "reviews-v1" }, weight: 75 },
+          { destination: { host: "reviews-v2" }, weight: 25 },
+        ],
+      },
     ]);
   });
 });

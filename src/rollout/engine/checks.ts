@@ -20,11 +20,7 @@ const COUNTER = { pass: "passed", fail: "failed", inconclusive: "inconclusive", 
 /** True when status is waiting for exactly this analysis run (not stale, not a duplicate). */
 export function awaitsAnalysis(release: ReleaseStatus | undefined, run: { releaseId: number; stepIndex: number; scheduledFor: number }): release is ReleaseStatus {
   return (
-    release !== undefined &&
-    release.id === run.releaseId &&
-    release.stepIndex === run.stepIndex &&
-    release.nextAnalysisAt !== undefined &&
-    Date.parse(release.nextAnalysisAt) === run.scheduledFor
+    release !== undefined && release.id === run.releaseId && release.stepIndex === run.stepIndex && release.nextAnalysisAt !== undefined && Date.parse(release.nextAnalysisAt) === run.scheduledFor
   );
 }
 

@@ -25,9 +25,10 @@ export function decide(rollout: Rollout, status: RolloutStatus | undefined, obse
 /** The Valid condition mirrors the git side's verdict on the Rollout's file (Rollout.invalidFile). */
 function validity(rollout: Rollout, conditions: RolloutStatus["conditions"], now: number): RolloutStatus["conditions"] {
   const invalid = rollout.invalidFile;
-  const condition = invalid === undefined
-    ? { type: "Valid", status: "True" as const, reason: "Valid", message: "the Rollout in git is valid" }
-    : { type: "Valid", status: "False" as const, reason: "InvalidFile", message: invalid };
+  const condition =
+    invalid === undefined
+      ? { type: "Valid", status: "True" as const, reason: "Valid", message: "the Rollout in git is valid" }
+      : { type: "Valid", status: "False" as const, reason: "InvalidFile", message: invalid };
   const existing = conditions.find((c) => c.type === "Valid");
   if (existing && existing.status === condition.status && existing.message === condition.message && existing.reason === condition.reason) return conditions;
   return withCondition(conditions, condition, new Date(now).toISOString());
@@ -89,7 +90,18 @@ function adopt(rollout: Rollout, now: number, liveVersion: string | undefined, r
   const iso = new Date(now).toISOString();
   const frozen = refused?.release;
   const history = frozen
-    ? [...(refused?.history ?? []), { id: frozen.id, version: frozen.version, fromVersion: refused?.stableVersion ?? stable, outcome: "superseded" as const, reason: "stopped while another Rollout managed the route", startedAt: frozen.startedAt, finishedAt: iso }]
+    ? [
+        ...(refused?.history ?? []),
+        {
+          id: frozen.id,
+          version: frozen.version,
+          fromVersion: refused?.stableVersion ?? stable,
+          outcome: "superseded" as const,
+          reason: "stopped while another Rollout managed the route",
+          startedAt: frozen.startedAt,
+          finishedAt: iso,
+        },
+      ]
     : (refused?.history ?? []);
   return {
     phase: "Healthy",
@@ -143,7 +155,10 @@ function startOrHold(draft: Draft, version: string, held: string | undefined): v
   const status = draft.status;
   status.phase = "Aborted";
   status.canaryVersion = version;
-  status.history = [...status.history, { id: status.releaseCount + 1, version, fromVersion: status.stableVersion, outcome: "aborted" as const, reason: `held aborted in git: ${held}`, startedAt: draft.iso, finishedAt: draft.iso }].slice(-HISTORY_LIMIT);
+  status.history = [
+    ...status.history,
+    { id: status.releaseCount + 1, version, fromVersion: status.stableVersion, outcome: "aborted" as const, reason: `held aborted in git: ${held}`, startedAt: draft.iso, finishedAt: draft.iso },
+  ].slice(-HISTORY_LIMIT);
   status.releaseCount += 1;
   draft.setCondition("Progressing", "False", "Aborted", `held aborted in git: ${held}`);
   draft.notify("held", `${draft.rollout.name} ${version}: not started, held aborted in git (${held})`, { reason: held }, "warning");

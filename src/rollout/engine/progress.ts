@@ -128,7 +128,12 @@ export function pauseRelease(draft: Draft, reason: NonNullable<ReleaseStatus["pa
   draft.status.phase = "Paused";
   release.pausedAt ??= draft.iso;
   release.pauseReason = reason;
-  draft.notify("paused", `${draft.rollout.name} ${release.version}: paused, ${message}`, { reason, step: draft.stepLabel(release.stepIndex) }, reason === "gate" || reason === "manual" ? "normal" : "warning");
+  draft.notify(
+    "paused",
+    `${draft.rollout.name} ${release.version}: paused, ${message}`,
+    { reason, step: draft.stepLabel(release.stepIndex) },
+    reason === "gate" || reason === "manual" ? "normal" : "warning",
+  );
   summarize(draft);
 }
 
@@ -209,7 +214,8 @@ export function summarize(draft: Draft): void {
     const notApplied = trafficFailure(draft);
     const traffic = notApplied === undefined ? "" : `; traffic not applied (retrying): ${notApplied}`;
     if (status.phase === "Healthy") status.message = notApplied === undefined ? `${status.stableVersion} is stable: 100% of traffic` : `${status.stableVersion} is stable${traffic}`;
-    else status.message = `${status.canaryVersion ?? ""} ${status.phase === "Aborted" ? "aborted" : "rolled back"}: ${lastReason(draft)}; ${notApplied === undefined ? `100% to ${status.stableVersion}` : `sending 100% to ${status.stableVersion}${traffic}`}`;
+    else
+      status.message = `${status.canaryVersion ?? ""} ${status.phase === "Aborted" ? "aborted" : "rolled back"}: ${lastReason(draft)}; ${notApplied === undefined ? `100% to ${status.stableVersion}` : `sending 100% to ${status.stableVersion}${traffic}`}`;
     return;
   }
   status.canaryWeight = release.canaryWeight;

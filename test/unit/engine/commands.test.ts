@@ -137,12 +137,7 @@ describe("tideway.io/pause and tideway.io/resume", () => {
     sim.release("v2");
     sim.command("pause");
     sim.command("pause");
-    expect(sim.status?.commands.map((c) => c.result)).toEqual([
-      "ignored: no release in flight",
-      "ignored: nothing is paused",
-      "paused at step 2/4",
-      "ignored: already paused",
-    ]);
+    expect(sim.status?.commands.map((c) => c.result)).toEqual(["ignored: no release in flight", "ignored: nothing is paused", "paused at step 2/4", "ignored: already paused"]);
   });
 });
 

@@ -154,7 +154,10 @@ describe("stale analysis results", () => {
     sim.release("v2");
     const release = sim.status!.release!;
     const observation = {
-      type: "analysis" as const, releaseId: release.id, stepIndex: release.stepIndex, scheduledFor: Date.parse(release.nextAnalysisAt!),
+      type: "analysis" as const,
+      releaseId: release.id,
+      stepIndex: release.stepIndex,
+      scheduledFor: Date.parse(release.nextAnalysisAt!),
       results: [{ name: "success-rate", outcome: "fail" as const, value: 0.1, message: "0.1 < 0.99" }],
     };
     sim.observe(observation);

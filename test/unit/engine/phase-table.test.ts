@@ -51,14 +51,18 @@ function analysis(outcome: "pass" | "fail" | "inconclusive" | "error"): Event {
   };
 }
 
-const command = (name: "abort" | "promote" | "pause" | "resume" | "retry", value = ""): Event => () => ({
-  observation: { type: "command", command: name, value, source: "annotation", user: "alice" },
-});
+const command =
+  (name: "abort" | "promote" | "pause" | "resume" | "retry", value = ""): Event =>
+  () => ({
+    observation: { type: "command", command: name, value, source: "annotation", user: "alice" },
+  });
 
-const traffic = (applied: boolean): Event => (sim) => {
-  const wanted = sim.status ? desiredTraffic(sim.rollout, sim.status) : { stableVersion: "v1", canaryWeight: 0 };
-  return { observation: applied ? { type: "traffic", traffic: wanted, applied: true } : { type: "traffic", traffic: wanted, applied: false, error: "503" } };
-};
+const traffic =
+  (applied: boolean): Event =>
+  (sim) => {
+    const wanted = sim.status ? desiredTraffic(sim.rollout, sim.status) : { stableVersion: "v1", canaryWeight: 0 };
+    return { observation: applied ? { type: "traffic", traffic: wanted, applied: true } : { type: "traffic", traffic: wanted, applied: false, error: "503" } };
+  };
 
 const EVENTS: Record<string, Event> = {
   "spec synced, same version": () => ({ observation: { type: "specChanged" } }),
@@ -80,32 +84,35 @@ const EVENTS: Record<string, Event> = {
 };
 
 type Outcome = Phase | "unmanaged";
-const H = "Healthy", P = "Progressing", Z = "Paused", R = "RolledBack", A = "Aborted", U = "unmanaged";
+const H = "Healthy",
+  P = "Progressing",
+  Z = "Paused",
+  R = "RolledBack",
+  A = "Aborted",
+  U = "unmanaged";
 
 /** The phase after each event, for each starting state (columns in STATES order). */
 const EXPECTED: Record<string, Outcome[]> = {
   //                                unseen Healthy Progr. Gate Manual RolledBack Aborted
-  "spec synced, same version":     [H, H, P, Z, Z, R, A],
-  "spec synced, new version v9":   [H, P, P, P, P, P, P],
-  tick:                            [H, H, P, Z, Z, R, A],
-  "analysis pass":                 [H, H, P, Z, Z, R, A],
-  "analysis fail":                 [H, H, R, R, R, R, A],
-  "analysis inconclusive":         [H, H, P, Z, Z, R, A],
-  "analysis error":                [H, H, P, Z, Z, R, A],
-  abort:                           [H, H, A, A, A, R, A],
-  "promote step":                  [H, H, Z, P, Z, R, A], // step 2 ends; step 3 is a manual gate
-  "promote full":                  [H, H, H, H, H, R, A],
-  pause:                           [H, H, Z, Z, Z, R, A],
-  resume:                          [H, H, P, P, P, R, A],
-  retry:                           [H, H, P, Z, Z, P, P],
-  "traffic applied":               [H, H, P, Z, Z, R, A],
-  "traffic failed":                [H, H, P, Z, Z, R, A],
-  removed:                         [U, U, U, U, U, U, U],
+  "spec synced, same version": [H, H, P, Z, Z, R, A],
+  "spec synced, new version v9": [H, P, P, P, P, P, P],
+  tick: [H, H, P, Z, Z, R, A],
+  "analysis pass": [H, H, P, Z, Z, R, A],
+  "analysis fail": [H, H, R, R, R, R, A],
+  "analysis inconclusive": [H, H, P, Z, Z, R, A],
+  "analysis error": [H, H, P, Z, Z, R, A],
+  abort: [H, H, A, A, A, R, A],
+  "promote step": [H, H, Z, P, Z, R, A], // step 2 ends; step 3 is a manual gate
+  "promote full": [H, H, H, H, H, R, A],
+  pause: [H, H, Z, Z, Z, R, A],
+  resume: [H, H, P, P, P, R, A],
+  retry: [H, H, P, Z, Z, P, P],
+  "traffic applied": [H, H, P, Z, Z, R, A],
+  "traffic failed": [H, H, P, Z, Z, R, A],
+  removed: [U, U, U, U, U, U, U],
 };
 
-const cases = Object.entries(EXPECTED).flatMap(([event, outcomes]) =>
-  Object.keys(STATES).map((state, column) => ({ state, event, expected: outcomes[column] as Outcome })),
-);
+const cases = Object.entries(EXPECTED).flatMap(([event, outcomes]) => Object.keys(STATES).map((state, column) => ({ state, event, expected: outcomes[column] as Outcome })));
 
 describe("every phase x every observation", () => {
   it.each(cases)("$state + $event -> $expected", ({ state, event, expected }) => {

@@ -69,7 +69,9 @@ interface Step {
 function play(shape: RolloutShape, actions: Action[]): Step[] {
   let rollout = makeRollout({
     steps: shape.steps,
-    analysis: shape.analysed ? { interval: "15s", failureLimit: shape.failureLimit, inconclusiveLimit: 1, errorLimit: 1, onInconclusive: shape.onInconclusive, metrics: [{ name: "success-rate", min: 0.99 }] } : undefined,
+    analysis: shape.analysed
+      ? { interval: "15s", failureLimit: shape.failureLimit, inconclusiveLimit: 1, errorLimit: 1, onInconclusive: shape.onInconclusive, metrics: [{ name: "success-rate", min: 0.99 }] }
+      : undefined,
   });
   let status: RolloutStatus | undefined;
   let now = T0;
@@ -134,21 +136,24 @@ const counted = { numRuns: 300, seed: 20261126 };
 
 describe("engine invariants over random releases", () => {
   it("weights are integers in 0..100 and stable + canary = 100, in status and in every traffic request", () => {
-    fc.assert(fc.property(rolloutShape, fc.array(action, { maxLength: 60 }), (shape, actions) => {
-      for (const { decision, rollout } of play(shape, actions)) {
-        for (const effect of decision.effects) {
-          if (effect.type !== "setTraffic") continue;
-          const w = effect.traffic.canaryWeight;
-          expect(Number.isInteger(w) && w >= 0 && w <= 100).toBe(true);
-          if (effect.traffic.canaryVersion === undefined) expect(w).toBe(0);
+    fc.assert(
+      fc.property(rolloutShape, fc.array(action, { maxLength: 60 }), (shape, actions) => {
+        for (const { decision, rollout } of play(shape, actions)) {
+          for (const effect of decision.effects) {
+            if (effect.type !== "setTraffic") continue;
+            const w = effect.traffic.canaryWeight;
+            expect(Number.isInteger(w) && w >= 0 && w <= 100).toBe(true);
+            if (effect.traffic.canaryVersion === undefined) expect(w).toBe(0);
+          }
+          if (decision.status) {
+            const wanted = desiredTraffic(rollout, decision.status);
+            expect(Number.isInteger(wanted.canaryWeight) && wanted.canaryWeight >= 0 && wanted.canaryWeight <= 100).toBe(true);
+            expect(decision.status.canaryWeight).toBe(wanted.canaryWeight);
+          }
         }
-        if (decision.status) {
-          const wanted = desiredTraffic(rollout, decision.status);
-          expect(Number.isInteger(wanted.canaryWeight) && wanted.canaryWeight >= 0 && wanted.canaryWeight <= 100).toBe(true);
-          expect(decision.status.canaryWeight).toBe(wanted.canaryWeight);
-        }
-      }
-    }), runs);
+      }),
+      runs,
+    );
   });
 
   it("nothing is promoted without a passing check in the current step, unless a person promotes it", () => {
@@ -194,14 +199,17 @@ describe("engine invariants over random releases", () => {
 
   // What the engine decides, not just that it decides it consistently, is pinned by recorded.test.ts.
   it("same input, same output; the input is never changed; the output is a valid status", () => {
-    fc.assert(fc.property(rolloutShape, fc.array(action, { maxLength: 40 }), (shape, actions) => {
-      for (const { before, observation, decision, rollout } of play(shape, actions)) {
-        const frozen = JSON.stringify(before);
-        const again = decide(rollout, before, observation, Date.parse(decision.status?.conditions[0]?.lastTransitionTime ?? "") || T0);
-        expect(JSON.stringify(before)).toBe(frozen);
-        expect(again).toEqual(decide(rollout, before, observation, Date.parse(decision.status?.conditions[0]?.lastTransitionTime ?? "") || T0));
-        if (decision.status) expect(RolloutStatusSchema.safeParse(decision.status).error).toBeUndefined();
-      }
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(rolloutShape, fc.array(action, { maxLength: 40 }), (shape, actions) => {
+        for (const { before, observation, decision, rollout } of play(shape, actions)) {
+          const frozen = JSON.stringify(before);
+          const again = decide(rollout, before, observation, Date.parse(decision.status?.conditions[0]?.lastTransitionTime ?? "") || T0);
+          expect(JSON.stringify(before)).toBe(frozen);
+          expect(again).toEqual(decide(rollout, before, observation, Date.parse(decision.status?.conditions[0]?.lastTransitionTime ?? "") || T0));
+          if (decision.status) expect(RolloutStatusSchema.safeParse(decision.status).error).toBeUndefined();
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -17,7 +17,9 @@ describe("a Rollout whose route another Rollout manages", () => {
   it("is Refused on first sighting: nothing adopted, no traffic asked for, told once as a warning", () => {
     const decision = decide(rollout, undefined, { type: "specChanged", liveVersion: "v2", routeConflict: conflict }, T0);
     expect(decision.status).toMatchObject({ phase: "Refused", stableVersion: "", message: `refused: ${conflict.message}` });
-    expect(decision.status?.conditions.filter((c) => c.type !== "Valid")).toEqual([{ type: "TrafficApplied", status: "False", reason: "RouteOwnedByOther", message: conflict.message, lastTransitionTime: new Date(T0).toISOString() }]);
+    expect(decision.status?.conditions.filter((c) => c.type !== "Valid")).toEqual([
+      { type: "TrafficApplied", status: "False", reason: "RouteOwnedByOther", message: conflict.message, lastTransitionTime: new Date(T0).toISOString() },
+    ]);
     expect(kinds(decision)).toEqual(["refused"]);
     expect(decision.effects[0]).toMatchObject({ event: { severity: "warning", message: `reviews-b: refused: ${conflict.message}`, details: { owner: "bookinfo/reviews-a" } } });
     expect(decision.requeueAt).toBe(T0 + ROUTE_RECHECK_MS);

@@ -37,7 +37,10 @@ describe("status.message", () => {
     sim.release("v2");
     const release = sim.status!.release!;
     sim.observe({
-      type: "analysis", releaseId: release.id, stepIndex: release.stepIndex, scheduledFor: Date.parse(release.nextAnalysisAt!),
+      type: "analysis",
+      releaseId: release.id,
+      stepIndex: release.stepIndex,
+      scheduledFor: Date.parse(release.nextAnalysisAt!),
       results: [{ name: "success-rate", outcome: "error", value: null, message: "no answer from prometheus:9090 within 10000 ms" }],
     });
     expect(sim.status?.message).toBe("v2 at 10%, step 2/4: pause 1m, 0 passing checks; last check success-rate error: no answer from prometheus:9090 within 10000 ms");
