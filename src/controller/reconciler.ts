@@ -61,10 +61,12 @@ const MAX_PASSES = 6;
 
 type TrafficReport = Extract<Observation, { type: "traffic" }>;
 
-/** What one pass hands the next: how the traffic it drove went, and the announcements it made. */
+/** What one pass hands the next: how the traffic it drove went, the announcements it made, the object as it last saw it. */
 interface Carried {
   traffic?: TrafficReport;
   announced: ReadonlySet<string>;
+  /** Read or written just now: the next pass starts from it instead of reading again (a change by anyone else fails its write with 409). */
+  object?: RolloutObject;
 }
 
 interface Observed {
@@ -165,7 +167,7 @@ export class Reconciler {
     const { rollouts, log } = this.deps;
     let object: RolloutObject;
     try {
-      object = await rollouts.get(job.namespace, job.name);
+      object = carried.object ?? (await rollouts.get(job.namespace, job.name));
     } catch (error) {
       if (isNotFound(error)) {
         this.deps.metrics.forget(job.namespace, job.name);
@@ -290,10 +292,13 @@ export class Reconciler {
       // Nothing else will write status soon: clear the outbox whose announcements are made.
       object = await this.persist(object, rollout, next, []);
     }
+    const carry = { ...(report ? { traffic: report } : {}), announced };
+    // Another pass follows anyway: it starts from the object as this one left it.
+    if (news || reread) return { again: true, ...readVersion(object), carried: { ...carry, object } };
     const latest = await this.deps.rollouts.get(rollout.namespace, rollout.name).catch(() => object);
     const moved = latest.metadata.resourceVersion !== object.metadata.resourceVersion;
     // The version acted on, not `latest`: a change after it must still be compared by the queue.
-    return { again: news || reread || moved, ...readVersion(object), carried: { ...(report ? { traffic: report } : {}), announced } };
+    return { again: moved, ...readVersion(object), carried: { ...carry, ...(moved ? { object: latest } : {}) } };
   }
 
   /** Routes as status says, verified by the router; a failure is reported, not thrown. */
