@@ -91,7 +91,8 @@ describe("two Rollouts naming the same VirtualService route", () => {
     expect(await virtualService(w)).toEqual(before);
     expect(await w.weights()).toEqual({ v2: 100 });
     expect(w.mesh.snapshot().versions.v5).toBeUndefined(); // not one request ever reached reviews-b's version
-    // Told once, not at every look; each ignored command is told too.
+    // Told once, not at every look; each ignored command is told too (Slack hears it just after status records it).
+    await waitUntil("the ignored abort in Slack", async () => textOf(receiver).some((t) => t.includes(owned) && t.includes("abort ignored")), { timeoutMs: 15_000, intervalMs: 200 });
     expect(
       textOf(receiver)
         .filter((t) => t.includes(owned))
