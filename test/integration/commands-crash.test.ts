@@ -16,7 +16,7 @@ import { redisConnection } from "../../src/queue/redis.js";
 import { CLAIMED_ANNOTATION } from "../../src/rollout/annotations.js";
 import { RolloutStatusSchema, type RolloutStatus } from "../../src/rollout/status.js";
 import { IstioTraffic } from "../../src/traffic/istio.js";
-import { DR, VS } from "./release-harness.js";
+import { createMesh } from "./release-harness.js";
 import { kubeConfig, services, uniqueName } from "./services.js";
 
 /** The real client, but the next write of a chosen kind throws instead of being made. */
@@ -61,27 +61,8 @@ beforeAll(async () => {
   kc = kubeConfig();
   namespace = uniqueName("crash");
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  await createMesh(kc, namespace, "reviews", { versions: ["v1", "v2"] });
   const objects = kc.makeApiClient(CustomObjectsApi);
-  await objects.createNamespacedCustomObject({
-    ...DR,
-    namespace,
-    body: {
-      apiVersion: "networking.istio.io/v1",
-      kind: "DestinationRule",
-      metadata: { name: "reviews" },
-      spec: { host: "reviews", subsets: ["v1", "v2"].map((v) => ({ name: v, labels: { version: v } })) },
-    },
-  });
-  await objects.createNamespacedCustomObject({
-    ...VS,
-    namespace,
-    body: {
-      apiVersion: "networking.istio.io/v1",
-      kind: "VirtualService",
-      metadata: { name: "reviews" },
-      spec: { hosts: ["reviews"], http: [{ name: "primary", route: [{ destination: { host: "reviews", subset: "v1" } }] }] },
-    },
-  });
   await objects.createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,

@@ -1,5 +1,5 @@
 /** A whole release world for one test: namespace, mesh objects, git, mesh simulator, controller. */
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { RolloutClient, type RolloutObject } from "../../src/kube/rollouts.js";
 import { RolloutStatusSchema, type RolloutStatus } from "../../src/rollout/status.js";
 import { createGitRemote, waitUntil, type GitRemote } from "../env/index.js";
@@ -67,38 +67,39 @@ export interface WorldOptions {
   controllerArgs?: string[];
 }
 
+/**
+ * A service's DestinationRule (subsets v1..v5 unless given) and VirtualService (one route,
+ * "primary", all to v1 unless `http` is given) in `namespace`, as the Istio user would have them.
+ */
+export async function createMesh(kc: KubeConfig, namespace: string, service: string, options: { versions?: string[]; http?: unknown[]; hostPerVersion?: boolean } = {}): Promise<void> {
+  const objects = kc.makeApiClient(CustomObjectsApi);
+  const versions = options.versions ?? ["v1", "v2", "v3", "v4", "v5"];
+  await objects.createNamespacedCustomObject({
+    ...DR,
+    namespace,
+    body: {
+      apiVersion: "networking.istio.io/v1",
+      kind: "DestinationRule",
+      metadata: { name: service },
+      spec: { host: service, subsets: versions.map((v) => ({ name: v, labels: { version: v } })) },
+    },
+  });
+  const primary = [{ name: "primary", route: [{ destination: options.hostPerVersion ? { host: `${service}-v1` } : { host: service, subset: "v1" } }] }];
+  await objects.createNamespacedCustomObject({
+    ...VS,
+    namespace,
+    body: { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: service }, spec: { hosts: [service], http: options.http ?? primary } },
+  });
+}
+
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const kc = kubeConfig();
   const namespace = uniqueName("rel");
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
   const objects = kc.makeApiClient(CustomObjectsApi);
   for (const service of options.services ?? ["reviews"]) {
-    await objects.createNamespacedCustomObject({
-      ...DR,
-      namespace,
-      body: {
-        apiVersion: "networking.istio.io/v1",
-        kind: "DestinationRule",
-        metadata: { name: service },
-        spec: { host: service, subsets: ["v1", "v2", "v3", "v4", "v5"].map((v) => ({ name: v, labels: { version: v } })) },
-      },
-    });
-    await objects.createNamespacedCustomObject({
-      ...VS,
-      namespace,
-      body: {
-        apiVersion: "networking.istio.io/v1",
-        kind: "VirtualService",
-        metadata: { name: service },
-        spec: {
-          hosts: [service],
-          http:
-            service === "reviews" && options.http
-              ? options.http
-              : [{ name: "primary", route: [{ destination: options.hostPerVersion ? { host: `${service}-v1` } : { host: service, subset: "v1" } }] }],
-        },
-      },
-    });
+    const http = service === "reviews" && options.http ? options.http : undefined;
+    await createMesh(kc, namespace, service, { ...(http ? { http } : {}), ...(options.hostPerVersion ? { hostPerVersion: true } : {}) });
   }
   const remote = await createGitRemote();
   const { prometheusUrl, prometheusTargetsDir } = services();
