@@ -318,13 +318,6 @@ describe("a generic webhook body", () => {
       commit,
     });
   });
-
-  it("derives the same id for the same event when the producer gave none", () => {
-    const anonymous = { ...CASES.promoted.event, id: "" };
-    expect(webhookMessage(anonymous).id).toBe(webhookMessage({ ...anonymous }).id);
-    expect(webhookMessage(anonymous).id).toMatch(/^bookinfo\/reviews\/promoted-[0-9a-f]{16}$/);
-    expect(webhookMessage({ ...anonymous, message: "something else" }).id).not.toBe(webhookMessage(anonymous).id);
-  });
 });
 
 describe("Retry-After", () => {
