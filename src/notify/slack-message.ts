@@ -39,6 +39,8 @@ const PRESENTATION: Record<ReleaseEvent["kind"], { icon: string; title: string }
   "command-ignored": { icon: ":information_source:", title: "command ignored" },
   "traffic-failed": { icon: ":rotating_light:", title: "traffic not applied" },
   refused: { icon: ":no_entry_sign:", title: "refused: route managed by another Rollout" },
+  waiting: { icon: ":hourglass_flowing_sand:", title: "waiting for ready pods" },
+  "stable-unready": { icon: ":rotating_light:", title: "stable has no ready pods" },
 };
 
 const OUTCOME_ICONS: Record<MetricResult["outcome"], string> = {
@@ -99,6 +101,11 @@ function detailBlocks(event: ReleaseEvent, rollout: Rollout | undefined): SlackB
       if (owner !== undefined) blocks.push(section(`*Managed by*\nRollout ${code(owner)}. This one changes no traffic until that Rollout gives the route up.`));
       break;
     }
+    case "waiting": {
+      const waiting = stringDetail(details, "waitingFor");
+      if (waiting !== undefined) blocks.push(section(`*Waiting for*\n${escapeText(waiting)}. The step's traffic moves once it is ready; the progress deadline bounds the wait.`));
+      break;
+    }
     case "command-ignored": {
       const command = stringDetail(details, "command");
       if (command !== undefined) blocks.push(section(`*Command*\n${code(command)}`));
@@ -145,7 +152,9 @@ function pausedBlocks(event: ReleaseEvent, reason: string | undefined): SlackBlo
         ? "Paused: too many inconclusive checks in a row."
         : reason === "error"
           ? "Paused: too many analysis errors in a row."
-          : "Paused.";
+          : reason === "deadline"
+            ? "Paused: the progress deadline passed."
+            : "Paused.";
   const proceed = atGate
     ? [`kubectl annotate rollout ${target} tideway.io/promote=step`, `tideway promote ${target}`]
     : [`kubectl annotate rollout ${target} tideway.io/resume=true`, `tideway resume ${target}`];

@@ -1,6 +1,7 @@
 /** The Rollout as the engine sees it: validated, defaults applied, steps normalised. */
 import { ABORT_ANNOTATION } from "./annotations.js";
 import { parseDuration } from "./duration.js";
+import type { VersionReadiness } from "./status.js";
 import { GuardSchema, type Guard, type HeaderMatch, type Metric, type RolloutDocument, type RolloutSpec, type Step } from "./schema.js";
 
 export interface Rollout {
@@ -11,6 +12,11 @@ export interface Rollout {
   heldAbort?: string;
   /** The problem of the Rollout's file in git ("file:line:col: ..."), while its last good spec stays in force. */
   invalidFile?: string;
+  /**
+   * Ready endpoints of its versions as the cluster shows them at this reconcile (the reconciler
+   * reads them); undefined when no readiness source is wired, and then nothing is gated.
+   */
+  readiness?: VersionReadiness[];
 }
 
 /** Which Rollout: what the informer reports and the reconcile queue schedules. */

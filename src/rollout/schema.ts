@@ -192,6 +192,8 @@ export const RELEASE_EVENT_KINDS = [
   "command-ignored",
   "traffic-failed",
   "refused",
+  "waiting",
+  "stable-unready",
 ] as const;
 export type ReleaseEventKind = (typeof RELEASE_EVENT_KINDS)[number];
 
@@ -211,6 +213,16 @@ export const NotificationsSchema = z.strictObject({
     .optional(),
 });
 
+/** How the canary's readiness gates its traffic (readiness itself is always checked). */
+export const ReadinessSchema = z
+  .strictObject({
+    capacity: z
+      .boolean()
+      .default(true)
+      .meta({ description: "Hold a step's weight until the canary has at least weight% of the stable's ready endpoints (rounded up, at least 1); false needs only one." }),
+  })
+  .meta({ description: "Readiness gating: no weight, header route or promotion goes to a version without enough ready endpoints." });
+
 export const RolloutSpecSchema = z.strictObject({
   service: dnsLabel("service name").meta({ description: "The mesh host; used by destinations and metric templates." }),
   version: z
@@ -223,6 +235,11 @@ export const RolloutSpecSchema = z.strictObject({
   steps: z.array(StepSchema).min(1, { error: "expected at least one step" }).max(100),
   analysis: AnalysisSchema.optional(),
   notifications: NotificationsSchema.optional(),
+  progressDeadline: period
+    .default("10m")
+    .meta({ description: "How long a release may wait for readiness, for traffic that fails to apply, or at a step that cannot advance (manual gates excluded)." }),
+  onProgressDeadline: z.enum(["rollback", "pause"]).default("rollback").meta({ description: "What happens when the progress deadline passes." }),
+  readiness: ReadinessSchema.optional(),
 });
 
 export const RolloutMetadataSchema = z.strictObject({

@@ -43,7 +43,11 @@ export const ReleaseStatusSchema = z.strictObject({
   stepStartedAt: timestamp.optional(),
   /** Set while paused by hand, by a limit, or at a manual gate, to freeze the step's clock. */
   pausedAt: timestamp.optional(),
-  pauseReason: z.enum(["manual", "gate", "inconclusive", "error"]).optional(),
+  pauseReason: z.enum(["manual", "gate", "inconclusive", "error", "deadline"]).optional(),
+  /** Since when the release has waited for its next progress (started, step begun, resumed); the progress deadline counts from it. */
+  progressAt: timestamp.optional(),
+  /** What the current step waits for before its traffic can move, e.g. "v2: 0/3 pods ready". */
+  waitingFor: z.string().optional(),
   /** Traffic this release wants: canary weight and whether the header route is on. */
   canaryWeight: z.int().min(0).max(100),
   headerRoute: z.boolean(),
@@ -127,6 +131,17 @@ export const ReleaseEventSchema = z.strictObject({
 /** Announcements kept in the outbox at most; the oldest are dropped past it (a long outage of the API server). */
 export const OUTBOX_LIMIT = 50;
 
+/** Ready endpoints of one version, as the readiness gate last saw them. */
+export const VersionReadinessSchema = z.strictObject({
+  version: z.string(),
+  ready: z.int().min(0),
+  /** Endpoints (ready or not) of the version. */
+  total: z.int().min(0),
+  /** Why its pods do not run (CrashLoopBackOff, ImagePullBackOff, ...), when known. */
+  failure: z.string().optional(),
+});
+export type VersionReadiness = z.output<typeof VersionReadinessSchema>;
+
 export const RolloutStatusSchema = z.strictObject({
   phase: z.enum(PHASES),
   message: z.string(),
@@ -150,6 +165,8 @@ export const RolloutStatusSchema = z.strictObject({
    * delays an announcement to the next reconcile on any replica instead of losing it.
    */
   outbox: z.array(ReleaseEventSchema).optional(),
+  /** Ready endpoints of the stable and canary versions; absent until a readiness source reported. */
+  readiness: z.array(VersionReadinessSchema).optional(),
 });
 export type RolloutStatus = z.output<typeof RolloutStatusSchema>;
 

@@ -34,7 +34,7 @@ const failing = [
 ] as const;
 
 function event(id: number, kind: ReleaseEventKind, message: string, details: ReleaseEvent["details"] = {}, severity: ReleaseEvent["severity"] = "normal"): ReleaseEvent {
-  const inRelease = !["adopted", "command-ignored", "traffic-failed", "refused"].includes(kind);
+  const inRelease = !["adopted", "command-ignored", "traffic-failed", "refused", "stable-unready"].includes(kind);
   return {
     id: String(id),
     kind,
@@ -131,6 +131,16 @@ const CASES: Record<ReleaseEventKind, Case> = {
     event: event(20, "refused", "reviews: refused: route primary of VirtualService reviews is managed by Rollout bookinfo/reviews-a: name another route", { owner: "bookinfo/reviews-a" }, "warning"),
     text: "reviews: refused: route primary of VirtualService reviews is managed by Rollout bookinfo/reviews-a",
     shows: ["*Version in git*\n`v2`", "*Managed by*\nRollout `bookinfo/reviews-a`"],
+  },
+  waiting: {
+    event: event(21, "waiting", "reviews v2: step 1/5 waits for v2: 0/3 pods ready", { step: "1/5", weight: 0, waitingFor: "v2: 0/3 pods ready" }, "warning"),
+    text: "reviews v2: step 1/5 waits for v2: 0/3 pods ready",
+    shows: ["*Waiting for*\nv2: 0/3 pods ready", "▰▱▱▱▱ 1/5"],
+  },
+  "stable-unready": {
+    event: event(22, "stable-unready", "reviews: stable v1 has no ready pods (0/2): 100% of traffic goes to a version that cannot serve", { reason: "v1: 0/2 pods ready" }, "warning"),
+    text: "reviews: stable v1 has no ready pods",
+    shows: ["*Reason*\nv1: 0/2 pods ready"],
   },
 };
 

@@ -2,6 +2,7 @@
 import { COMMAND_LIMIT } from "../status.js";
 import type { Draft } from "./context.js";
 import { advance, failRelease, nextStep, pauseRelease, promote, resumeRelease, startRelease } from "./progress.js";
+import { readyFor } from "./readiness.js";
 import type { Observation } from "./types.js";
 
 type CommandObservation = Extract<Observation, { type: "command" }>;
@@ -49,11 +50,13 @@ function execute(draft: Draft, command: CommandObservation): string {
       const mode = command.value.trim() || "step";
       if (mode !== "step" && mode !== "full") return `ignored: expected "step" or "full", found "${mode}"`;
       if (mode === "full") {
+        if (!readyFor(draft, release, 100)) return `ignored: ${release.version} is not ready for all traffic (${release.waitingFor ?? "not ready"})`;
         promote(draft, `promoted in full${by(command)}`);
         return `promoted ${release.version} in full`;
       }
       const label = draft.stepLabel(release.stepIndex);
       if (release.stepIndex >= draft.steps.length) {
+        if (!readyFor(draft, release, 100)) return `ignored: ${release.version} is not ready for all traffic (${release.waitingFor ?? "not ready"})`;
         promote(draft, `final check skipped${by(command)}`);
         return `promoted ${release.version}`;
       }

@@ -8,7 +8,9 @@ import { desiredTraffic, sameTraffic } from "../traffic.js";
 import { recordAnalysis } from "./checks.js";
 import { applyCommand } from "./commands.js";
 import { Draft, withCondition } from "./context.js";
+import { checkProgressDeadline } from "./deadline.js";
 import { recordGuard, scheduleGuard } from "./guard.js";
+import { recordReadiness } from "./readiness.js";
 import { advance, dropRelease, failRelease, scheduleAnalysis, startRelease, summarize } from "./progress.js";
 import { conflictOf, holdRefused, refuse, refuseAtSighting, routeRefused } from "./route.js";
 import type { Decision, Observation } from "./types.js";
@@ -70,10 +72,17 @@ function decideFor(rollout: Rollout, status: RolloutStatus | undefined, observat
     case "routeCheck":
       break;
   }
+  // The canary lost its ready endpoints while taking traffic, or cannot run: back to stable at once.
+  const unready = recordReadiness(draft);
+  if (unready !== undefined && draft.release) {
+    draft.release.checks.failed += 1;
+    failRelease(draft, "rolled-back", unready, { failedChecks: draft.release.checks.failed });
+  }
   // Refused by this traffic report: the release holds where it is (see route.ts).
   if (!routeRefused(draft.status)) {
     advance(draft);
     scheduleGuard(draft);
+    checkProgressDeadline(draft);
   }
   return { status: draft.status, effects: draft.effects, ...(draft.requeueAt !== undefined ? { requeueAt: draft.requeueAt } : {}) };
 }

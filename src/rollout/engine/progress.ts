@@ -2,6 +2,7 @@
 import { formatDuration } from "../duration.js";
 import { emptyCounts, HISTORY_LIMIT, type ReleaseOutcome, type ReleaseStatus } from "../status.js";
 import type { Draft } from "./context.js";
+import { readyFor, warnIfStableUnready } from "./readiness.js";
 
 /** Starts a release of `version` from step 0; traffic first returns to 100% stable. */
 export function startRelease(draft: Draft, version: string): void {
@@ -13,6 +14,7 @@ export function startRelease(draft: Draft, version: string): void {
     id: status.releaseCount,
     version,
     startedAt: draft.iso,
+    progressAt: draft.iso,
     stepIndex: 0,
     canaryWeight: 0,
     headerRoute: false,
@@ -39,11 +41,13 @@ export function advance(draft: Draft): void {
     if (release.stepStartedAt === undefined) beginStep(draft, release);
     const step = draft.steps[release.stepIndex];
     if (!step) {
-      if (hasEvidence(draft, release)) promote(draft, "all steps passed");
+      if (hasEvidence(draft, release) && readyFor(draft, release, 100)) promote(draft, "all steps passed");
       break;
     }
     if (step.kind === "setWeight") {
       if (release.canaryWeight !== step.weight) {
+        // More weight waits for the canary's readiness; less never does.
+        if (step.weight > release.canaryWeight && !readyFor(draft, release, step.weight)) break;
         changeTraffic(draft, release, () => (release.canaryWeight = step.weight));
         draft.notify("step", `${draft.rollout.name} ${release.version}: step ${draft.stepLabel(release.stepIndex)}, ${step.weight}% to canary`, {
           step: draft.stepLabel(release.stepIndex),
@@ -53,6 +57,7 @@ export function advance(draft: Draft): void {
       }
     } else if (step.kind === "setHeaderRoute") {
       if (!release.headerRoute) {
+        if (!readyFor(draft, release, 0)) break;
         changeTraffic(draft, release, () => (release.headerRoute = true));
         draft.notify("step", `${draft.rollout.name} ${release.version}: step ${draft.stepLabel(release.stepIndex)}, header route ${step.route.name} to canary`, {
           step: draft.stepLabel(release.stepIndex),
@@ -116,6 +121,8 @@ export function nextStep(draft: Draft, release: ReleaseStatus): void {
   delete release.nextAnalysisAt;
   delete release.pausedAt;
   delete release.pauseReason;
+  delete release.waitingFor;
+  release.progressAt = draft.iso;
   // A pause that ends the steps already checked the final weight: its passes count for promotion.
   const finalAfterPause = release.stepIndex === draft.steps.length && completed?.kind === "pause";
   if (!finalAfterPause) release.stepChecks = emptyCounts();
@@ -147,6 +154,7 @@ export function resumeRelease(draft: Draft): void {
   }
   delete release.pausedAt;
   delete release.pauseReason;
+  release.progressAt = draft.iso;
   release.inconclusiveStreak = 0;
   release.errorStreak = 0;
   draft.status.phase = "Progressing";
@@ -178,6 +186,7 @@ export function failRelease(draft: Draft, outcome: "rolled-back" | "aborted", re
   draft.setCondition("Progressing", "False", outcome === "aborted" ? "Aborted" : "RolledBack", reason);
   const verb = outcome === "aborted" ? "aborted" : "rolled back";
   draft.notify(outcome, `${draft.rollout.name} ${release.version} ${verb}: ${reason}; 100% to ${draft.status.stableVersion}`, { reason, ...details }, "warning");
+  warnIfStableUnready(draft);
   draft.driveTraffic();
   summarize(draft);
 }
@@ -249,10 +258,17 @@ function describeRelease(draft: Draft, release: ReleaseStatus): string {
     return notApplied === undefined ? `${head}: applying traffic` : `${head}: traffic not applied (retrying): ${notApplied}`;
   }
   if (draft.status.phase === "Paused") {
-    const why = { manual: "paused by hand", gate: "waiting for a promote", inconclusive: "paused: too many inconclusive checks", error: "paused: too many analysis errors" };
+    const why = {
+      manual: "paused by hand",
+      gate: "waiting for a promote",
+      inconclusive: "paused: too many inconclusive checks",
+      error: "paused: too many analysis errors",
+      deadline: `paused: ${draft.status.conditions.find((c) => c.type === "Progressing")?.message ?? "progress deadline passed"}`,
+    };
     const limit = release.pauseReason === "inconclusive" || release.pauseReason === "error" ? lastCheck(release) : "";
     return `${head}, step ${draft.stepLabel(release.stepIndex)}: ${why[release.pauseReason ?? "manual"]}${limit}`;
   }
+  if (release.waitingFor !== undefined) return `${head}, step ${draft.stepLabel(release.stepIndex)}: waiting for ${release.waitingFor}`;
   const step = draft.steps[release.stepIndex];
   const checks = `${release.stepChecks.passed} passing check${release.stepChecks.passed === 1 ? "" : "s"}${lastCheck(release)}`;
   if (!step) return `${head}: final check before promotion (${checks})`;
