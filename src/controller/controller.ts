@@ -10,7 +10,9 @@ import { standingProblems } from "../git/sync-events.js";
 import { RolloutSync, type SyncOutcome } from "../git/sync.js";
 import { startHttpServer } from "../http/server.js";
 import { EventRecorder } from "../kube/events.js";
+import { EndpointWatch } from "../kube/endpoint-watch.js";
 import { RolloutWatch } from "../kube/informer.js";
+import { KubeReadiness } from "../kube/readiness.js";
 import { applyMirror } from "../kube/mirror.js";
 import { RolloutClient } from "../kube/rollouts.js";
 import { ReconcileQueue, type ReconcileJob } from "../queue/reconcile-queue.js";
@@ -55,6 +57,8 @@ export class Controller {
   private readonly syncLock: RedisLock;
   readonly metrics: ControllerMetrics;
   readonly reconciler: Reconciler;
+  private readonly endpointWatch: EndpointWatch;
+  private readonly inFlight = new Map<string, Set<string>>();
   /** Release events go here too (Slack and the generic webhook), when a target is configured. */
   private readonly notify: Notifier | undefined;
   private readonly notifications: NotificationQueue | undefined;
@@ -118,6 +122,17 @@ export class Controller {
       metrics: this.metrics,
       log,
       notify: (event, rollout, commit) => this.notify?.(event, rollout, commit) ?? Promise.resolve(),
+      readiness: new KubeReadiness(kc),
+      onInFlight: (ref, inFlight) => this.trackInFlight(ref, inFlight),
+    });
+    // A pod that becomes ready (or stops being so) wakes the releases of its namespace at once.
+    this.endpointWatch = new EndpointWatch(kc, {
+      onChange: (namespace) => {
+        for (const name of this.inFlight.get(namespace) ?? []) {
+          this.reconcileQueue.request({ namespace, name }).catch((error: unknown) => log.warn({ err: String(error) }, "reconcile not queued"));
+        }
+      },
+      onError: (error, namespace, restartInMs) => log.warn({ err: error.message, namespace, restartInMs }, "endpoint watch failed; restarting"),
     });
     this.syncLock = new RedisLock(this.redis, this.key(SYNC_LOCK_KEY));
     this.lossWatch = new RedisLossWatch(this.redis, {
@@ -140,6 +155,18 @@ export class Controller {
       onError: (error, restartInMs) => log.warn({ err: error.message, restartInMs }, "rollout watch failed; restarting"),
       onConnect: () => log.info("rollout watch connected"),
     });
+  }
+
+  /** Rollouts with a release in flight, by namespace: the ones endpoint changes wake. */
+  private trackInFlight(ref: { namespace: string; name: string }, inFlight: boolean): void {
+    const names = this.inFlight.get(ref.namespace) ?? new Set<string>();
+    if (inFlight) {
+      names.add(ref.name);
+      this.inFlight.set(ref.namespace, names);
+      this.endpointWatch.ensure(ref.namespace);
+    } else if (names.delete(ref.name) && names.size === 0) {
+      this.inFlight.delete(ref.namespace);
+    }
   }
 
   private key(name: string): string {
@@ -249,6 +276,7 @@ export class Controller {
     this.lossWatch.stop();
     await this.http?.close();
     await this.watch.stop();
+    this.endpointWatch.stop();
     await this.syncQueue.close();
     await this.reconcileQueue.close();
     await this.notifications?.close();

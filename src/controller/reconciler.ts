@@ -11,6 +11,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { isConflict, isNotFound } from "../kube/errors.js";
 import type { EventSink } from "../kube/events.js";
+import type { ReadinessSource } from "../kube/readiness.js";
 import type { RolloutObject, RolloutStore } from "../kube/rollouts.js";
 import { jobId, type ReconcileJob, type Scheduler } from "../queue/reconcile-queue.js";
 import { FINALIZER, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../rollout/annotations.js";
@@ -53,6 +54,10 @@ export interface ReconcilerDeps {
   log: Logger;
   /** Where release events go besides the log and Events (Slack, the generic webhook). */
   notify?: Notifier;
+  /** Ready endpoints of the versions (readiness gating); without it nothing is gated. */
+  readiness?: ReadinessSource;
+  /** Told after each pass whether the Rollout has a release in flight (so endpoint changes can wake it). */
+  onInFlight?: (ref: { namespace: string; name: string }, inFlight: boolean) => void;
   now?: () => number;
 }
 
@@ -171,6 +176,7 @@ export class Reconciler {
     } catch (error) {
       if (isNotFound(error)) {
         this.deps.metrics.forget(job.namespace, job.name);
+        this.deps.onInFlight?.({ namespace: job.namespace, name: job.name }, false);
         return { done: { again: false } };
       }
       throw error;
@@ -234,7 +240,30 @@ export class Reconciler {
     }
     if (pass === 0) observations.push(...(await this.measure(job, rollout, status)));
     observations.push({ type: "tick" });
-    return { rollout, object, status, observations, claim, owed };
+    const readiness = await this.readiness(rollout, status, claim.commands.length > 0);
+    return { rollout: readiness ? { ...rollout, readiness } : rollout, object, status, observations, claim, owed };
+  }
+
+  /**
+   * The ready endpoints of the stable and the canary, when a release is in flight or may start or
+   * end in this pass; a Healthy Rollout at its stable version needs none (and costs no request).
+   * A failed read keeps what status last saw: a blip of the API server neither opens a gate nor
+   * rolls a canary back.
+   */
+  private async readiness(rollout: Rollout, status: RolloutStatus | undefined, commands: boolean): Promise<Rollout["readiness"]> {
+    const source = this.deps.readiness;
+    if (!source) return undefined;
+    const stable = status?.stableVersion;
+    const canary = status?.release?.version ?? rollout.spec.version;
+    if (status && !status.release && canary === stable && !commands) return undefined;
+    const versions = [...new Set([stable ?? canary, canary])];
+    try {
+      return await source.read(rollout, versions);
+    } catch (error) {
+      this.deps.metrics.errors.inc({ where: "readiness" });
+      this.deps.log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error instanceof Error ? error.message : String(error) }, "readiness not read; keeping what status last saw");
+      return status?.readiness;
+    }
   }
 
   /** The analysis run or the guard's look the job is for, when status still waits for it. */
@@ -286,6 +315,7 @@ export class Reconciler {
 
     await this.schedule(rollout, effects, requeueAt);
     this.deps.metrics.observeStatus(rollout.namespace, rollout.name, next);
+    this.deps.onInFlight?.({ namespace: rollout.namespace, name: rollout.name }, next?.release !== undefined);
     // News for status: the traffic it asked for is in place (TrafficApplied says so), or failed to apply.
     const news = report !== undefined && next !== undefined && (decided || !report.applied || trafficPending(next));
     if (!news && !reread && outbox.length > 0 && unsent.length === 0) {

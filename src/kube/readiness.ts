@@ -1,0 +1,136 @@
+/**
+ * What the cluster shows of a Rollout's versions, for readiness gating: read, never written.
+ * A version's pods are those its destination selects (subset mode: the DestinationRule subset's
+ * labels; host mode: the selector of the version's own Service); its ready endpoints are the ready
+ * endpoints of the Service's EndpointSlices that point at those pods, as Envoy would see them.
+ * A pod that cannot run (CrashLoopBackOff, ImagePullBackOff, ...) is named as the version's failure.
+ */
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Pod } from "@kubernetes/client-node";
+import { destinationFor, destinationServiceName, namesService } from "../rollout/destination.js";
+import type { Rollout } from "../rollout/model.js";
+import type { VersionReadiness } from "../rollout/status.js";
+import { isNotFound, kubeError } from "./errors.js";
+
+/** The port the reconciler reads readiness through. */
+export interface ReadinessSource {
+  read(rollout: Rollout, versions: readonly string[]): Promise<VersionReadiness[]>;
+}
+
+/** Waiting reasons of a container that will not become ready by waiting. */
+const FAILING = new Set(["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"]);
+
+const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
+
+/** The label EndpointSlices carry to name their Service. */
+export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+export class KubeReadiness implements ReadinessSource {
+  private readonly core: CoreV1Api;
+  private readonly discovery: DiscoveryV1Api;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(kc: KubeConfig) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.discovery = kc.makeApiClient(DiscoveryV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async read(rollout: Rollout, versions: readonly string[]): Promise<VersionReadiness[]> {
+    const namespace = rollout.namespace;
+    const hostMode = rollout.spec.trafficRouting.istio.host !== undefined;
+    const subsets = hostMode ? undefined : await this.subsetLabels(rollout);
+    const slicesOf = new Map<string, Promise<V1EndpointSlice[]>>();
+    const slices = (service: string) => {
+      let found = slicesOf.get(service);
+      if (!found) {
+        found = this.discovery
+          .listNamespacedEndpointSlice({ namespace, labelSelector: `${SERVICE_NAME_LABEL}=${service}` })
+          .then((list) => list.items)
+          .catch((error: unknown) => {
+            throw kubeError(error, `cannot list the EndpointSlices of Service ${namespace}/${service}`);
+          });
+        slicesOf.set(service, found);
+      }
+      return found;
+    };
+    return Promise.all(
+      versions.map(async (version) => {
+        const service = destinationServiceName(rollout, version);
+        const selector = hostMode ? await this.serviceSelector(namespace, service) : subsets?.get(destinationFor(rollout, version).subset ?? "");
+        if (selector === undefined || Object.keys(selector).length === 0) return { version, ready: 0, total: 0 };
+        const [pods, endpointSlices] = await Promise.all([this.pods(namespace, selector), slices(service)]);
+        return count(version, pods, endpointSlices);
+      }),
+    );
+  }
+
+  /** Subset name -> labels, from the DestinationRule(s) in the namespace whose host is the service. */
+  private async subsetLabels(rollout: Rollout): Promise<Map<string, Record<string, string>>> {
+    const out = new Map<string, Record<string, string>>();
+    let list: { items?: { spec?: { host?: unknown; subsets?: { name?: unknown; labels?: unknown }[] } }[] };
+    try {
+      list = (await this.custom.listNamespacedCustomObject({ ...DR, namespace: rollout.namespace })) as typeof list;
+    } catch (error) {
+      if (isNotFound(error)) return out;
+      throw kubeError(error, `cannot list DestinationRules in ${rollout.namespace}`);
+    }
+    for (const rule of list.items ?? []) {
+      const host = rule.spec?.host;
+      if (typeof host !== "string" || !namesService(rollout, host)) continue;
+      for (const subset of rule.spec?.subsets ?? []) {
+        if (typeof subset.name !== "string" || typeof subset.labels !== "object" || subset.labels === null) continue;
+        out.set(subset.name, subset.labels as Record<string, string>);
+      }
+    }
+    return out;
+  }
+
+  private async serviceSelector(namespace: string, service: string): Promise<Record<string, string> | undefined> {
+    try {
+      return (await this.core.readNamespacedService({ namespace, name: service })).spec?.selector;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw kubeError(error, `cannot read Service ${namespace}/${service}`);
+    }
+  }
+
+  private async pods(namespace: string, selector: Record<string, string>): Promise<V1Pod[]> {
+    const labelSelector = Object.entries(selector)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(",");
+    try {
+      return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
+    } catch (error) {
+      throw kubeError(error, `cannot list the pods of ${namespace} matching ${labelSelector}`);
+    }
+  }
+}
+
+/** Ready endpoints among the version's pods (each pod once, whatever slices repeat it), and why they fail. */
+export function count(version: string, pods: readonly V1Pod[], slices: readonly V1EndpointSlice[]): VersionReadiness {
+  const live = pods.filter((pod) => pod.metadata?.deletionTimestamp === undefined && pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed");
+  const names = new Set(live.map((pod) => pod.metadata?.name));
+  const ready = new Set<string>();
+  for (const slice of slices) {
+    for (const endpoint of slice.endpoints ?? []) {
+      const pod = endpoint.targetRef?.kind === "Pod" ? endpoint.targetRef.name : undefined;
+      // The API says an unset `ready` means ready; a terminating endpoint is never ready.
+      if (pod !== undefined && names.has(pod) && endpoint.conditions?.ready !== false && endpoint.conditions?.terminating !== true) ready.add(pod);
+    }
+  }
+  const failure = failureOf(live.filter((pod) => !ready.has(pod.metadata?.name ?? "")));
+  return { version, ready: ready.size, total: live.length, ...(failure !== undefined ? { failure } : {}) };
+}
+
+/** "reviews-v2-5d9c-x: container reviews CrashLoopBackOff: back-off 10s restarting failed container". */
+function failureOf(pods: readonly V1Pod[]): string | undefined {
+  for (const pod of pods) {
+    for (const container of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+      const waiting = container.state?.waiting;
+      if (waiting?.reason === undefined || !FAILING.has(waiting.reason)) continue;
+      const message = waiting.message ? `: ${waiting.message.slice(0, 200)}` : "";
+      return `pod ${pod.metadata?.name ?? "?"}: container ${container.name} ${waiting.reason}${message}`;
+    }
+  }
+  return undefined;
+}
