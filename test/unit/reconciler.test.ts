@@ -10,11 +10,12 @@ import { ControllerMetrics } from "../../src/controller/metrics.js";
 import { Reconciler, type AnalysisRunner } from "../../src/controller/reconciler.js";
 import { KubeError } from "../../src/kube/errors.js";
 import type { EventSink, EventTarget } from "../../src/kube/events.js";
+import type { ReadinessSource } from "../../src/kube/readiness.js";
 import type { RolloutObject, RolloutStore } from "../../src/kube/rollouts.js";
 import type { ReconcileJob, Scheduler } from "../../src/queue/reconcile-queue.js";
 import type { ReleaseEvent } from "../../src/rollout/engine.js";
 import type { Rollout } from "../../src/rollout/model.js";
-import { RolloutStatusSchema, type RolloutStatus } from "../../src/rollout/status.js";
+import { RolloutStatusSchema, type RolloutStatus, type VersionReadiness } from "../../src/rollout/status.js";
 import type { Traffic } from "../../src/rollout/traffic.js";
 import { TrafficError, type Sighting, type TrafficOutcome, type TrafficRouter } from "../../src/traffic/router.js";
 
@@ -131,7 +132,19 @@ let notified: ReleaseEvent[];
 let now: number;
 let analysis: AnalysisRunner;
 
-function reconciler(): Reconciler {
+/** The cluster's ready endpoints per version, and every read made of them. */
+class MemoryReadiness implements ReadinessSource {
+  pods: Record<string, { ready: number; total: number }> = {};
+  reads: string[][] = [];
+  failing = false;
+  async read(_rollout: Rollout, versions: readonly string[]): Promise<VersionReadiness[]> {
+    this.reads.push([...versions]);
+    if (this.failing) throw new Error("the API server is away");
+    return versions.map((version) => ({ version, ...(this.pods[version] ?? { ready: 0, total: 0 }) }));
+  }
+}
+
+function reconciler(readiness?: ReadinessSource, inFlight?: (name: string, yes: boolean) => void): Reconciler {
   return new Reconciler({
     rollouts: store,
     traffic: router,
@@ -143,6 +156,8 @@ function reconciler(): Reconciler {
     log: pino({ level: "silent" }),
     notify: async (event) => void notified.push(event),
     now: () => now,
+    ...(readiness ? { readiness } : {}),
+    ...(inFlight ? { onInFlight: (ref: { name: string }, yes: boolean) => inFlight(ref.name, yes) } : {}),
   });
 }
 
@@ -267,5 +282,47 @@ describe("the reconciler, through its ports", () => {
     expect(Object.keys(annotations).filter((k) => k.startsWith("tideway.io/"))).toEqual([]);
     await reconcile();
     expect((await store.status()).commands.filter((c) => c.command === "abort")).toHaveLength(1);
+  });
+
+  it("gates a release on readiness: reads it only while a release may move, holds, proceeds once ready, keeps the last view when a read fails", async () => {
+    const readiness = new MemoryReadiness();
+    readiness.pods = { v1: { ready: 2, total: 2 } };
+    const inFlight: [string, boolean][] = [];
+    const r = reconciler(readiness, (name, yes) => inFlight.push([name, yes]));
+    await reconcile(r);
+    const adoptionReads = readiness.reads.length;
+    await reconcile(r); // Healthy at its stable version: no read at all
+    expect(readiness.reads).toHaveLength(adoptionReads);
+
+    await store.bumpVersion("v2");
+    await reconcile(r);
+    expect(readiness.reads.at(-1)).toEqual(["v1", "v2"]);
+    let status = await store.status();
+    expect(status.release).toMatchObject({ canaryWeight: 0, waitingFor: "v2: 0/0 pods ready" });
+    expect(router.current).toEqual({ stableVersion: "v1", canaryVersion: "v2", canaryWeight: 0 });
+    expect(notified.map((e) => e.kind)).toContain("waiting");
+    expect(inFlight.at(-1)).toEqual(["reviews", true]);
+
+    readiness.failing = true; // a failed read keeps the last view: still held, nothing rolled back
+    await reconcile(r);
+    expect((await store.status()).release?.waitingFor).toBe("v2: 0/0 pods ready");
+
+    readiness.failing = false;
+    readiness.pods.v2 = { ready: 1, total: 2 };
+    await reconcile(r);
+    status = await store.status();
+    expect(status.release?.waitingFor).toBeUndefined();
+    expect(router.current).toMatchObject({ canaryVersion: "v2", canaryWeight: 20 });
+    expect(status.readiness).toEqual([
+      { version: "v1", ready: 2, total: 2 },
+      { version: "v2", ready: 1, total: 2 },
+    ]);
+
+    readiness.pods.v2 = { ready: 0, total: 2 }; // the canary's pods die
+    await reconcile(r);
+    status = await store.status();
+    expect(status.phase).toBe("RolledBack");
+    expect(router.current).toEqual({ stableVersion: "v1", canaryWeight: 0 });
+    expect(inFlight.at(-1)).toEqual(["reviews", false]);
   });
 });
