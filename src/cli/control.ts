@@ -61,8 +61,13 @@ export function lastAnalysis(status: RolloutStatus | undefined, now: number): st
   return results.join(", ");
 }
 
+/** Ready pods per version as the readiness gate last saw them: "v1 3/3, v2 0/3". */
+export function readyPods(status: RolloutStatus | undefined): string {
+  return (status?.readiness ?? []).map((r) => `${r.version} ${r.ready}/${r.total}`).join(", ");
+}
+
 export function statusTable(objects: RolloutObject[], allNamespaces: boolean, now = Date.now()): string {
-  const header = [...(allNamespaces ? ["NAMESPACE"] : []), "NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "LAST ANALYSIS", "MESSAGE"];
+  const header = [...(allNamespaces ? ["NAMESPACE"] : []), "NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "READY", "STEP", "LAST ANALYSIS", "MESSAGE"];
   const rows = objects.map((object) => {
     const status = statusOf(object);
     return [
@@ -72,6 +77,7 @@ export function statusTable(objects: RolloutObject[], allNamespaces: boolean, no
       status?.stableVersion ?? "",
       status?.canaryVersion ?? "",
       status ? String(status.canaryWeight) : "",
+      readyPods(status),
       status?.step ?? "",
       lastAnalysis(status, now),
       status?.message ?? "",

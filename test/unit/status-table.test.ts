@@ -1,6 +1,6 @@
 /** `tideway status`'s LAST ANALYSIS column: why a check did not pass, and a run that is overdue. */
 import { describe, expect, it } from "vitest";
-import { lastAnalysis } from "../../src/cli/control.js";
+import { lastAnalysis, readyPods, statusTable } from "../../src/cli/control.js";
 import { makeRollout, Simulation } from "./engine/harness.js";
 
 describe("the LAST ANALYSIS column", () => {
@@ -26,5 +26,30 @@ describe("the LAST ANALYSIS column", () => {
     const due = Date.parse(sim.status!.release!.nextAnalysisAt!);
     expect(lastAnalysis(sim.status, due + 5_000)).toBe("");
     expect(lastAnalysis(sim.status, due + 25_000)).toBe("next check 25s overdue: analysis slow");
+  });
+});
+
+describe("the READY column", () => {
+  it("shows the ready pods of stable and canary as the gate last saw them, and the table names the wait", () => {
+    const sim = new Simulation(makeRollout({ analysis: undefined }));
+    sim.rollout = { ...sim.rollout, readiness: [{ version: "v1", ready: 3, total: 3 }] };
+    sim.start();
+    sim.rollout = {
+      ...sim.rollout,
+      readiness: [
+        { version: "v1", ready: 3, total: 3 },
+        { version: "v2", ready: 0, total: 3 },
+      ],
+    };
+    sim.release("v2");
+    expect(readyPods(sim.status)).toBe("v1 3/3, v2 0/3");
+    const table = statusTable(
+      [{ apiVersion: "tideway.io/v1alpha1", kind: "Rollout", metadata: { name: "reviews", namespace: "bookinfo", resourceVersion: "1" }, spec: {}, status: sim.status }],
+      false,
+      sim.now,
+    );
+    expect(table.split("\n")[0]).toMatch(/WEIGHT\s+READY\s+STEP/);
+    expect(table).toContain("v1 3/3, v2 0/3");
+    expect(table).toContain("waiting for v2: 0/3 pods ready");
   });
 });
