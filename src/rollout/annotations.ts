@@ -46,3 +46,7 @@ export const ROUTE_OWNERS_ANNOTATION = "tideway.io/route-owners";
 
 /** Holds a deleted Rollout until its traffic is back on stable. */
 export const FINALIZER = "tideway.io/traffic";
+
+/** Labels on every workload Tideway manages (spec.workload): which Rollout, which version. */
+export const ROLLOUT_LABEL = "tideway.io/rollout";
+export const VERSION_LABEL = "tideway.io/version";

@@ -171,9 +171,9 @@ export function toStructural(schema: JsonSchema, path: string): StructuralSchema
   if (schema.required !== undefined) out.required = schema.required;
   // `additionalProperties: false` may not stand next to `properties`; the API server prunes
   // unknown fields instead. A record (`additionalProperties: {schema}`) stays as it is, and a
-  // loose object (`true`) keeps whatever it is given.
+  // loose object (`true`, or `{}` as zod writes z.looseObject) keeps whatever it is given.
   const extra = schema.additionalProperties;
-  if (extra === true) {
+  if (extra === true || (isSchema(extra) && Object.keys(extra).length === 0)) {
     out["x-kubernetes-preserve-unknown-fields"] = true;
   } else if (extra !== undefined && extra !== false) {
     if (schema.properties !== undefined) throw new Error(`${path}: an object with both properties and additionalProperties is not structural`);

@@ -3,9 +3,9 @@
  * schema (charts/) and the JSON Schema for editors (docs/) are all generated from it.
  */
 import { z } from "zod";
-import { ABORT_ANNOTATION, TIDEWAY_PREFIX } from "./annotations.js";
+import { ABORT_ANNOTATION, ROLLOUT_LABEL, TIDEWAY_PREFIX, VERSION_LABEL } from "./annotations.js";
 import { parseDuration } from "./duration.js";
-import { checkTemplate, DESTINATION_VARIABLES, QUERY_VARIABLES } from "./template.js";
+import { checkTemplate, DESTINATION_VARIABLES, QUERY_VARIABLES, WORKLOAD_VARIABLES } from "./template.js";
 
 export const API_VERSION = "tideway.io/v1alpha1";
 export const KIND = "Rollout";
@@ -223,6 +223,73 @@ export const ReadinessSchema = z
   })
   .meta({ description: "Readiness gating: no weight, header route or promotion goes to a version without enough ready endpoints." });
 
+/** A string in a pod template that may use {{ service }} and {{ version }}. */
+const workloadTemplate = z.string().superRefine(checkWorkloadTemplate);
+
+function checkWorkloadTemplate(text: string, ctx: z.RefinementCtx): void {
+  for (const problem of checkTemplate(text, WORKLOAD_VARIABLES)) ctx.addIssue({ code: "custom", message: problem.message });
+}
+
+const LABEL_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** Labels whose values are templates; Tideway's own labels are refused, it sets them itself. */
+const workloadLabels = z.record(z.string().regex(LABEL_NAME, { error: 'expected a label name such as "app" or "example.com/team"' }), workloadTemplate).superRefine((labels, ctx) => {
+  for (const key of [ROLLOUT_LABEL, VERSION_LABEL]) {
+    if (key in labels) ctx.addIssue({ code: "custom", path: [key], message: `${key} is set by Tideway on every workload it manages; remove it` });
+  }
+});
+
+const EnvVarSchema = z.looseObject({
+  name: z.string().min(1),
+  value: workloadTemplate.optional().meta({ description: "May use {{ version }} and {{ service }}." }),
+});
+
+export const ContainerSchema = z
+  .looseObject({
+    name: dnsLabel("container name"),
+    image: z.string().min(1).superRefine(checkWorkloadTemplate).meta({ description: 'Image; may use {{ version }} and {{ service }}, e.g. "example.com/reviews:{{ version }}".' }),
+    env: z.array(EnvVarSchema).optional(),
+  })
+  .meta({ description: "A Kubernetes container; image and env values may use {{ version }} and {{ service }}." });
+
+export const PodTemplateSchema = z
+  .looseObject({
+    metadata: z
+      .strictObject({
+        labels: workloadLabels.optional().meta({ description: 'Pod labels; a label carrying "{{ version }}" (e.g. version: "{{ version }}") tells the versions apart for Istio.' }),
+        annotations: z.record(z.string().min(1), workloadTemplate).optional().meta({ description: "Pod annotations; values may use {{ version }} and {{ service }}." }),
+      })
+      .optional(),
+    spec: z
+      .looseObject({
+        containers: z.array(ContainerSchema).min(1, { error: "expected at least one container" }),
+        initContainers: z.array(ContainerSchema).optional(),
+      })
+      .meta({ description: "A Kubernetes PodSpec." }),
+  })
+  .meta({ description: "A Kubernetes PodTemplateSpec: the pods of every version." });
+
+/** A delay before a retired version is scaled down: zero or more, at most a day. */
+const delay = z.string().superRefine((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) ctx.addIssue({ code: "custom", message: 'expected a duration such as "30s", "1m" or "0s"' });
+  else if (ms > 86_400_000) ctx.addIssue({ code: "custom", message: `expected a duration of at most 24h, found "${text}"` });
+});
+
+/**
+ * Each version's Deployment, `<service>-<version>`: with it, Tideway creates the canary's
+ * Deployment and DestinationRule subset, waits for it, and retires the old version after a release.
+ */
+export const WorkloadSchema = z
+  .strictObject({
+    replicas: z.int().min(1).max(10_000).optional().meta({ description: "Pods per version; the stable version's Deployment replicas (or 1) when absent." }),
+    scaleWithWeight: z.boolean().default(false).meta({ description: "Scale the canary with its weight: ceil(weight% x replicas), at least 1; full size on promotion." }),
+    scaleDownDelay: delay.default("30s").meta({ description: "How long a retired version keeps its pods (sidecars drain) before it is scaled to 0." }),
+    labels: workloadLabels.optional().meta({ description: "Labels of the Deployment and its pods; values may use {{ version }} and {{ service }}." }),
+    template: PodTemplateSchema,
+  })
+  .meta({ description: "Each version's Deployment (<service>-<version>), created and retired by Tideway. Without it Tideway manages no workloads." });
+
 export const RolloutSpecSchema = z.strictObject({
   service: dnsLabel("service name").meta({ description: "The mesh host; used by destinations and metric templates." }),
   version: z
@@ -232,6 +299,7 @@ export const RolloutSpecSchema = z.strictObject({
     .regex(LABEL_VALUE, { error: 'expected a version: letters, digits, "-", "_" and ".", up to 63 characters' })
     .meta({ description: "The release. Committing a new value starts a canary." }),
   trafficRouting: z.strictObject({ istio: IstioRoutingSchema }),
+  workload: WorkloadSchema.optional(),
   steps: z.array(StepSchema).min(1, { error: "expected at least one step" }).max(100),
   analysis: AnalysisSchema.optional(),
   notifications: NotificationsSchema.optional(),
@@ -276,6 +344,8 @@ export type Analysis = z.output<typeof AnalysisSchema>;
 export type Guard = z.output<typeof GuardSchema>;
 export type Metric = z.output<typeof MetricSchema>;
 export type HeaderMatch = z.output<typeof HeaderMatchSchema>;
+export type Workload = z.output<typeof WorkloadSchema>;
+export type PodTemplate = z.output<typeof PodTemplateSchema>;
 export type RolloutDocument = z.output<typeof RolloutDocumentSchema>;
 
 /** The annotation that, committed in git, holds a version aborted (and, set live, aborts it). */

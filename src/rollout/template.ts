@@ -6,6 +6,8 @@ const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 export const QUERY_VARIABLES = ["service", "namespace", "version", "canaryVersion", "stableVersion", "interval"] as const;
 /** Variables a destination (subset or host) may use. */
 export const DESTINATION_VARIABLES = ["service", "namespace", "version"] as const;
+/** Variables a workload's pod template may use (labels, annotations, images, env values). */
+export const WORKLOAD_VARIABLES = ["service", "version"] as const;
 
 export interface TemplateProblem {
   /** Offset of the placeholder in the template. */
