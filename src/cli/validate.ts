@@ -6,6 +6,7 @@ import { DEFAULT_SCRAPE_INTERVAL } from "../analysis/ranges.js";
 import type { RolloutFile } from "../git/tree.js";
 import { parseDuration } from "../rollout/duration.js";
 import { formatProblem, formatWarning, type Problem } from "../rollout/problem.js";
+import { workloadWarnings } from "../rollout/workload.js";
 
 export interface ValidateIo {
   /** Paths are resolved from here, and printed relative to it as the user typed them. */
@@ -62,7 +63,7 @@ export async function validate(paths: readonly string[], io: ValidateIo = proces
   const parsed = parseRolloutFiles(files, { locate: true });
   problems.push(...parsed.problems);
   const warnings = parsed.rollouts.flatMap(({ file, rollout, locate }) =>
-    customQueryWarnings(rollout.spec, options.scrapeIntervalMs).map(({ path: field, message }) => ({
+    [...customQueryWarnings(rollout.spec, options.scrapeIntervalMs), ...workloadWarnings(rollout)].map(({ path: field, message }) => ({
       file,
       ...(locate?.(field) ?? { line: 1, column: 1 }),
       path: renderPath(field),

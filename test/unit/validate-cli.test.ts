@@ -117,6 +117,31 @@ describe("tideway validate", () => {
   });
 });
 
+describe("tideway validate and workloads", () => {
+  const withWorkload = (labels: string) => `${rollout("reviews")}  workload:
+    template:
+      metadata:
+        labels: ${labels}
+      spec:
+        containers: [{ name: reviews, image: "example.com/reviews:{{ version }}" }]
+`;
+
+  it("warns at the pod labels when none carries {{ version }}, naming the fix, and exits 0", async () => {
+    tree({ "reviews.yaml": withWorkload("{ app: reviews }") });
+    expect(await run([])).toEqual({
+      code: 0,
+      stdout: "1 file, 1 Rollout, 0 problems, 1 warning\n",
+      stderr:
+        'reviews.yaml:16:17: warning: spec.workload.template.metadata.labels: no pod label carries "{{ version }}": Istio\'s telemetry and the built-in metrics cannot tell the versions apart; add version: "{{ version }}" to spec.workload.template.metadata.labels\n',
+    });
+  });
+
+  it("says nothing when a pod label carries {{ version }}", async () => {
+    tree({ "reviews.yaml": withWorkload('{ app: reviews, version: "{{ version }}" }') });
+    expect(await run([])).toEqual({ code: 0, stdout: "1 file, 1 Rollout, 0 problems\n", stderr: "" });
+  });
+});
+
 describe("tideway validate and the scrape interval", () => {
   /** A valid Rollout whose third metric's range is [10s], and whose fourth uses [{{ interval }}] at `interval`. */
   const withQueries = (interval: string) => `${rollout("reviews")}  analysis:
