@@ -165,6 +165,8 @@ export const RolloutStatusSchema = z.strictObject({
    * delays an announcement to the next reconcile on any replica instead of losing it.
    */
   outbox: z.array(ReleaseEventSchema).optional(),
+  /** Versions whose Deployments (spec.workload) are retired at `at`: scaled to 0, and deleted when `delete`. */
+  retiring: z.array(z.strictObject({ version: z.string(), at: timestamp, delete: z.boolean() })).optional(),
   /** Ready endpoints of the stable and canary versions; absent until a readiness source reported. */
   readiness: z.array(VersionReadinessSchema).optional(),
 });

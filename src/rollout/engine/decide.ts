@@ -11,6 +11,7 @@ import { Draft, withCondition } from "./context.js";
 import { checkProgressDeadline } from "./deadline.js";
 import { recordGuard, scheduleGuard } from "./guard.js";
 import { recordReadiness } from "./readiness.js";
+import { leftWorkloads, managesWorkloads, retireDue } from "./workload.js";
 import { advance, dropRelease, failRelease, scheduleAnalysis, startRelease, summarize } from "./progress.js";
 import { conflictOf, holdRefused, refuse, refuseAtSighting, routeRefused } from "./route.js";
 import type { Decision, Observation } from "./types.js";
@@ -84,6 +85,7 @@ function decideFor(rollout: Rollout, status: RolloutStatus | undefined, observat
     scheduleGuard(draft);
     checkProgressDeadline(draft);
   }
+  retireDue(draft);
   return { status: draft.status, effects: draft.effects, ...(draft.requeueAt !== undefined ? { requeueAt: draft.requeueAt } : {}) };
 }
 
@@ -221,6 +223,10 @@ function resumeSchedules(draft: Draft): void {
 function remove(rollout: Rollout, status: RolloutStatus | undefined, now: number): Decision {
   if (!status) return { status: undefined, effects: [] };
   const draft = new Draft(rollout, structuredClone(status), now);
+  if (managesWorkloads(draft)) {
+    const left = leftWorkloads(draft);
+    draft.notify("removed", `${rollout.name}: removed from git; its Deployments ${left.join(", ")} are left in place for you to delete`, { workloads: left.join(", ") });
+  }
   if (draft.release) dropRelease(draft, "removed", "the Rollout was removed from git");
   return { status: undefined, effects: draft.effects };
 }

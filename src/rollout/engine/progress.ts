@@ -3,6 +3,7 @@ import { formatDuration } from "../duration.js";
 import { emptyCounts, HISTORY_LIMIT, type ReleaseOutcome, type ReleaseStatus } from "../status.js";
 import type { Draft } from "./context.js";
 import { readyFor, warnIfStableUnready } from "./readiness.js";
+import { applyCanary, retire } from "./workload.js";
 
 /** Starts a release of `version` from step 0; traffic first returns to 100% stable. */
 export function startRelease(draft: Draft, version: string): void {
@@ -26,6 +27,8 @@ export function startRelease(draft: Draft, version: string): void {
     metrics: (draft.rollout.spec.analysis?.metrics ?? []).map((m) => ({ name: m.name, counts: emptyCounts() })),
   };
   draft.setCondition("Progressing", "True", "ReleaseStarted", `releasing ${version}`);
+  const first = draft.steps.find((s) => s.kind === "setWeight");
+  applyCanary(draft, status.release, first?.kind === "setWeight" ? Math.max(first.weight, 1) : 100);
   draft.notify("started", `${draft.rollout.name} ${version}: canary started (stable ${status.stableVersion})`, { steps: draft.steps.length });
   draft.driveTraffic();
 }
@@ -168,6 +171,7 @@ export function promote(draft: Draft, reason: string): void {
   const previous = draft.status.stableVersion;
   endRelease(draft, release, "promoted", reason);
   draft.status.stableVersion = release.version;
+  retire(draft, previous, true);
   draft.status.phase = "Healthy";
   delete draft.status.canaryVersion;
   draft.setCondition("Progressing", "False", "Promoted", `${release.version} promoted`);
@@ -181,6 +185,7 @@ export function failRelease(draft: Draft, outcome: "rolled-back" | "aborted", re
   const release = draft.release;
   if (!release) return;
   endRelease(draft, release, outcome, reason);
+  retire(draft, release.version, false); // kept at 0 pods: a retry is fast
   draft.status.phase = outcome === "aborted" ? "Aborted" : "RolledBack";
   draft.status.canaryVersion = release.version;
   draft.setCondition("Progressing", "False", outcome === "aborted" ? "Aborted" : "RolledBack", reason);
@@ -196,6 +201,7 @@ export function dropRelease(draft: Draft, outcome: "superseded" | "reverted" | "
   const release = draft.release;
   if (!release) return;
   endRelease(draft, release, outcome, reason);
+  if (outcome !== "removed") retire(draft, release.version, true);
   draft.status.phase = "Healthy";
   delete draft.status.canaryVersion;
   draft.setCondition("Progressing", "False", outcome === "superseded" ? "Superseded" : outcome === "reverted" ? "Reverted" : "Removed", reason);

@@ -7,6 +7,7 @@
  */
 import type { ReleaseStatus, VersionReadiness } from "../status.js";
 import type { Draft } from "./context.js";
+import { applyCanary } from "./workload.js";
 
 /** How often a step that waits for readiness looks again when no endpoint change wakes it first. */
 export const READINESS_RECHECK_MS = 5_000;
@@ -49,6 +50,8 @@ export function readyFor(draft: Draft, release: ReleaseStatus, weight: number): 
     delete release.waitingFor;
     return true;
   }
+  // With spec.workload the canary's Deployment is (re)applied at the size this weight needs.
+  applyCanary(draft, release, weight === 0 ? 1 : weight);
   const waiting = describeWait(draft, readiness, needed, weight);
   if (release.waitingFor === undefined) {
     draft.notify(

@@ -70,7 +70,11 @@ export type Effect =
   | { type: "runAnalysis"; at: number; releaseId: number; stepIndex: number; version: string; stableVersion: string }
   /** Look at the canary's error ratio at `at` (ms) and report back with a guard observation. */
   | { type: "runGuard"; at: number; releaseId: number; version: string }
-  | { type: "notify"; event: ReleaseEvent };
+  | { type: "notify"; event: ReleaseEvent }
+  /** spec.workload: apply the Deployment (and DestinationRule subset) of `version`, sized for `weight`% of traffic. */
+  | { type: "applyWorkload"; version: string; weight: number }
+  /** spec.workload: scale `version`'s Deployment to 0, and delete it when `delete`. */
+  | { type: "retireWorkload"; version: string; delete: boolean };
 
 export interface Decision {
   /** The next status; undefined when the Rollout is no longer managed. */
