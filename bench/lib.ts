@@ -1,43 +1,32 @@
 /** Shared setup for benchmarks: real services, a namespace with Istio objects, a git remote. */
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { startServices, type Services } from "../test/env/index.js";
+import { createMesh, startServices, VS, type Services } from "../test/env/index.js";
 
-export const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
-export const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
+export { VS } from "../test/env/index.js";
 
 export async function benchServices(): Promise<Services> {
   const crd = fileURLToPath(new URL("../charts/tideway/crds/rollouts.tideway.io.yaml", import.meta.url));
   return startServices({ extraCrdFiles: [crd], log: (line) => console.error(`[services] ${line}`) });
 }
 
-export async function meshObjects(kc: KubeConfig, namespace: string, service: string, create = true): Promise<void> {
-  if (create)
+/**
+ * The service's DestinationRule (subsets v1..v30), VirtualService (all to v1), Service and a
+ * Deployment for each of `workloadVersions` (default: v1 and v2), v1 ready. `create`: the namespace too.
+ */
+export async function meshObjects(kc: KubeConfig, namespace: string, service: string, options: { create?: boolean; workloadVersions?: string[] } = {}): Promise<void> {
+  if (options.create ?? true)
     await kc
       .makeApiClient(CoreV1Api)
       .createNamespace({ body: { metadata: { name: namespace } } })
       .catch(() => undefined);
-  const objects = kc.makeApiClient(CustomObjectsApi);
-  await objects.createNamespacedCustomObject({
-    ...DR,
-    namespace,
-    body: {
-      apiVersion: "networking.istio.io/v1",
-      kind: "DestinationRule",
-      metadata: { name: service },
-      spec: { host: service, subsets: Array.from({ length: 30 }, (_, i) => ({ name: `v${i + 1}`, labels: { version: `v${i + 1}` } })) },
-    },
-  });
-  await objects.createNamespacedCustomObject({
-    ...VS,
-    namespace,
-    body: {
-      apiVersion: "networking.istio.io/v1",
-      kind: "VirtualService",
-      metadata: { name: service },
-      spec: { hosts: [service], http: [{ name: "primary", route: [{ destination: { host: service, subset: "v1" } }] }] },
-    },
-  });
+  const versions = Array.from({ length: 30 }, (_, i) => `v${i + 1}`);
+  await createMesh(kc, namespace, service, { versions, workloadVersions: options.workloadVersions ?? ["v1", "v2"] });
+}
+
+/** v1 .. v<rounds + 1>: the stable and every canary of a benchmark with `rounds` releases. */
+export function releasedVersions(rounds: number): string[] {
+  return Array.from({ length: rounds + 1 }, (_, i) => `v${i + 1}`);
 }
 
 export async function canaryWeight(kc: KubeConfig, namespace: string, service: string, version: string): Promise<number> {

@@ -6,7 +6,7 @@
 import { createHmac } from "node:crypto";
 import { createGitRemote } from "../test/env/index.js";
 import { startController } from "../test/env/controller-process.js";
-import { benchServices, canaryWeight, meshObjects, sleep, summary } from "./lib.js";
+import { benchServices, canaryWeight, meshObjects, releasedVersions, sleep, summary } from "./lib.js";
 
 const rounds = Number(process.argv[2] ?? 5);
 const POLL_MS = 2_000;
@@ -31,7 +31,7 @@ const endpoints = { kubeconfigPath: services.kube.kubeconfigPath, redisUrl: serv
 try {
   for (const mode of ["webhook", "poll"] as const) {
     const namespace = `bench-${mode}`;
-    await meshObjects(kc, namespace, "reviews");
+    await meshObjects(kc, namespace, "reviews", { workloadVersions: releasedVersions(rounds) });
     const remote = await createGitRemote();
     await remote.commit({ "rollouts/reviews.yaml": rollout(namespace, "v1") });
     const secret = "bench-webhook-secret";

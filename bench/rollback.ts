@@ -11,7 +11,7 @@
 import { RolloutClient } from "../src/kube/rollouts.js";
 import { createGitRemote, startMeshSimulator } from "../test/env/index.js";
 import { startController } from "../test/env/controller-process.js";
-import { benchServices, canaryWeight, meshObjects, sleep, summary } from "./lib.js";
+import { benchServices, canaryWeight, meshObjects, releasedVersions, sleep, summary } from "./lib.js";
 
 const rounds = Number(process.argv[2] ?? 5);
 const SCRAPE_MS = 1_000; // the test Prometheus scrapes its targets every second
@@ -55,7 +55,7 @@ const client = new RolloutClient(kc);
 try {
   for (const mode of ["guard", "analysis", "abort"] as const) {
     const namespace = `bench-rollback-${mode}`;
-    await meshObjects(kc, namespace, "reviews");
+    await meshObjects(kc, namespace, "reviews", { workloadVersions: releasedVersions(rounds) });
     const mesh = await startMeshSimulator({
       kubeConfig: kc,
       namespace,

@@ -82,9 +82,13 @@ try {
   const started = Date.now();
   for (let n = 0; n < NAMESPACES; n++) await kc.makeApiClient((await import("@kubernetes/client-node")).CoreV1Api).createNamespace({ body: { metadata: { name: `scale-${n}` } } });
   for (let i = 0; i < total; i += 20) {
-    await Promise.all(Array.from({ length: Math.min(20, total - i) }, (_, j) => meshObjects(kc, `scale-${(i + j) % NAMESPACES}`, `svc-${i + j}`, false)));
+    await Promise.all(
+      Array.from({ length: Math.min(20, total - i) }, (_, j) =>
+        meshObjects(kc, `scale-${(i + j) % NAMESPACES}`, `svc-${i + j}`, { create: false, workloadVersions: i + j < inFlight ? ["v1", "v2"] : ["v1"] }),
+      ),
+    );
   }
-  console.error(`[bench] ${total} VirtualServices and DestinationRules in ${Date.now() - started} ms`);
+  console.error(`[bench] ${total} VirtualServices, DestinationRules, Services and Deployments (${total + Math.min(inFlight, total)} ready pods) in ${Date.now() - started} ms`);
   const remote = await createGitRemote();
   const files: Record<string, string> = {};
   for (let i = 0; i < total; i++) files[`rollouts/svc-${i}.yaml`] = rollout(i, "v1");

@@ -1,18 +1,18 @@
 /**
- * The demo: the whole story on one machine. Starts the real services (API server, Redis,
- * Prometheus), a mesh simulator for a bookinfo-like `reviews`, a git repository seeded from
- * rollouts/demo, a Slack receiver and the controller, then releases v2 (healthy: promoted),
- * v3 (25% errors: rolled back) and v4 (aborted by hand). Used by scripts/demo.ts and by the
- * end-to-end test that runs it headless.
+ * The demo: the whole story on one machine. Starts the real services (API server with the
+ * workload controllers, Redis, Prometheus), reviews v1..v5 as Deployments, a mesh simulator for
+ * a bookinfo-like `reviews`, a git repository seeded from rollouts/demo, a Slack receiver and the
+ * controller, then releases v2 (healthy: promoted), v3 (25% errors: rolled back) and v4 (aborted
+ * by hand). Used by scripts/demo.ts and by the end-to-end test that runs it headless.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { RolloutClient } from "../src/kube/rollouts.js";
 import { RolloutStatusSchema, type RolloutStatus } from "../src/rollout/status.js";
 import { startController, type ControllerProcess } from "../test/env/controller-process.js";
-import { createGitRemote, startMeshSimulator, startServices, startSlackReceiver, type GitRemote, type MeshSimulator, type Services, type SlackReceiver } from "../test/env/index.js";
+import { createGitRemote, createMesh, startMeshSimulator, startServices, startSlackReceiver, type GitRemote, type MeshSimulator, type Services, type SlackReceiver } from "../test/env/index.js";
 
 const NAMESPACE = "bookinfo-demo";
 const ROLLOUT_FILE = fileURLToPath(new URL("../rollouts/demo/reviews.yaml", import.meta.url));
@@ -67,36 +67,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let controller: ControllerProcess | undefined;
   const acts: Act[] = [];
   try {
-    print("Starting a real Kubernetes API server (with Istio's CRDs), Redis and Prometheus...");
+    print("Starting a real Kubernetes API server (with Istio's CRDs, the Deployment and EndpointSlice controllers, a scheduler and a KWOK node), Redis and Prometheus...");
     services = await startServices({ extraCrdFiles: [CRD_FILE] });
     stops.push(() => services?.stop() ?? Promise.resolve());
     const kc = services.kube.kubeConfig();
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    const objects = kc.makeApiClient(CustomObjectsApi);
-    await objects.createNamespacedCustomObject({
-      group: "networking.istio.io",
-      version: "v1",
-      plural: "destinationrules",
-      namespace: NAMESPACE,
-      body: {
-        apiVersion: "networking.istio.io/v1",
-        kind: "DestinationRule",
-        metadata: { name: "reviews" },
-        spec: { host: "reviews", subsets: ["v1", "v2", "v3", "v4", "v5"].map((v) => ({ name: v, labels: { version: v } })) },
-      },
-    });
-    await objects.createNamespacedCustomObject({
-      group: "networking.istio.io",
-      version: "v1",
-      plural: "virtualservices",
-      namespace: NAMESPACE,
-      body: {
-        apiVersion: "networking.istio.io/v1",
-        kind: "VirtualService",
-        metadata: { name: "reviews" },
-        spec: { hosts: ["reviews"], http: [{ name: "primary", route: [{ destination: { host: "reviews", subset: "v1" } }] }] },
-      },
-    });
+    // reviews v1..v5, each a Deployment with a ready pod behind the Service, as in a real cluster.
+    await createMesh(kc, NAMESPACE, "reviews");
 
     slack = await startSlackReceiver();
     stops.push(() => slack?.stop() ?? Promise.resolve());

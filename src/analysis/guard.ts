@@ -1,6 +1,7 @@
 /**
  * The guard's look at the canary: its requests and 5xx answers over the last two guard
- * intervals, from Istio's request counter. Two instant queries, run in parallel.
+ * intervals, from Istio's request counter, counting the requests its callers could not deliver
+ * (no ready endpoint) as failed ones. Two instant queries, run in parallel.
  */
 import type { Rollout } from "../rollout/model.js";
 import { observe, type QueryObserver } from "./analyze.js";
@@ -8,10 +9,22 @@ import type { MetricsQuerier, QueryResult } from "./prometheus.js";
 import { MIN_RANGE_SCRAPES } from "./ranges.js";
 import { CANARY_SELECTOR, ISTIO_METRICS, promqlRange, queryVariables, renderQuery } from "./templates.js";
 
-/** The canary's requests, and its 5xx answers, over `{{ window }}`. */
+/**
+ * Requests that never reached the canary: its callers' sidecars answered 503 themselves because
+ * Envoy had no healthy upstream (UH), no cluster (NC) or no route (NR) for it. They carry no
+ * destination_version (Envoy never picked a pod), so they are selected by the destination Service:
+ * the canary's own Service with `host:`, the service with subsets (its stable is known to run).
+ */
+export const UNREACHED_SELECTOR = ['reporter="source"', 'destination_service_name="{{ destinationService }}"', 'destination_service_namespace="{{ namespace }}"', 'response_flags=~"UH|NC|NR"'].join(
+  ", ",
+);
+
+const increase = (selector: string) => `(sum(increase(${ISTIO_METRICS.requests}{${selector}}[{{ window }}])) or vector(0))`;
+
+/** The canary's requests, and its 5xx answers, over `{{ window }}`: served by it, or failed on the way to it. */
 export const GUARD_QUERIES = {
-  requests: `sum(increase(${ISTIO_METRICS.requests}{${CANARY_SELECTOR}}[{{ window }}]))`,
-  errors: `sum(increase(${ISTIO_METRICS.requests}{${CANARY_SELECTOR}, response_code=~"5.."}[{{ window }}]))`,
+  requests: `${increase(CANARY_SELECTOR)} + ${increase(UNREACHED_SELECTOR)}`,
+  errors: `${increase(`${CANARY_SELECTOR}, response_code=~"5.."`)} + ${increase(UNREACHED_SELECTOR)}`,
 } as const;
 
 /** The name guard queries are observed under; not a valid metric name, so never a user's. */

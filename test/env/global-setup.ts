@@ -12,7 +12,10 @@ declare module "vitest" {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
   // The Rollout CRD as generated from src/rollout/schema.ts, installed like Istio's.
-  const services = await startServices({ extraCrdFiles: [fileURLToPath(new URL("../../charts/tideway/crds/rollouts.tideway.io.yaml", import.meta.url))] });
+  const services = await startServices({
+    extraCrdFiles: [fileURLToPath(new URL("../../charts/tideway/crds/rollouts.tideway.io.yaml", import.meta.url))],
+    log: (line) => console.log(`[test-env] ${line}`),
+  });
   console.log(`[test-env] services up in ${Date.now() - started} ms`);
   project.provide("services", endpointsOf(services));
   return async () => {

@@ -1,7 +1,9 @@
 /**
- * What the mesh simulator reports, as Istio's destination sidecar would: `istio_requests_total`
- * and `istio_request_duration_milliseconds` with the standard labels, on its own prom-client
- * Registry, served at http://127.0.0.1:<port>/metrics.
+ * What the mesh simulator reports, as Istio's sidecars would: `istio_requests_total` and
+ * `istio_request_duration_milliseconds` with the standard labels, on its own prom-client
+ * Registry, served at http://127.0.0.1:<port>/metrics. A served request is reported by the
+ * destination sidecar; a request the caller's Envoy failed itself (no healthy upstream) only by
+ * the source sidecar, since it reached no destination.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -35,6 +37,8 @@ export interface MeshTelemetry {
   /** host:port of /metrics. */
   readonly target: string;
   record(version: string, responseCode: string, latencyMs: number): void;
+  /** A request for `version` the calling sidecar answered with 503 itself, e.g. flag "UH". */
+  recordUpstreamFailure(version: string, responseFlag: string): void;
   close(): Promise<void>;
 }
 
@@ -74,6 +78,16 @@ export async function startMeshTelemetry(options: {
     connection_security_policy: "mutual_tls",
   });
 
+  // Envoy picked no pod: no destination workload or version, just the Service it was headed for.
+  const upstreamFailureLabels = (version: string, responseFlag: string): IstioLabels => ({
+    ...labelsFor(version, "503"),
+    reporter: "source",
+    destination_workload: "unknown",
+    destination_app: "unknown",
+    destination_version: "unknown",
+    response_flags: responseFlag,
+  });
+
   const server = createServer((request, response) => {
     if (request.url !== "/metrics") {
       response.statusCode = 404;
@@ -103,6 +117,11 @@ export async function startMeshTelemetry(options: {
       const labels = labelsFor(version, responseCode);
       requestsTotal.inc(labels);
       requestDuration.observe(labels, latencyMs);
+    },
+    recordUpstreamFailure(version, responseFlag) {
+      const labels = upstreamFailureLabels(version, responseFlag);
+      requestsTotal.inc(labels);
+      requestDuration.observe(labels, 0);
     },
     close() {
       closing ??= new Promise<void>((resolve) => {

@@ -3,9 +3,12 @@
  * simulated requests to the service's versions the way Istio would route them (header routes,
  * then weights), and exports what a destination sidecar would report: `istio_requests_total`
  * and `istio_request_duration_milliseconds`, with Istio's standard labels, on `/metrics`.
+ * Like Envoy, it reaches only versions with ready endpoints (mesh-endpoints.ts); a request for
+ * any other fails at the caller: 503 with flag UH or NC, reported by the source only.
  * No real requests reach any backend; each version's error rate and latency are configured.
  */
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { ALL_HEALTHY, upstreamReader, type UpstreamHealth } from "./mesh-endpoints.js";
 import { startMeshTelemetry } from "./mesh-metrics.js";
 import { MeshConfigError, observeRouting, parseRoutingTable, routeRequest, type ObservedRouting, type RoutingTable, type SimulatedRequest, type VersionFrom } from "./mesh-routing.js";
 import { registerTarget } from "./prometheus.js";
@@ -48,7 +51,7 @@ export interface MeshSimulatorOptions {
   seed?: number;
   /** Default 100. */
   tickMs?: number;
-  /** How often the VirtualService is read. Default 250. */
+  /** How often the VirtualService and the versions' endpoints are read. Default 250. */
   pollMs?: number;
   /** Port for /metrics on 127.0.0.1. Default: a free one. */
   port?: number;
@@ -71,6 +74,11 @@ export interface TrafficSnapshot {
   versions: Record<string, VersionTraffic>;
   /** Requests that reached no version of the service, by reason. */
   unrouted: Record<string, number>;
+  /**
+   * Requests routed to a version with no ready endpoint, which the caller's sidecar answered with
+   * 503 itself: per version, per response flag, e.g. { v2: { UH: 40 } }. Not in `versions`.
+   */
+  sourceFailures: Record<string, Record<string, number>>;
 }
 
 export interface MeshSimulator {
@@ -84,7 +92,7 @@ export interface MeshSimulator {
   snapshot(): TrafficSnapshot;
   /** What it last read from the VirtualService; undefined while it has nothing usable. */
   currentWeights(): ObservedRouting | undefined;
-  /** Reads the VirtualService now instead of waiting for the next poll. */
+  /** Reads the VirtualService and the endpoints now instead of waiting for the next poll. */
   refresh(): Promise<void>;
   /** Stops sending, unregisters from Prometheus and closes /metrics. Safe to call twice. */
   stop(): Promise<void>;
@@ -155,8 +163,11 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
   });
   const target = telemetry.target;
 
-  const counts: TrafficSnapshot = { requests: 0, versions: {}, unrouted: {} };
+  const counts: TrafficSnapshot = { requests: 0, versions: {}, unrouted: {}, sourceFailures: {} };
   let table: RoutingTable | undefined;
+  const readUpstreams = upstreamReader(options.kubeConfig, scope);
+  let upstreams: UpstreamHealth = ALL_HEALTHY;
+  let upstreamError: string | undefined;
   let lastError: string | undefined;
   let stopped = false;
   let owed = 0; // fractional requests carried from tick to tick, so low rates stay exact
@@ -172,6 +183,13 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
       return;
     }
     const { version } = routed;
+    const failure = upstreams(version);
+    if (failure !== undefined) {
+      telemetry.recordUpstreamFailure(version, failure);
+      const flags = (counts.sourceFailures[version] ??= {});
+      flags[failure] = (flags[failure] ?? 0) + 1;
+      return;
+    }
     const behaviour = behaviours.get(version) ?? defaultBehaviour;
     const responseCode = random() < behaviour.errorRate ? "503" : "200";
     const jitter = behaviour.latencyJitterMs ?? 0;
@@ -200,21 +218,33 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
   // Reads may overlap (poll and refresh()); only a newer read may replace what an older one set.
   let readsStarted = 0;
   let newestApplied = 0;
-  const refresh = async () => {
-    const read = ++readsStarted;
-    let next: RoutingTable | undefined;
-    let error: string | undefined;
+  const readTable = async (): Promise<{ next?: RoutingTable; error?: string }> => {
     try {
       const object: unknown = await api.getNamespacedCustomObject({ ...VS, namespace, name: vsName });
-      next = parseRoutingTable(object, scope, vsLabel);
+      return { next: parseRoutingTable(object, scope, vsLabel) };
     } catch (caught) {
-      error = caught instanceof MeshConfigError ? caught.message : readError(caught, vsLabel);
+      return { error: caught instanceof MeshConfigError ? caught.message : readError(caught, vsLabel) };
     }
+  };
+  // A failed read of the endpoints keeps what the last one saw, as Envoy keeps its last config.
+  const readHealth = async (): Promise<{ health?: UpstreamHealth; error?: string }> => {
+    try {
+      return { health: await readUpstreams() };
+    } catch (caught) {
+      return { error: `reading the endpoints of ${namespace}/${service}: ${caught instanceof Error ? caught.message : String(caught)}` };
+    }
+  };
+  const refresh = async () => {
+    const read = ++readsStarted;
+    const [{ next, error }, health] = await Promise.all([readTable(), readHealth()]);
     if (stopped || read < newestApplied) return;
     newestApplied = read;
     if (error !== lastError) log(error === undefined ? `mesh simulator: routing by VirtualService ${vsLabel} again` : `mesh simulator: ${error}`);
     table = next;
     lastError = error;
+    if (health.error !== upstreamError) log(health.error === undefined ? `mesh simulator: reading endpoints of ${namespace}/${service} again` : `mesh simulator: ${health.error}`);
+    upstreamError = health.error;
+    if (health.health) upstreams = health.health;
   };
 
   let unregister: (() => void) | undefined;

@@ -1,17 +1,19 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createTcpServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { Counter, Histogram, Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeResults, REQUEST_COUNT_METRIC, runAnalysis } from "../../src/analysis/analyze.js";
-import { readGuard } from "../../src/analysis/guard.js";
+import { readGuard, type GuardReading } from "../../src/analysis/guard.js";
 import { PrometheusClient, type MetricsQuerier } from "../../src/analysis/prometheus.js";
 import { ISTIO_DURATION_BUCKETS_MS, ISTIO_LABELS, ISTIO_METRICS } from "../../src/analysis/templates.js";
 import type { Rollout } from "../../src/rollout/model.js";
 import { RolloutSpecSchema, type RolloutSpecInput } from "../../src/rollout/schema.js";
 import { parseDuration } from "../../src/rollout/duration.js";
-import { freePort, registerTarget, SCRAPE_INTERVAL, waitUntil } from "../env/index.js";
-import { services, uniqueName } from "./services.js";
+import { BAD_POD_LABELS, createMesh, freePort, registerTarget, SCRAPE_INTERVAL, waitUntil } from "../env/index.js";
+import { startMeshSimulator } from "../env/mesh-simulator.js";
+import { kubeConfig, services, uniqueName } from "./services.js";
 
 type AnalysisInput = NonNullable<RolloutSpecInput["analysis"]>;
 
@@ -295,6 +297,66 @@ describe("the guard's reading against the real Prometheus", () => {
     expect(reading).toEqual({ error: `prometheus: cannot connect to 127.0.0.1:${port}: connection refused` });
     expect(outcomes).toEqual(["error"]);
   });
+});
+
+describe("the guard and a canary with no ready pods", () => {
+  for (const hostPerVersion of [false, true]) {
+    it(`counts as failed the 503s its callers' sidecars answer for it, which built-in analysis never sees (${hostPerVersion ? "host" : "subset"} mode)`, async () => {
+      const kc = kubeConfig();
+      const ns = uniqueName("guard-unready");
+      await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+      const destination = (v: string) => (hostPerVersion ? { host: `reviews-${v}` } : { host: "reviews", subset: v });
+      const http = [
+        {
+          name: "primary",
+          route: [
+            { destination: destination("v1"), weight: 70 },
+            { destination: destination("v2"), weight: 30 },
+          ],
+        },
+      ];
+      await createMesh(kc, ns, "reviews", { versions: ["v1", "v2"], http, hostPerVersion, podLabels: { v2: BAD_POD_LABELS.neverReady } });
+      const { prometheusUrl, prometheusTargetsDir } = services();
+      const mesh = await startMeshSimulator({
+        kubeConfig: kc,
+        namespace: ns,
+        service: "reviews",
+        rate: 100,
+        routes: ["primary"],
+        ...(hostPerVersion ? { versionFrom: "host" as const } : {}),
+        prometheus: { url: prometheusUrl, targetsDir: prometheusTargetsDir },
+      });
+      try {
+        const spec = RolloutSpecSchema.parse({
+          service: "reviews",
+          version: "v2",
+          trafficRouting: { istio: { virtualService: { name: "reviews" }, ...(hostPerVersion ? { host: "reviews-{{ version }}" } : {}) } },
+          steps: [{ setWeight: 30 }, { pause: "1m" }],
+          analysis: { interval: "1s", metrics: [{ name: "success-rate" }] },
+        });
+        const canary: Rollout = { name: "reviews", namespace: ns, spec };
+        let reading: GuardReading | undefined;
+        await waitUntil(
+          "the guard to see v2's failed requests",
+          async () => {
+            const read = await readGuard(prometheus, canary, { canaryVersion: "v2", stableVersion: "v1", windowMs: 2_000 });
+            reading = read;
+            return "requests" in read && read.requests >= 20;
+          },
+          { timeoutMs: 20_000, intervalMs: 250 },
+        );
+        const { requests, errors } = reading as unknown as { requests: number; errors: number };
+        expect(errors).toBeCloseTo(requests, 6); // every one of them failed
+        expect(mesh.snapshot().versions.v2).toBeUndefined();
+        expect(mesh.snapshot().sourceFailures.v2?.UH).toBeGreaterThan(0);
+        // Built-in analysis reads the canary's own sidecars only: they saw nothing.
+        const [successRate] = await runAnalysis(prometheus, canary, CONTEXT, SCRAPE);
+        expect(successRate).toMatchObject({ name: "success-rate", outcome: "inconclusive" });
+      } finally {
+        await mesh.stop();
+      }
+    });
+  }
 });
 
 describe("analysis when Prometheus cannot answer", () => {

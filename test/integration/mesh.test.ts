@@ -2,17 +2,12 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@k
 import { PrometheusDriver } from "prometheus-query";
 import { afterEach, describe, expect, it } from "vitest";
 import { ISTIO_DURATION_BUCKETS_MS, ISTIO_LABELS as ANALYSIS_LABELS } from "../../src/analysis/templates.js";
-import { waitUntil } from "../env/index.js";
+import { createMesh, VS, waitForReadyEndpoints, waitUntil } from "../env/index.js";
 import { MeshConfigError, parseRoutingTable, routeRequest, type RoutingResult, type RoutingScope } from "../env/mesh-routing.js";
 import { DURATION_BUCKETS, ISTIO_LABELS, startMeshSimulator, type MeshSimulator, type TrafficSnapshot } from "../env/mesh-simulator.js";
 import { kubeConfig, services, uniqueName } from "./services.js";
 
-const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function virtualService(namespace: string, http: unknown[]) {
-  return { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "reviews", namespace }, spec: { hosts: ["reviews"], http } };
-}
 
 const headerRoute = { name: "canary-header", match: [{ headers: { "x-canary": { exact: "true" } } }], route: [{ destination: { host: "reviews", subset: "v2" } }] };
 const primary = (v1: number, v2: number) => ({
@@ -145,7 +140,8 @@ describe("the mesh simulator against the live VirtualService", () => {
 
   it("splits traffic by the header route and weights, fails v2 at its error rate, follows a weight change and reaches Prometheus", async () => {
     const { kc, namespace, objects } = await createNamespace("mesh");
-    await objects.createNamespacedCustomObject({ ...VS, namespace, body: virtualService(namespace, [headerRoute, primary(80, 20)]) });
+    await createMesh(kc, namespace, "reviews", { versions: ["v1", "v2"], http: [headerRoute, primary(80, 20)] });
+    await waitForReadyEndpoints(kc, namespace, "reviews", "v2");
     const { prometheusUrl, prometheusTargetsDir } = services();
     simulator = await startMeshSimulator({
       kubeConfig: kc,
@@ -173,6 +169,7 @@ describe("the mesh simulator against the live VirtualService", () => {
     expect(v2.errors / v2.requests).toBeGreaterThan(0.5 - 0.17);
     expect(v2.errors / v2.requests).toBeLessThan(0.5 + 0.17);
     expect(sim.snapshot().unrouted).toEqual({});
+    expect(sim.snapshot().sourceFailures).toEqual({}); // both versions have ready endpoints
 
     await objects.patchNamespacedCustomObject({
       ...VS,
@@ -242,7 +239,7 @@ describe("the mesh simulator against the live VirtualService", () => {
     expect(sim.lastError).toBe(`VirtualService ${namespace}/reviews not found`);
     expect(sim.currentWeights()).toBeUndefined();
 
-    await objects.createNamespacedCustomObject({ ...VS, namespace, body: virtualService(namespace, [primary(50, 40)]) });
+    await createMesh(kc, namespace, "reviews", { versions: ["v1", "v2"], http: [primary(50, 40)] });
     await sim.refresh();
     expect(sim.lastError).toBe(`VirtualService ${namespace}/reviews http route "primary": weights sum to 90, expected 100`);
     await sleep(300);

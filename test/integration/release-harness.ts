@@ -1,16 +1,15 @@
 /** A whole release world for one test: namespace, mesh objects, git, mesh simulator, controller. */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { RolloutClient, type RolloutObject } from "../../src/kube/rollouts.js";
 import { RolloutStatusSchema, type RolloutStatus } from "../../src/rollout/status.js";
-import { createGitRemote, waitUntil, type GitRemote } from "../env/index.js";
+import { createGitRemote, createMesh, VS, waitUntil, type GitRemote, type MeshOptions } from "../env/index.js";
 import { startMeshSimulator, type MeshSimulator, type VersionBehaviour } from "../env/mesh-simulator.js";
 import { startController as startControllerWith } from "../env/controller-process.js";
 import type { ControllerProcess } from "./controller-process.js";
 import { rolloutYaml } from "./rollout-yaml.js";
 import { kubeConfig, services, uniqueName } from "./services.js";
 
-export const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
-export const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
+export { createMesh, DR, VS, type MeshOptions } from "../env/index.js";
 
 /**
  * Fast steps for tests: two weights, each baked for a few seconds with 3 s analysis. The guard is
@@ -61,35 +60,12 @@ export interface WorldOptions {
   controllerKubeconfig?: string;
   /** A Service per version ("reviews-v1", host: "reviews-{{ version }}") instead of subsets. */
   hostPerVersion?: boolean;
+  /** Deployments of each service: which versions, replicas, bad-pod labels (see createMesh); default one ready-to-be pod per version. */
+  workloads?: Pick<MeshOptions, "workloads" | "workloadVersions" | "replicas" | "podLabels">;
   /** A Redis of the test's own (one it may flush) instead of the shared one. */
   redisUrl?: string;
   /** More `tideway run` flags; a flag given here wins over the harness's own. */
   controllerArgs?: string[];
-}
-
-/**
- * A service's DestinationRule (subsets v1..v5 unless given) and VirtualService (one route,
- * "primary", all to v1 unless `http` is given) in `namespace`, as the Istio user would have them.
- */
-export async function createMesh(kc: KubeConfig, namespace: string, service: string, options: { versions?: string[]; http?: unknown[]; hostPerVersion?: boolean } = {}): Promise<void> {
-  const objects = kc.makeApiClient(CustomObjectsApi);
-  const versions = options.versions ?? ["v1", "v2", "v3", "v4", "v5"];
-  await objects.createNamespacedCustomObject({
-    ...DR,
-    namespace,
-    body: {
-      apiVersion: "networking.istio.io/v1",
-      kind: "DestinationRule",
-      metadata: { name: service },
-      spec: { host: service, subsets: versions.map((v) => ({ name: v, labels: { version: v } })) },
-    },
-  });
-  const primary = [{ name: "primary", route: [{ destination: options.hostPerVersion ? { host: `${service}-v1` } : { host: service, subset: "v1" } }] }];
-  await objects.createNamespacedCustomObject({
-    ...VS,
-    namespace,
-    body: { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: service }, spec: { hosts: [service], http: options.http ?? primary } },
-  });
 }
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
@@ -99,7 +75,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const objects = kc.makeApiClient(CustomObjectsApi);
   for (const service of options.services ?? ["reviews"]) {
     const http = service === "reviews" && options.http ? options.http : undefined;
-    await createMesh(kc, namespace, service, { ...(http ? { http } : {}), ...(options.hostPerVersion ? { hostPerVersion: true } : {}) });
+    await createMesh(kc, namespace, service, { ...(http ? { http } : {}), ...(options.hostPerVersion ? { hostPerVersion: true } : {}), ...options.workloads });
   }
   const remote = await createGitRemote();
   const { prometheusUrl, prometheusTargetsDir } = services();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GUARD_QUERIES, guardWindowMs } from "../../src/analysis/guard.js";
+import { GUARD_QUERIES, guardWindowMs, UNREACHED_SELECTOR } from "../../src/analysis/guard.js";
 
 describe("the guard's window", () => {
   const window = (intervalMs: number, scrapeIntervalMs: number, releaseStartedAt: number, now: number) => guardWindowMs({ intervalMs, scrapeIntervalMs, releaseStartedAt, now });
@@ -31,5 +31,14 @@ describe("the guard's queries", () => {
     }
     expect(GUARD_QUERIES.errors).toContain('response_code=~"5.."');
     expect(GUARD_QUERIES.requests).not.toContain("response_code");
+  });
+
+  it("count, as requests and as errors, those its callers' sidecars failed for want of a ready endpoint, route or cluster", () => {
+    const unreached = `sum(increase(istio_requests_total{${UNREACHED_SELECTOR}}[{{ window }}]))`;
+    expect(UNREACHED_SELECTOR).toContain('reporter="source"');
+    expect(UNREACHED_SELECTOR).toContain('destination_service_name="{{ destinationService }}"');
+    expect(UNREACHED_SELECTOR).toContain('response_flags=~"UH|NC|NR"');
+    expect(UNREACHED_SELECTOR).not.toContain("destination_version"); // Envoy picked no pod: "unknown"
+    for (const query of Object.values(GUARD_QUERIES)) expect(query).toContain(`(${unreached} or vector(0))`);
   });
 });
