@@ -71,8 +71,9 @@ export class KubeReadiness implements ReadinessSource {
     try {
       list = (await this.custom.listNamespacedCustomObject({ ...DR, namespace: rollout.namespace })) as typeof list;
     } catch (error) {
-      if (isNotFound(error)) return out;
-      throw kubeError(error, `cannot list DestinationRules in ${rollout.namespace}`);
+      const failure = kubeError(error, `cannot list DestinationRules in ${rollout.namespace}`);
+      if (isNotFound(failure)) return out;
+      throw failure;
     }
     for (const rule of list.items ?? []) {
       const host = rule.spec?.host;
@@ -89,8 +90,9 @@ export class KubeReadiness implements ReadinessSource {
     try {
       return (await this.core.readNamespacedService({ namespace, name: service })).spec?.selector;
     } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw kubeError(error, `cannot read Service ${namespace}/${service}`);
+      const failure = kubeError(error, `cannot read Service ${namespace}/${service}`);
+      if (isNotFound(failure)) return undefined;
+      throw failure;
     }
   }
 
