@@ -36,6 +36,19 @@ export function namesService(rollout: Rollout, host: string): boolean {
   return host === service || host.startsWith(`${service}.`);
 }
 
+/**
+ * The DestinationRule of spec.service among `rules` (a list's items): the first whose spec.host
+ * names it. Where subsets are checked before routing and where Tideway adds a version's subset.
+ */
+export function destinationRuleOf(rollout: Rollout, rules: readonly unknown[]): { metadata?: unknown; spec: { subsets?: unknown; [field: string]: unknown }; [field: string]: unknown } | undefined {
+  for (const rule of rules) {
+    if (typeof rule !== "object" || rule === null || !("spec" in rule)) continue;
+    const spec = rule.spec;
+    if (typeof spec === "object" && spec !== null && "host" in spec && typeof spec.host === "string" && namesService(rollout, spec.host)) return { ...rule, spec };
+  }
+  return undefined;
+}
+
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

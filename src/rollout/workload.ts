@@ -17,6 +17,8 @@ export interface WorkloadState {
   replicas: number;
   readyReplicas: number;
   availableReplicas: number;
+  /** Available as `kubectl rollout status` means it: this spec seen, every pod updated and available. */
+  available: boolean;
   /**
    * Why the version cannot become available, in words a person reads: "reviews-v2: container
    * reviews ImagePullBackOff: <kubelet's message>". Undefined while it may still come up.
@@ -194,4 +196,23 @@ export function workloadWarnings(rollout: Rollout): { path: (string | number)[];
   const nameProblem = workloadNameProblem(rollout.spec, rollout.spec.version);
   if (nameProblem !== undefined) warnings.push({ path: ["spec", "version"], message: nameProblem });
   return warnings;
+}
+
+/**
+ * A DestinationRule's subsets with `subset` in them: its labels set on the subset of that name
+ * (its other fields, such as a trafficPolicy, kept), or the subset added at the end. Every other
+ * subset stays as it was. Undefined when the subset is already there as wanted.
+ */
+export function withSubset(subsets: readonly unknown[], subset: Subset): unknown[] | undefined {
+  const index = subsets.findIndex((entry) => typeof entry === "object" && entry !== null && "name" in entry && entry.name === subset.name);
+  if (index < 0) return [...subsets, { name: subset.name, labels: subset.labels }];
+  const entry = subsets[index] as Record<string, unknown>;
+  if (sameLabels(entry.labels, subset.labels)) return undefined;
+  return subsets.map((other, i) => (i === index ? { ...entry, labels: subset.labels } : other));
+}
+
+function sameLabels(found: unknown, wanted: Record<string, string>): boolean {
+  if (typeof found !== "object" || found === null) return false;
+  const entries = Object.entries(found);
+  return entries.length === Object.keys(wanted).length && entries.every(([key, value]) => wanted[key] === value);
 }

@@ -8,7 +8,7 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { isConflict, isNotFound, kubeError } from "../kube/errors.js";
 import { GROUP, PLURAL, VERSION } from "../kube/rollouts.js";
-import { destinationFor, namesService } from "../rollout/destination.js";
+import { destinationFor, destinationRuleOf } from "../rollout/destination.js";
 import { headerRouteName, type Rollout } from "../rollout/model.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
 import type { Traffic } from "../rollout/traffic.js";
@@ -217,8 +217,8 @@ export class IstioTraffic implements TrafficRouter {
     }
     const service = rollout.spec.service;
     const items = isObject(rules) && Array.isArray(rules.items) ? rules.items : [];
-    const rule = items.find((item) => isObject(item) && isObject(item.spec) && typeof item.spec.host === "string" && namesService(rollout, item.spec.host));
-    if (!isObject(rule) || !isObject(rule.spec)) {
+    const rule = destinationRuleOf(rollout, items);
+    if (rule === undefined) {
       throw new TrafficError(`no DestinationRule for host ${service} in namespace ${rollout.namespace}: subsets ${wanted.join(", ")} are needed`, true);
     }
     const subsets = Array.isArray(rule.spec.subsets) ? rule.spec.subsets.flatMap((s) => (isObject(s) && typeof s.name === "string" ? [s.name] : [])) : [];

@@ -5,9 +5,11 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
+import { KubeWorkloads } from "../../src/kube/workloads.js";
+import { RolloutSpecSchema } from "../../src/rollout/schema.js";
 import { removeDir, tempDir } from "../env/process.js";
 import { createWorld, type World } from "./release-harness.js";
 import { kubeConfig, services, uniqueName } from "./services.js";
@@ -214,9 +216,10 @@ describe("the Helm chart", () => {
   it.each([
     ["default values", {}],
     [
-      "bundled Redis, a ServiceMonitor, an existing Secret and two replicas",
+      "bundled Redis, a ServiceMonitor, an existing Secret, two replicas and workload RBAC",
       {
         "redis.bundled": "true",
+        "workload.enabled": "true",
         "serviceMonitor.enabled": "true",
         existingSecret: "deploy-creds",
         "existingSecretKeys.gitSshKey": "ssh-privatekey",
@@ -309,6 +312,12 @@ describe("the chart's RBAC", () => {
     ["update", "virtualservices.networking.istio.io"],
     ["list", "destinationrules.networking.istio.io"],
     ["create", "events"],
+    ["get", "pods"],
+    ["list", "pods"],
+    ["watch", "pods"],
+    ["get", "endpointslices.discovery.k8s.io"],
+    ["list", "endpointslices.discovery.k8s.io"],
+    ["watch", "endpointslices.discovery.k8s.io"],
   ];
   const denied: [string, string, string?][] = [
     ["delete", "virtualservices.networking.istio.io"],
@@ -324,6 +333,13 @@ describe("the chart's RBAC", () => {
     ["list", "secrets"],
     ["get", "configmaps"],
     ["update", "deployments.apps"],
+    ["get", "deployments.apps"],
+    ["create", "deployments.apps"],
+    ["patch", "deployments.apps"],
+    ["delete", "deployments.apps"],
+    ["update", "pods", "status"],
+    ["delete", "pods"],
+    ["create", "endpointslices.discovery.k8s.io"],
     ["list", "namespaces"],
     ["delete", "events"],
     ["create", "customresourcedefinitions.apiextensions.k8s.io"],
@@ -338,5 +354,84 @@ describe("the chart's RBAC", () => {
 
   it.each(denied)("does not let the controller %s %s %s", (verb, resource, subresource) => {
     expect(canI(verb, resource, subresource)).toBe("no");
+  });
+});
+
+describe("the chart's RBAC with workload.enabled", () => {
+  const kc = kubeConfig();
+  let account: string;
+  let workloads: KubeWorkloads;
+  let target: string;
+
+  beforeAll(async () => {
+    const release = uniqueName("tw");
+    account = `${release}-tideway`;
+    const rbac = template(release, { "git.url": GIT_URL, "workload.enabled": "true" }, ["--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml"]);
+    const applied = kube(["apply", "-n", namespace, "-f", "-"], rbac);
+    expect(applied.stderr).toBe("");
+    cleanup.push(() => void kube(["delete", "-f", "-", "--ignore-not-found"], rbac));
+    const token = kube(["create", "token", account, "-n", namespace, "--duration", "1h"]).stdout.trim();
+    const admin = parseYaml(services().kubeconfigYaml) as { users: { name: string; user: Record<string, unknown> }[] };
+    const asAccount = new KubeConfig();
+    asAccount.loadFromString(stringify({ ...admin, users: admin.users.map((u) => ({ name: u.name, user: { token } })) }));
+    workloads = new KubeWorkloads(asAccount);
+    target = uniqueName("apps");
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: target } } });
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: "networking.istio.io",
+      version: "v1",
+      plural: "destinationrules",
+      namespace: target,
+      body: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "reviews" }, spec: { host: "reviews", subsets: [{ name: "v1", labels: { version: "v1" } }] } },
+    });
+    cleanup.push(() =>
+      kc
+        .makeApiClient(CoreV1Api)
+        .deleteNamespace({ name: target })
+        .then(() => undefined),
+    );
+  }, 120_000);
+
+  it("is enough for every workload verb: apply, subset, state, scale, list and remove, as the chart's ServiceAccount", async () => {
+    const spec = RolloutSpecSchema.parse({
+      service: "reviews",
+      version: "v2",
+      trafficRouting: { istio: { virtualService: { name: "reviews" } } },
+      workload: { template: { metadata: { labels: { version: "{{ version }}" } }, spec: { containers: [{ name: "reviews", image: "example.com/reviews:{{ version }}" }] } } },
+      steps: [{ setWeight: 10 }],
+    });
+    const rollout = { name: "reviews", namespace: target, spec };
+    await workloads.apply(rollout, "v2", 2);
+    expect(await workloads.ensureSubset(rollout, "v2")).toBe(true);
+    expect(await workloads.state(rollout, "v2")).toMatchObject({ exists: true, replicas: 2 });
+    await workloads.scale(rollout, "v2", 0);
+    expect(await workloads.list(rollout)).toEqual([{ name: "reviews-v2", version: "v2", replicas: 0 }]);
+    await workloads.remove(rollout, "v2");
+  });
+
+  it.each([
+    ["get", "deployments.apps"],
+    ["list", "deployments.apps"],
+    ["watch", "deployments.apps"],
+    ["create", "deployments.apps"],
+    ["patch", "deployments.apps"],
+    ["delete", "deployments.apps"],
+    ["update", "destinationrules.networking.istio.io"],
+    ["list", "pods"],
+  ])("lets the controller %s %s", (verb, resource) => {
+    expect(kube(["auth", "can-i", verb, resource, "-n", "any-namespace", "--as", `system:serviceaccount:${namespace}:${account}`]).stdout.trim()).toBe("yes");
+  });
+
+  it.each([
+    ["update", "deployments.apps"],
+    ["update", "deployments.apps", "scale"],
+    ["create", "destinationrules.networking.istio.io"],
+    ["delete", "destinationrules.networking.istio.io"],
+    ["create", "services"],
+    ["create", "pods"],
+    ["get", "secrets"],
+  ] as [string, string, string?][])("still does not let the controller %s %s %s", (verb, resource, subresource) => {
+    const args = ["auth", "can-i", verb, resource, ...(subresource ? ["--subresource", subresource] : []), "-n", "any-namespace", "--as", `system:serviceaccount:${namespace}:${account}`];
+    expect(kube(args).stdout.trim()).toBe("no");
   });
 });

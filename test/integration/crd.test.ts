@@ -83,6 +83,16 @@ describe("the rollouts.tideway.io CustomResourceDefinition", () => {
     expect(served.spec).toMatchObject({ analysis: { errorLimit: 3, onError: "pause", minRequests: 20 } });
   });
 
+  it("stores the workload sample's pod template as written, with the parser's defaults", async () => {
+    const sample = parse(readFileSync(new URL("../../rollouts/reviews-workload.yaml", import.meta.url), "utf8")) as RolloutObject;
+    const body = { ...sample, metadata: { name: "reviews-workload", namespace } };
+    await objects.createNamespacedCustomObject({ ...ROLLOUTS, namespace, body });
+    const served = (await objects.getNamespacedCustomObject({ ...ROLLOUTS, namespace, name: "reviews-workload" })) as RolloutObject;
+    // Fields of the pod template Tideway does not model (ports, probes) are kept, not pruned.
+    expect(served.spec).toEqual(RolloutSpecSchema.parse(sample.spec));
+    expect(served.spec).toMatchObject({ workload: { template: { spec: { containers: [{ ports: [{ containerPort: 9080 }], readinessProbe: { httpGet: { path: "/health" } } }] } } } });
+  });
+
   it("defaults every analysis field the user leaves out", async () => {
     const sample = sampleRollout(namespace, "minimal");
     const body = { ...sample, spec: { ...sample.spec, analysis: { metrics: [{ name: "success-rate", min: 0.99 }] } } };

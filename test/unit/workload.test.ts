@@ -4,7 +4,18 @@ import type { Rollout } from "../../src/rollout/model.js";
 import { parseRolloutFile } from "../../src/rollout/parse.js";
 import { formatProblem } from "../../src/rollout/problem.js";
 import { WorkloadSchema, type Workload } from "../../src/rollout/schema.js";
-import { canaryReplicas, fullReplicas, renderDeployment, renderSubset, scaleDownDelayMs, versionLabels, workloadName, workloadNameProblem, workloadWarnings } from "../../src/rollout/workload.js";
+import {
+  canaryReplicas,
+  fullReplicas,
+  renderDeployment,
+  renderSubset,
+  scaleDownDelayMs,
+  versionLabels,
+  withSubset,
+  workloadName,
+  workloadNameProblem,
+  workloadWarnings,
+} from "../../src/rollout/workload.js";
 
 const EXAMPLE = readFileSync(new URL("../../rollouts/reviews-workload.yaml", import.meta.url), "utf8");
 
@@ -179,5 +190,27 @@ describe("workload warnings", () => {
   it("are none for the example, nor without a workload", () => {
     expect(workloadWarnings(parsed(EXAMPLE))).toEqual([]);
     expect(workloadWarnings(parsed(file(TEMPLATE)))).toEqual([]);
+  });
+});
+
+describe("adding a version's subset to a DestinationRule", () => {
+  const others = [
+    { name: "v1", labels: { version: "v1" }, trafficPolicy: { loadBalancer: { simple: "ROUND_ROBIN" } } },
+    { name: "canary-pinned", labels: { track: "canary" } },
+  ];
+
+  it("appends a subset it does not have, leaving the others as they are", () => {
+    expect(withSubset(others, { name: "v2", labels: { version: "v2" } })).toEqual([...others, { name: "v2", labels: { version: "v2" } }]);
+  });
+
+  it("sets only the labels of a subset of that name, keeping its traffic policy", () => {
+    expect(withSubset(others, { name: "v1", labels: { version: "v1", app: "reviews" } })).toEqual([
+      { name: "v1", labels: { version: "v1", app: "reviews" }, trafficPolicy: { loadBalancer: { simple: "ROUND_ROBIN" } } },
+      others[1],
+    ]);
+  });
+
+  it("changes nothing when the subset is already as wanted", () => {
+    expect(withSubset(others, { name: "v1", labels: { version: "v1" } })).toBeUndefined();
   });
 });
