@@ -9,12 +9,17 @@ import { freePort, ServerProcess, tempDir, removeDir, waitUntil } from "./proces
 
 export const K8S_VERSION = process.env.TIDEWAY_K8S_VERSION ?? "v1.36.3";
 
+/** Where scripts/k8s-binaries.sh puts what it builds. */
+export function cachedAssetsDir(): string {
+  const cache = process.env.TIDEWAY_CACHE ?? join(homedir(), ".cache", "tideway");
+  return join(cache, "k8s", K8S_VERSION);
+}
+
 /** Where etcd, kube-apiserver, kubectl and istio-crds.yaml live: KUBEBUILDER_ASSETS or our cache. */
 export function kubeAssetsDir(): string {
   const fromEnv = process.env.KUBEBUILDER_ASSETS;
   if (fromEnv && existsSync(join(fromEnv, "kube-apiserver")) && existsSync(join(fromEnv, "etcd"))) return fromEnv;
-  const cache = process.env.TIDEWAY_CACHE ?? join(homedir(), ".cache", "tideway");
-  return join(cache, "k8s", K8S_VERSION);
+  return cachedAssetsDir();
 }
 
 export interface KubeEnvironment {

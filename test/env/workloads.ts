@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { kubeAssetsDir, type KubeEnvironment } from "./kube.js";
+import { cachedAssetsDir, kubeAssetsDir, type KubeEnvironment } from "./kube.js";
 import { freePort, removeDir, ServerProcess, tempDir, waitUntil } from "./process.js";
 
 export const KWOK_STAGES_FILE = fileURLToPath(new URL("./kwok-stages.yaml", import.meta.url));
@@ -22,11 +22,11 @@ export interface WorkloadsEnvironment {
   stop(): Promise<void>;
 }
 
-/** Where kube-controller-manager, kube-scheduler and kwok live: beside kube-apiserver, or in our cache when KUBEBUILDER_ASSETS has only the envtest ones. */
+/** Where kube-controller-manager, kube-scheduler and kwok live: beside kube-apiserver, else in our cache (envtest's KUBEBUILDER_ASSETS has none of them). */
 function workloadBinary(name: string): string {
-  const candidates = [kubeAssetsDir(), join(process.env.TIDEWAY_CACHE ?? join(process.env.HOME ?? "", ".cache", "tideway"), "k8s", process.env.TIDEWAY_K8S_VERSION ?? "v1.36.3")];
+  const candidates = [...new Set([kubeAssetsDir(), cachedAssetsDir()])];
   const found = candidates.map((dir) => join(dir, name)).find((path) => existsSync(path));
-  if (!found) throw new Error(`${name} not found in ${candidates.join(" or ")}: run "bash scripts/test-deps.sh"`);
+  if (!found) throw new Error(`${name} not found in ${candidates.join(" or ")}: run "bash scripts/k8s-binaries.sh"`);
   return found;
 }
 
