@@ -13,6 +13,7 @@ import { EventRecorder } from "../kube/events.js";
 import { EndpointWatch } from "../kube/endpoint-watch.js";
 import { RolloutWatch } from "../kube/informer.js";
 import { KubeReadiness } from "../kube/readiness.js";
+import { KubeWorkloads } from "../kube/workloads.js";
 import { applyMirror } from "../kube/mirror.js";
 import { RolloutClient } from "../kube/rollouts.js";
 import { ReconcileQueue, type ReconcileJob } from "../queue/reconcile-queue.js";
@@ -123,6 +124,7 @@ export class Controller {
       log,
       notify: (event, rollout, commit) => this.notify?.(event, rollout, commit) ?? Promise.resolve(),
       readiness: new KubeReadiness(kc),
+      workloads: new KubeWorkloads(kc),
       onInFlight: (ref, inFlight) => this.trackInFlight(ref, inFlight),
     });
     // A pod that becomes ready (or stops being so) wakes the releases of its namespace at once.

@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import { isConflict, isNotFound } from "../kube/errors.js";
 import type { EventSink } from "../kube/events.js";
 import type { ReadinessSource } from "../kube/readiness.js";
+import { WorkloadError, type WorkloadManager } from "../kube/workloads.js";
 import type { RolloutObject, RolloutStore } from "../kube/rollouts.js";
 import { jobId, type ReconcileJob, type Scheduler } from "../queue/reconcile-queue.js";
 import { FINALIZER, HELD_ABORT_ANNOTATION, INVALID_ANNOTATION } from "../rollout/annotations.js";
@@ -29,6 +30,7 @@ import {
   type ReleaseEvent,
 } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
+import { canaryReplicas } from "../rollout/workload.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
 import { OUTBOX_LIMIT, RolloutStatusSchema, type RolloutStatus } from "../rollout/status.js";
 import { TrafficError, type TrafficRouter } from "../traffic/router.js";
@@ -56,6 +58,8 @@ export interface ReconcilerDeps {
   notify?: Notifier;
   /** Ready endpoints of the versions (readiness gating); without it nothing is gated. */
   readiness?: ReadinessSource;
+  /** Each version's Deployment and DestinationRule subset, for Rollouts with spec.workload. */
+  workloads?: WorkloadManager;
   /** Told after each pass whether the Rollout has a release in flight (so endpoint changes can wake it). */
   onInFlight?: (ref: { namespace: string; name: string }, inFlight: boolean) => void;
   now?: () => number;
@@ -95,6 +99,8 @@ const readVersion = (object: RolloutObject): { resourceVersion?: string } => (ob
 export class Reconciler {
   private readonly locks = new Map<string, Promise<void>>();
   private readonly announcer: ReleaseAnnouncer;
+  /** Workloads the API server refused to apply, by "namespace/name/version": why, for the next look. */
+  private readonly refusedWorkloads = new Map<string, string>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.announcer = new ReleaseAnnouncer(deps);
@@ -258,7 +264,8 @@ export class Reconciler {
     if (status && !status.release && canary === stable && !commands) return undefined;
     const versions = [...new Set([stable ?? canary, canary])];
     try {
-      return await source.read(rollout, versions);
+      const seen = await source.read(rollout, versions);
+      return await this.withWorkloadFailure(rollout, seen, status?.release);
     } catch (error) {
       this.deps.metrics.errors.inc({ where: "readiness" });
       this.deps.log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error instanceof Error ? error.message : String(error) }, "readiness not read; keeping what status last saw");
@@ -295,6 +302,8 @@ export class Reconciler {
     const { next, effects, requeueAt } = decision;
     const recorded = effects.flatMap((e) => (e.type === "notify" ? [e.event] : []));
     const outbox = [...observed.owed, ...recorded].slice(-OUTBOX_LIMIT);
+    // Workloads first: a failure here leaves status asking again (every verb is safe to repeat).
+    await this.carryOutWorkloads(rollout, next, effects);
     // What status says has happened is written with its announcements, and announced right after:
     // a crash in between leaves them in the outbox for the next pass, on any replica.
     let object = await this.persist(observed.object, rollout, next, outbox);
@@ -329,6 +338,55 @@ export class Reconciler {
     const moved = latest.metadata.resourceVersion !== object.metadata.resourceVersion;
     // The version acted on, not `latest`: a change after it must still be compared by the queue.
     return { again: moved, ...readVersion(object), carried: { ...carry, ...(moved ? { object: latest } : {}) } };
+  }
+
+  /**
+   * With spec.workload, a canary that cannot run is named by its Deployment too (its progress
+   * deadline exceeded), and one Tideway cannot even apply (forbidden, invalid) ends the release
+   * with that reason instead of waiting for pods that will never come.
+   */
+  private async withWorkloadFailure(rollout: Rollout, seen: NonNullable<Rollout["readiness"]>, release: { id: number; version: string } | undefined): Promise<NonNullable<Rollout["readiness"]>> {
+    const workloads = this.deps.workloads;
+    if (!workloads || !rollout.spec.workload || release === undefined) return seen;
+    const canary = release.version;
+    const key = `${rollout.namespace}/${rollout.name}/${release.id}`;
+    const refused = this.refusedWorkloads.get(key);
+    const failure = refused ?? (seen.find((r) => r.version === canary)?.failure === undefined ? (await workloads.state(rollout, canary)).failure : undefined);
+    if (failure === undefined) return seen;
+    return seen.map((r) => (r.version === canary && r.failure === undefined ? { ...r, failure } : r));
+  }
+
+  /** Applies and retires versions' Deployments as the engine asked (spec.workload). */
+  private async carryOutWorkloads(rollout: Rollout, status: RolloutStatus | undefined, effects: readonly Effect[]): Promise<void> {
+    const workloads = this.deps.workloads;
+    const spec = rollout.spec.workload;
+    if (!workloads || !spec) return;
+    const where = `${rollout.namespace}/${rollout.name}`;
+    for (const effect of effects) {
+      if (effect.type === "applyWorkload") {
+        const key = `${where}/${status?.release?.id ?? 0}`; // per release: a retry applies afresh
+        try {
+          const stable = status?.stableVersion;
+          // Full size: spec.workload.replicas, else the stable's (the stable itself keeps what it has).
+          const sized = spec.replicas === undefined ? await workloads.state(rollout, stable ?? effect.version) : undefined;
+          const stableReplicas = sized?.exists ? sized.replicas : undefined;
+          await workloads.apply(rollout, effect.version, canaryReplicas(spec, stableReplicas, effect.weight));
+          await workloads.ensureSubset(rollout, effect.version);
+          this.refusedWorkloads.delete(key);
+        } catch (error) {
+          if (!(error instanceof WorkloadError)) throw error;
+          this.deps.metrics.errors.inc({ where: "workload" });
+          this.deps.log.warn({ rollout: where, version: effect.version, err: error.message }, "workload not applied");
+          // Refused outright (forbidden, invalid, no DestinationRule): the next look ends the release with why.
+          if (/\b(forbidden|invalid|is not valid|no DestinationRule)\b/i.test(error.message)) this.refusedWorkloads.set(key, `cannot apply its workload: ${error.message}`);
+          else throw error;
+        }
+      } else if (effect.type === "retireWorkload") {
+        if (effect.delete) await workloads.remove(rollout, effect.version);
+        else await workloads.scale(rollout, effect.version, 0);
+        this.deps.log.info({ rollout: where, version: effect.version, deleted: effect.delete }, "workload retired");
+      }
+    }
   }
 
   /** Routes as status says, verified by the router; a failure is reported, not thrown. */

@@ -51,6 +51,8 @@ function decideFor(rollout: Rollout, status: RolloutStatus | undefined, observat
     if (stable === rollout.spec.version) draft.notify("adopted", `${rollout.name}: ${stable} adopted as stable, 100% of traffic`);
     else draft.notify("adopted", `${rollout.name}: ${stable} adopted as stable, as the VirtualService already routes to it; ${rollout.spec.version} is released from it as a canary`);
     draft.driveTraffic();
+    // With spec.workload the stable's Deployment is Tideway's too: made if missing, at full size.
+    if (managesWorkloads(draft)) draft.effects.push({ type: "applyWorkload", version: stable, weight: 100 });
   }
   followSpec(draft);
   switch (observation.type) {

@@ -18,9 +18,9 @@ function sim(overrides: Partial<RolloutSpecInput> = {}): Simulation {
 const workloadEffects = (effects: Effect[]) => effects.filter((e) => e.type === "applyWorkload" || e.type === "retireWorkload");
 
 describe("workloads from the Rollout (spec.workload)", () => {
-  it("applies the canary's Deployment when the release starts, before any traffic, and again while a step waits", () => {
+  it("applies the stable's Deployment on adoption, and the canary's when the release starts, before any traffic, and again while a step waits", () => {
     const s = sim();
-    expect(workloadEffects(s.effects)).toEqual([]); // adoption makes no workload
+    expect(workloadEffects(s.effects)).toEqual([{ type: "applyWorkload", version: "v1", weight: 100 }]); // adoption makes the stable's, if missing
     s.rollout = { ...s.rollout, readiness: [{ version: "v1", ready: 4, total: 4 }] };
     s.release("v2");
     expect(s.decisions.at(-2)?.effects.find((e) => e.type === "applyWorkload")).toEqual({ type: "applyWorkload", version: "v2", weight: 10 });
@@ -28,7 +28,11 @@ describe("workloads from the Rollout (spec.workload)", () => {
     const applied = workloadEffects(s.effects).length;
     s.advanceBy(5_000);
     expect(workloadEffects(s.effects).length).toBe(applied + 1); // re-applied while it waits: idempotent, heals a lost apply
-    expect(workloadEffects(s.effects).every((e) => e.type === "applyWorkload" && e.version === "v2" && e.weight === 10)).toBe(true);
+    expect(
+      workloadEffects(s.effects)
+        .slice(1)
+        .every((e) => e.type === "applyWorkload" && e.version === "v2" && e.weight === 10),
+    ).toBe(true);
     s.rollout = {
       ...s.rollout,
       readiness: [
