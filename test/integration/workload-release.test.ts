@@ -5,14 +5,17 @@
  */
 import { AppsV1Api } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { readyEndpoints, versionPods, waitUntil } from "../env/index.js";
+import { readyEndpoints, startSlackReceiver, versionPods, waitUntil, type SlackReceiver } from "../env/index.js";
 import { createWorld, type World } from "./release-harness.js";
 import { kubeConfig } from "./services.js";
 
 let world: World | undefined;
+let slack: SlackReceiver | undefined;
 afterEach(async () => {
   await world?.stop();
+  await slack?.stop();
   world = undefined;
+  slack = undefined;
 });
 
 const WORKLOAD = [
@@ -74,5 +77,20 @@ describe("workloads from the Rollout", () => {
     await waitUntil("reviews-v1 deleted after scaleDownDelay", async () => (await deployment(w.namespace, "reviews-v1")) === undefined, { timeoutMs: 20_000 });
     expect((await w.status())?.retiring).toBeUndefined();
     expect(w.mesh.snapshot().sourceFailures).toEqual(failedBefore); // no caller saw a 503 during the release
+  });
+
+  it("ends the release of a version whose image cannot be pulled, with the pod and container named in status and Slack, and keeps the failed Deployment at 0", async () => {
+    slack = await startSlackReceiver();
+    world = await createWorld({ workloads: { workloadVersions: [] }, controllerEnv: { TIDEWAY_SLACK_WEBHOOK_URL: slack.webhookUrl } });
+    const w = world;
+    await w.release("v1", { steps: ["- setWeight: 50", "- pause: 2s"], analysis: WORKLOAD });
+    await w.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v1");
+    // The v2 commit's pods carry the label the test env's KWOK stages turn into ImagePullBackOff.
+    await w.release("v2", { steps: ["- setWeight: 50", "- pause: 2s"], analysis: WORKLOAD.replace("labels: { app: reviews,", "labels: { 'tideway.test/fail': image, app: reviews,") });
+    const status = await w.waitForStatus((s) => s.phase === "RolledBack", 40_000);
+    expect(status.history.at(-1)?.reason).toMatch(/^v2 cannot run: pod reviews-v2-[a-z0-9-]+: container reviews (ImagePullBackOff|ErrImagePull)/);
+    expect(await w.weights()).toEqual({ v1: 100 });
+    await waitUntil("Slack told of the rollback", async () => slack!.posts.some((p) => JSON.stringify(p.body).includes("cannot run")), { timeoutMs: 10_000 });
+    await waitUntil("the failed canary scaled to 0 after the delay, and kept", async () => (await deployment(w.namespace, "reviews-v2"))?.replicas === 0, { timeoutMs: 20_000 });
   });
 });
