@@ -11,6 +11,8 @@ import { Reconciler, type AnalysisRunner } from "../../src/controller/reconciler
 import { KubeError } from "../../src/kube/errors.js";
 import type { EventSink, EventTarget } from "../../src/kube/events.js";
 import type { ReadinessSource } from "../../src/kube/readiness.js";
+import { WorkloadError, type VersionWorkload, type WorkloadManager } from "../../src/kube/workloads.js";
+import type { WorkloadState } from "../../src/rollout/workload.js";
 import type { RolloutObject, RolloutStore } from "../../src/kube/rollouts.js";
 import type { ReconcileJob, Scheduler } from "../../src/queue/reconcile-queue.js";
 import type { ReleaseEvent } from "../../src/rollout/engine.js";
@@ -144,7 +146,38 @@ class MemoryReadiness implements ReadinessSource {
   }
 }
 
-function reconciler(readiness?: ReadinessSource, inFlight?: (name: string, yes: boolean) => void): Reconciler {
+/** Deployments in memory; `refuse` makes apply fail as the API server would. */
+class MemoryWorkloads implements WorkloadManager {
+  deployments = new Map<string, number>();
+  refuse: string | undefined;
+  calls: string[] = [];
+  async apply(_r: Rollout, version: string, replicas: number): Promise<void> {
+    this.calls.push(`apply ${version} ${replicas}`);
+    if (this.refuse !== undefined) throw new WorkloadError(this.refuse);
+    this.deployments.set(version, replicas);
+  }
+  async ensureSubset(_r: Rollout, version: string): Promise<boolean> {
+    this.calls.push(`subset ${version}`);
+    return false;
+  }
+  async scale(_r: Rollout, version: string, replicas: number): Promise<void> {
+    this.calls.push(`scale ${version} ${replicas}`);
+    if (this.deployments.has(version)) this.deployments.set(version, replicas);
+  }
+  async remove(_r: Rollout, version: string): Promise<void> {
+    this.calls.push(`remove ${version}`);
+    this.deployments.delete(version);
+  }
+  async list(): Promise<VersionWorkload[]> {
+    return [...this.deployments].map(([version, replicas]) => ({ name: `reviews-${version}`, version, replicas }));
+  }
+  async state(_r: Rollout, version: string): Promise<WorkloadState> {
+    const replicas = this.deployments.get(version);
+    return { exists: replicas !== undefined, replicas: replicas ?? 0, readyReplicas: replicas ?? 0, availableReplicas: replicas ?? 0, available: replicas !== undefined };
+  }
+}
+
+function reconciler(readiness?: ReadinessSource, inFlight?: (name: string, yes: boolean) => void, workloads?: WorkloadManager): Reconciler {
   return new Reconciler({
     rollouts: store,
     traffic: router,
@@ -157,6 +190,7 @@ function reconciler(readiness?: ReadinessSource, inFlight?: (name: string, yes: 
     notify: async (event) => void notified.push(event),
     now: () => now,
     ...(readiness ? { readiness } : {}),
+    ...(workloads ? { workloads } : {}),
     ...(inFlight ? { onInFlight: (ref: { name: string }, yes: boolean) => inFlight(ref.name, yes) } : {}),
   });
 }
@@ -324,5 +358,32 @@ describe("the reconciler, through its ports", () => {
     expect(status.phase).toBe("RolledBack");
     expect(router.current).toEqual({ stableVersion: "v1", canaryWeight: 0 });
     expect(inFlight.at(-1)).toEqual(["reviews", false]);
+  });
+
+  it("with spec.workload: makes the stable's Deployment, applies the canary's sized like the stable's, and ends a release whose Deployment the API server refuses", async () => {
+    const object = await store.get("bookinfo", "reviews");
+    const workload = { template: { metadata: { labels: { app: "reviews", version: "{{ version }}" } }, spec: { containers: [{ name: "reviews", image: "example.com/reviews:{{ version }}" }] } } };
+    store.put({ ...object, spec: { ...(object.spec as object), workload } });
+    const readiness = new MemoryReadiness();
+    readiness.pods = { v1: { ready: 3, total: 3 } };
+    const workloads = new MemoryWorkloads();
+    workloads.deployments.set("v1", 3);
+    const r = reconciler(readiness, undefined, workloads);
+    await reconcile(r);
+    expect(workloads.calls).toEqual(["apply v1 3", "subset v1"]); // kept at the size it has
+
+    await store.bumpVersion("v2");
+    await reconcile(r);
+    expect(workloads.calls).toContain("apply v2 3"); // full size: the stable's replicas
+    expect(workloads.deployments.get("v2")).toBe(3);
+
+    workloads.refuse = 'applying Deployment bookinfo/reviews-v3: deployments.apps "reviews-v3" is forbidden: User "tideway" cannot patch resource "deployments"';
+    await store.bumpVersion("v3");
+    await reconcile(r);
+    await reconcile(r);
+    const status = await store.status();
+    expect(status.phase).toBe("RolledBack");
+    expect(status.history.at(-1)?.reason).toBe(`v3 cannot run: cannot apply its workload: ${workloads.refuse}`);
+    expect(router.current).toEqual({ stableVersion: "v1", canaryWeight: 0 });
   });
 });
