@@ -44,8 +44,8 @@ describe("the tideway CLI against a running release", () => {
     const { code, stdout } = await tideway("status");
     expect(code).toBe(0);
     const [header, row] = stdout.trim().split("\n");
-    expect(header).toMatch(/^NAME\s+PHASE\s+STABLE\s+CANARY\s+WEIGHT\s+STEP\s+LAST ANALYSIS\s+MESSAGE$/);
-    expect(row).toMatch(/^reviews\s+Paused\s+v1\s+v2\s+20\s+2\/4\s+/);
+    expect(header).toMatch(/^NAME\s+PHASE\s+STABLE\s+CANARY\s+WEIGHT\s+READY\s+STEP\s+LAST ANALYSIS\s+MESSAGE$/);
+    expect(row).toMatch(/^reviews\s+Paused\s+v1\s+v2\s+20\s+v1 1\/1, v2 1\/1\s+2\/4\s+/);
     const json = JSON.parse((await tideway("status", "reviews", "-o", "json")).stdout) as { name: string; status: { phase: string } }[];
     expect(json[0]).toMatchObject({ name: "reviews", status: { phase: "Paused" } });
   });

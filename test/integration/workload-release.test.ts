@@ -71,7 +71,7 @@ describe("workloads from the Rollout", () => {
     );
     expect(sawWeight).toBe(true);
     expect(await deployment(w.namespace, "reviews-v2")).toMatchObject({ replicas: 2 });
-    expect(await w.weights()).toEqual({ v2: 100 });
+    await w.waitForWeights((weights) => weights.v2 === 100, 10_000); // status leads, the mesh follows
     const status = await w.status();
     expect(status?.retiring).toEqual([expect.objectContaining({ version: "v1", delete: true })]);
     await waitUntil("reviews-v1 deleted after scaleDownDelay", async () => (await deployment(w.namespace, "reviews-v1")) === undefined, { timeoutMs: 20_000 });
@@ -89,7 +89,7 @@ describe("workloads from the Rollout", () => {
     await w.release("v2", { steps: ["- setWeight: 50", "- pause: 2s"], analysis: WORKLOAD.replace("labels: { app: reviews,", "labels: { 'tideway.test/fail': image, app: reviews,") });
     const status = await w.waitForStatus((s) => s.phase === "RolledBack", 40_000);
     expect(status.history.at(-1)?.reason).toMatch(/^v2 cannot run: pod reviews-v2-[a-z0-9-]+: container reviews (ImagePullBackOff|ErrImagePull)/);
-    expect(await w.weights()).toEqual({ v1: 100 });
+    await w.waitForWeights((weights) => weights.v1 === 100, 10_000);
     await waitUntil("Slack told of the rollback", async () => slack!.posts.some((p) => JSON.stringify(p.body).includes("cannot run")), { timeoutMs: 10_000 });
     await waitUntil("the failed canary scaled to 0 after the delay, and kept", async () => (await deployment(w.namespace, "reviews-v2"))?.replicas === 0, { timeoutMs: 20_000 });
   });

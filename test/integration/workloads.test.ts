@@ -1,13 +1,16 @@
 /**
  * Each version's Deployment and DestinationRule subset (spec.workload, issue 13) against the real
- * API server. It runs no controller-manager, so Deployments get no pods by themselves: the
- * failures are staged by writing a Deployment's status and by creating pods and writing theirs.
+ * API server, with the shared env's kube-controller-manager, scheduler and KWOK node: Deployments
+ * get real ReplicaSets and pods. Bad versions are made as users make them, through the pod
+ * template: labels the env's KWOK stages turn into ImagePullBackOff, CrashLoopBackOff or a pod
+ * that never becomes ready.
  */
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Deployment } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FIELD_MANAGER, KubeWorkloads, WorkloadError } from "../../src/kube/workloads.js";
 import type { Rollout } from "../../src/rollout/model.js";
 import { RolloutSpecSchema, type RolloutSpecInput } from "../../src/rollout/schema.js";
+import { BAD_POD_LABELS, waitUntil } from "../env/index.js";
 import { kubeConfig, uniqueName } from "./services.js";
 
 const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
@@ -67,8 +70,9 @@ describe("a version's Deployment", () => {
 
     await workloads.apply(reviews, "v2", 3);
     const again = await deployment("reviews-v2");
-    expect(again.metadata?.resourceVersion).toBe(created.metadata?.resourceVersion);
+    // The Deployment controller writes status meanwhile; the spec is untouched.
     expect(again.metadata?.generation).toBe(1);
+    expect(again.spec).toEqual(created.spec);
   });
 
   it("keeps a field another manager set when it is applied again", async () => {
@@ -161,76 +165,64 @@ describe("a version's DestinationRule subset", () => {
 });
 
 describe("a version's state", () => {
-  const writeStatus = (name: string, status: V1Deployment["status"]) =>
-    apps.patchNamespacedDeploymentStatus({ namespace, name, body: { status } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
-
-  /** A pod of `version` of the Rollout, whose container status says `waiting`. */
-  async function podWaiting(service: string, version: string, waiting: { reason: string; message: string }, lastExit?: number) {
-    const name = uniqueName(`${service}-${version}`);
-    await core.createNamespacedPod({
-      namespace,
-      body: { metadata: { name, labels: { "tideway.io/rollout": service, "tideway.io/version": version } }, spec: { containers: [{ name: service, image: `example.com/${service}:${version}` }] } },
+  /** A Rollout whose pods carry `labels` (KWOK stages in test/env/kwok-stages.yaml act on them). */
+  const withPodLabels = (service: string, labels: Record<string, string>) =>
+    rollout(service, {
+      workload: {
+        template: {
+          metadata: { labels: { app: service, version: "{{ version }}", ...labels } },
+          spec: { containers: [{ name: service, image: `example.com/${service}:{{ version }}` }] },
+        },
+      },
     });
-    const containerStatus = {
-      name: service,
-      image: `example.com/${service}:${version}`,
-      imageID: "",
-      ready: false,
-      restartCount: lastExit === undefined ? 0 : 4,
-      state: { waiting },
-      ...(lastExit !== undefined ? { lastState: { terminated: { exitCode: lastExit, reason: "Error" } } } : {}),
-    };
-    await core.patchNamespacedPodStatus({ namespace, name, body: { status: { phase: "Pending", containerStatuses: [containerStatus] } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
-  }
 
   it("says a version that does not exist does not", async () => {
     expect(await workloads.state(rollout("ghost"), "v9")).toEqual({ exists: false, replicas: 0, readyReplicas: 0, availableReplicas: 0, available: false });
   });
 
-  it("is available once every replica of the current spec is", async () => {
+  it("is available once every replica of the current spec is, and not while a new spec rolls out", async () => {
     const productpage = rollout("productpage");
     await workloads.apply(productpage, "v2", 2);
-    expect(await workloads.state(productpage, "v2")).toEqual({ exists: true, replicas: 2, readyReplicas: 0, availableReplicas: 0, available: false });
-    await writeStatus("productpage-v2", { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 1 });
-    expect(await workloads.state(productpage, "v2")).toMatchObject({ readyReplicas: 2, availableReplicas: 1, available: false });
-    await writeStatus("productpage-v2", { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 });
+    await waitUntil("productpage-v2 available", async () => (await workloads.state(productpage, "v2")).available, { timeoutMs: 20_000 });
     expect(await workloads.state(productpage, "v2")).toEqual({ exists: true, replicas: 2, readyReplicas: 2, availableReplicas: 2, available: true });
-    // A new spec the Deployment controller has not seen yet is not available, whatever the counts say.
+    // A new spec the Deployment controller has not finished rolling out is not available yet.
     await workloads.apply(productpage, "v2", 3);
     expect(await workloads.state(productpage, "v2")).toMatchObject({ replicas: 3, available: false });
+    await waitUntil("productpage-v2 available at 3", async () => (await workloads.state(productpage, "v2")).available, { timeoutMs: 20_000 });
   });
 
   it.each([
-    ["ImagePullBackOff", 'Back-off pulling image "example.com/{s}:v2"', undefined, 'container {s} ImagePullBackOff: Back-off pulling image "example.com/{s}:v2"'],
-    ["ErrImagePull", "rpc error: code = NotFound desc = manifest unknown", undefined, "container {s} ErrImagePull: rpc error: code = NotFound desc = manifest unknown"],
-    ["CrashLoopBackOff", "back-off 40s restarting failed container", 1, "container {s} CrashLoopBackOff: back-off 40s restarting failed container (last exit code 1, Error)"],
-  ])("names a pod's container waiting in %s, with the kubelet's message", async (reason, message, lastExit, expected) => {
+    ["ImagePullBackOff", BAD_POD_LABELS.imagePull],
+    ["CrashLoopBackOff", BAD_POD_LABELS.crashLoop],
+  ])("names a pod's container waiting in %s", async (reason, labels) => {
     const service = uniqueName("svc");
-    const fill = (text: string) => text.replaceAll("{s}", service);
-    const failing = rollout(service);
+    const failing = withPodLabels(service, labels);
     await workloads.apply(failing, "v2", 1);
-    expect((await workloads.state(failing, "v2")).failure).toBeUndefined();
-    await podWaiting(service, "v2", { reason, message: fill(message) }, lastExit);
-    expect((await workloads.state(failing, "v2")).failure).toBe(`${service}-v2: ${fill(expected)}`);
+    let failure: string | undefined;
+    await waitUntil(`${service}-v2 failing`, async () => (failure = (await workloads.state(failing, "v2")).failure) !== undefined, { timeoutMs: 20_000 });
+    expect(failure).toMatch(new RegExp(`^${service}-v2: container ${service} ${reason}`));
   });
 
-  it("does not count a container that is merely starting as a failure", async () => {
-    const starting = rollout("starting");
+  it("does not count a pod that is merely not ready as a failure", async () => {
+    const starting = withPodLabels("starting", BAD_POD_LABELS.neverReady);
     await workloads.apply(starting, "v2", 1);
-    await podWaiting("starting", "v2", { reason: "ContainerCreating", message: "" });
+    await waitUntil("starting-v2's pod running", async () => (await core.listNamespacedPod({ namespace, labelSelector: "app=starting" })).items.some((p) => p.status?.phase === "Running"), {
+      timeoutMs: 20_000,
+    });
+    expect(await workloads.state(starting, "v2")).toMatchObject({ exists: true, readyReplicas: 0, available: false });
     expect((await workloads.state(starting, "v2")).failure).toBeUndefined();
   });
 
-  it("names a Deployment whose progress deadline passed", async () => {
-    const slow = rollout("slow");
+  it("names a Deployment whose progress deadline passed (the Deployment controller's own verdict)", async () => {
+    const slow = withPodLabels("slow", BAD_POD_LABELS.neverReady);
     await workloads.apply(slow, "v2", 1);
-    await writeStatus("slow-v2", {
-      observedGeneration: 1,
-      replicas: 1,
-      updatedReplicas: 1,
-      unavailableReplicas: 1,
-      conditions: [{ type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: 'ReplicaSet "slow-v2-5d9c" has timed out progressing.' }],
-    });
-    expect(await workloads.state(slow, "v2")).toMatchObject({ exists: true, available: false, failure: 'slow-v2: ProgressDeadlineExceeded: ReplicaSet "slow-v2-5d9c" has timed out progressing.' });
+    // Someone (another field manager) shortens the Deployment's progress deadline; Tideway's apply keeps it.
+    await apps.patchNamespacedDeployment(
+      { namespace, name: "slow-v2", body: { spec: { progressDeadlineSeconds: 1 } }, fieldManager: "ops" },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    let failure: string | undefined;
+    await waitUntil("slow-v2 past its progress deadline", async () => (failure = (await workloads.state(slow, "v2")).failure) !== undefined, { timeoutMs: 30_000 });
+    expect(failure).toMatch(/^slow-v2: ProgressDeadlineExceeded: ReplicaSet "slow-v2-[a-z0-9]+" has timed out progressing\.$/);
   });
 });
