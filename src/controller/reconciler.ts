@@ -113,8 +113,11 @@ export class Reconciler {
    */
   async handle(job: ReconcileJob): Promise<string | undefined> {
     const key = `${job.namespace}/${job.name}`;
+    // Prometheus is asked before the Rollout's turn, not during it: a command (an abort above all)
+    // never waits behind a slow or hanging query. The engine drops a result status no longer awaits.
+    const measured = job.kind === "analysis" || job.kind === "guard" ? await this.measureAhead(job) : [];
     const previous = this.locks.get(key) ?? Promise.resolve();
-    const run = previous.then(() => this.handleLocked(job));
+    const run = previous.then(() => this.handleLocked(job, measured));
     const settled = run.then(
       () => undefined,
       () => undefined,
@@ -127,13 +130,13 @@ export class Reconciler {
     }
   }
 
-  private async handleLocked(job: ReconcileJob): Promise<string | undefined> {
+  private async handleLocked(job: ReconcileJob, measured: Observation[]): Promise<string | undefined> {
     const started = Date.now();
     try {
       let read: string | undefined;
       let carried: Carried = { announced: new Set() };
       for (let pass = 0; pass < MAX_PASSES; pass++) {
-        const outcome = await this.pass(job, pass, carried);
+        const outcome = await this.pass(job, pass, carried, pass === 0 ? measured : []);
         read = outcome.resourceVersion;
         if (!outcome.again) return read;
         carried = outcome.carried ?? { announced: new Set() };
@@ -158,8 +161,8 @@ export class Reconciler {
   }
 
   /** Observe, decide, carry out: whether to run again at once, and the version last read. */
-  private async pass(job: ReconcileJob, pass: number, carried: Carried): Promise<PassOutcome> {
-    const observed = await this.observe(job, pass, carried);
+  private async pass(job: ReconcileJob, pass: number, carried: Carried, measured: Observation[]): Promise<PassOutcome> {
+    const observed = await this.observe(job, carried, measured);
     if ("done" in observed) return observed.done;
     const effects: Effect[] = [];
     let next = observed.status;
@@ -174,7 +177,7 @@ export class Reconciler {
   }
 
   /** Everything the engine is told this pass, read from the object, the mesh and Prometheus. */
-  private async observe(job: ReconcileJob, pass: number, carried: Carried): Promise<Observed | { done: PassOutcome }> {
+  private async observe(job: ReconcileJob, carried: Carried, measured: Observation[]): Promise<Observed | { done: PassOutcome }> {
     const { rollouts, log } = this.deps;
     let object: RolloutObject;
     try {
@@ -187,32 +190,11 @@ export class Reconciler {
       }
       throw error;
     }
-    const spec = RolloutSpecSchema.safeParse(object.spec);
-    if (!spec.success) {
-      log.error({ rollout: `${job.namespace}/${job.name}`, issues: spec.error.issues.slice(0, 3) }, "Rollout spec does not match the schema; not acting on it");
-      return { done: { again: false, ...readVersion(object) } };
-    }
-    const annotations = object.metadata.annotations ?? {};
-    const rollout: Rollout = {
-      name: object.metadata.name,
-      namespace: object.metadata.namespace,
-      spec: spec.data,
-      ...(annotations[HELD_ABORT_ANNOTATION] !== undefined ? { heldAbort: annotations[HELD_ABORT_ANNOTATION] } : {}),
-      ...(annotations[INVALID_ANNOTATION] !== undefined ? { invalidFile: annotations[INVALID_ANNOTATION] } : {}),
-    };
-    let status: RolloutStatus | undefined;
-    let owed: ReleaseEvent[] = [];
-    if (object.status !== undefined && object.status !== null && Object.keys(object.status as object).length > 0) {
-      const parsed = RolloutStatusSchema.safeParse(object.status);
-      if (!parsed.success) {
-        log.error({ rollout: `${rollout.namespace}/${rollout.name}` }, "Rollout status is unreadable; not acting on it until it is fixed or cleared");
-        return { done: { again: false, ...readVersion(object) } };
-      }
-      const { outbox = [], ...rest } = parsed.data;
-      status = rest;
-      // What the pass before made already is not owed; the rest was recorded by a pass that did not live to make it.
-      owed = outbox.filter((event) => !carried.announced.has(event.id));
-    }
+    const read = readRollout(object, log);
+    if (!read) return { done: { again: false, ...readVersion(object) } };
+    const { rollout, status, outbox } = read;
+    // What the pass before made already is not owed; the rest was recorded by a pass that did not live to make it.
+    const owed = outbox.filter((event) => !carried.announced.has(event.id));
 
     if (object.metadata.deletionTimestamp !== undefined) {
       await this.finalize(object, rollout, status, owed);
@@ -244,7 +226,7 @@ export class Reconciler {
     for (const c of claim.commands) {
       if (!recorded.has(c.id)) observations.push({ type: "command", command: c.command, value: c.value, source: "annotation", id: c.id, ...(c.user !== undefined ? { user: c.user } : {}) });
     }
-    if (pass === 0) observations.push(...(await this.measure(job, rollout, status)));
+    observations.push(...measured);
     observations.push({ type: "tick" });
     const readiness = await this.readiness(rollout, status, claim.commands.length > 0);
     return { rollout: readiness ? { ...rollout, readiness } : rollout, object, status, observations, claim, owed };
@@ -271,6 +253,20 @@ export class Reconciler {
       this.deps.log.warn({ rollout: `${rollout.namespace}/${rollout.name}`, err: error instanceof Error ? error.message : String(error) }, "readiness not read; keeping what status last saw");
       return status?.readiness;
     }
+  }
+
+  /** The analysis run or the guard's look the job is for, when status (read without the Rollout's turn) still waits for it. */
+  private async measureAhead(job: ReconcileJob): Promise<Observation[]> {
+    let object: RolloutObject;
+    try {
+      object = await this.deps.rollouts.get(job.namespace, job.name);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+    const read = readRollout(object, this.deps.log);
+    if (!read) return [];
+    return this.measure(job, read.rollout, read.status);
   }
 
   /** The analysis run or the guard's look the job is for, when status still waits for it. */
@@ -462,4 +458,30 @@ export class Reconciler {
     }
     if (requeueAt !== undefined) await this.deps.queue.schedule({ kind: "tick", ...ref, at: requeueAt });
   }
+}
+
+/** The Rollout and its status as the engine takes them, or undefined (logged) when the object cannot be acted on. */
+function readRollout(object: RolloutObject, log: Logger): { rollout: Rollout; status: RolloutStatus | undefined; outbox: ReleaseEvent[] } | undefined {
+  const where = `${object.metadata.namespace}/${object.metadata.name}`;
+  const spec = RolloutSpecSchema.safeParse(object.spec);
+  if (!spec.success) {
+    log.error({ rollout: where, issues: spec.error.issues.slice(0, 3) }, "Rollout spec does not match the schema; not acting on it");
+    return undefined;
+  }
+  const annotations = object.metadata.annotations ?? {};
+  const rollout: Rollout = {
+    name: object.metadata.name,
+    namespace: object.metadata.namespace,
+    spec: spec.data,
+    ...(annotations[HELD_ABORT_ANNOTATION] !== undefined ? { heldAbort: annotations[HELD_ABORT_ANNOTATION] } : {}),
+    ...(annotations[INVALID_ANNOTATION] !== undefined ? { invalidFile: annotations[INVALID_ANNOTATION] } : {}),
+  };
+  if (object.status === undefined || object.status === null || Object.keys(object.status as object).length === 0) return { rollout, status: undefined, outbox: [] };
+  const parsed = RolloutStatusSchema.safeParse(object.status);
+  if (!parsed.success) {
+    log.error({ rollout: where }, "Rollout status is unreadable; not acting on it until it is fixed or cleared");
+    return undefined;
+  }
+  const { outbox = [], ...status } = parsed.data;
+  return { rollout, status, outbox };
 }

@@ -386,4 +386,27 @@ describe("the reconciler, through its ports", () => {
     expect(status.history.at(-1)?.reason).toBe(`v3 cannot run: cannot apply its workload: ${workloads.refuse}`);
     expect(router.current).toEqual({ stableVersion: "v1", canaryWeight: 0 });
   });
+
+  it("applies an abort at once while the Rollout's analysis run waits on a hanging Prometheus", async () => {
+    await reconcile();
+    await store.bumpVersion("v2");
+    await reconcile();
+    const job = scheduler.jobs.find((j): j is Extract<ReconcileJob, { kind: "analysis" }> => j.kind === "analysis");
+    expect(job).toBeDefined();
+    let answer: (results: Awaited<ReturnType<AnalysisRunner>>) => void = () => undefined;
+    analysis = () => new Promise((resolve) => (answer = resolve)); // Prometheus accepts and never answers
+    const r = reconciler();
+    now = job?.at ?? now;
+    const hanging = r.handle(job as ReconcileJob);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await store.annotate({ "tideway.io/abort": "bad latency", "tideway.io/by": "alice" });
+    await r.handle({ kind: "reconcile", namespace: "bookinfo", name: "reviews" });
+    expect((await store.status()).phase).toBe("Aborted"); // while the query still hangs
+    expect(router.current).toEqual({ stableVersion: "v1", canaryWeight: 0 });
+    answer([{ name: "success-rate", outcome: "pass", value: 1, message: "1 >= 0.99" }]);
+    await hanging; // the late answer is about a release that is over: it changes nothing
+    const status = await store.status();
+    expect(status.phase).toBe("Aborted");
+    expect(status.history.at(-1)?.outcome).toBe("aborted");
+  });
 });
