@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { execFileSync } from "node:child_process";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -160,6 +162,29 @@ describe("the release loop", () => {
     expect(ratings.conditions.find((c) => c.type === "Valid")?.message).toMatch(/^rollouts\/ratings\.yaml:9:\d+: spec\.steps\[0\]\.setWeight: /);
     expect(ratings.stableVersion).toBe("v1");
     await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 90_000);
+  });
+
+  it("(g2) aborts at once while Prometheus accepts connections and never answers", async () => {
+    // A Prometheus that hangs: every analysis run waits for --prometheus-timeout (10 s here).
+    const hung = createServer(() => undefined);
+    await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", () => resolve()));
+    try {
+      const port = (hung.address() as AddressInfo).port;
+      world = await createWorld({ controllerArgs: ["--prometheus-url", `http://127.0.0.1:${port}`, "--prometheus-timeout", "10s"] });
+      await world.release("v1");
+      await world.waitForStatus((s) => s.phase === "Healthy");
+      await world.release("v2", { steps: ["- setWeight: 40", "- pause: 1h"], analysis: FAST_ANALYSIS.replace("interval: 3s", "interval: 1s") });
+      await world.waitForWeights((w) => w.v2 === 40);
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // analysis runs are hanging now
+      const sent = Date.now();
+      await world.rollouts.patchMetadata(world.namespace, "reviews", { annotations: { "tideway.io/abort": "prometheus is hanging" } });
+      await world.waitForWeights((w) => w.v1 === 100 && (w.v2 ?? 0) === 0, 8_000); // before one query could time out
+      console.log(`[measure] abort with a hanging Prometheus -> 100% stable: ${Date.now() - sent} ms`);
+      expect((await world.waitForStatus((s) => s.phase === "Aborted")).history.at(-1)?.reason).toBe("prometheus is hanging");
+    } finally {
+      hung.closeAllConnections();
+      hung.close();
+    }
   });
 
   it("(g) sends 100% to stable within a second of tideway.io/abort on the live Rollout", async () => {
