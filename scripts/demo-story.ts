@@ -1,9 +1,11 @@
 /**
  * The demo: the whole story on one machine. Starts the real services (API server with the
- * workload controllers, Redis, Prometheus), reviews v1..v5 as Deployments, a mesh simulator for
- * a bookinfo-like `reviews`, a git repository seeded from rollouts/demo, a Slack receiver and the
- * controller, then releases v2 (healthy: promoted), v3 (25% errors: rolled back) and v4 (aborted
- * by hand). Used by scripts/demo.ts and by the end-to-end test that runs it headless.
+ * workload controllers and a KWOK node, Redis, Prometheus), the Service and DestinationRule of a
+ * bookinfo-like `reviews` (no Deployments: the Rollout's spec.workload makes them), a mesh
+ * simulator, a git repository seeded from rollouts/demo, a Slack receiver and the controller, then
+ * releases v2 (healthy: pods ready, then promoted, v1 deleted), v3 (25% errors: rolled back), v4
+ * (pods never ready: held at 0%, rolled back at the progress deadline) and v5 (aborted by hand).
+ * Used by scripts/demo.ts and by the end-to-end test that runs it headless.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -12,6 +14,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { RolloutClient } from "../src/kube/rollouts.js";
 import { RolloutStatusSchema, type RolloutStatus } from "../src/rollout/status.js";
 import { startController, type ControllerProcess } from "../test/env/controller-process.js";
+import { watchDeployments } from "./demo-deployments.js";
 import { createGitRemote, createMesh, startMeshSimulator, startServices, startSlackReceiver, type GitRemote, type MeshSimulator, type Services, type SlackReceiver } from "../test/env/index.js";
 
 const NAMESPACE = "bookinfo-demo";
@@ -24,6 +27,8 @@ export interface Act {
   outcome: string;
   reason: string;
   seconds: number;
+  /** Requests callers' sidecars answered 503 during the act because the route led to no ready pod. */
+  userErrors: number;
 }
 
 export interface DemoOptions {
@@ -53,8 +58,17 @@ export function statusLine(status: RolloutStatus | undefined): string {
   const version = status.canaryVersion ?? status.stableVersion;
   const rate = status.release?.metrics.find((m) => m.name === "success-rate")?.lastValue;
   const shown = typeof rate === "number" ? rate.toFixed(3) : "-";
-  return `reviews  stable ${status.stableVersion.padEnd(3)} canary ${(status.release ? version : "-").padEnd(3)} ${bar(status.canaryWeight)} ${String(status.canaryWeight).padStart(3)}%  step ${(status.step || "-").padEnd(4)} success-rate ${shown.padEnd(5)}  ${status.phase}`;
+  const waiting = status.release?.waitingFor !== undefined ? `: waiting for ${status.release.waitingFor}` : "";
+  return `reviews  stable ${status.stableVersion.padEnd(3)} canary ${(status.release ? version : "-").padEnd(3)} ${bar(status.canaryWeight)} ${String(status.canaryWeight).padStart(3)}%  step ${(status.step || "-").padEnd(4)} success-rate ${shown.padEnd(5)}  ${status.phase}${waiting}`;
 }
+
+/** Requests that callers' sidecars answered 503 because no ready pod was behind the route. */
+function sourceFailureCount(mesh: MeshSimulator): number {
+  return Object.values(mesh.snapshot().sourceFailures).reduce((sum, flags) => sum + Object.values(flags).reduce((a, b) => a + b, 0), 0);
+}
+
+/** The demo's broken readiness probe: pods with this label never become ready (test/env/kwok-stages.yaml). */
+const NEVER_READY_LABEL = 'tideway.test/ready: "never"';
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { print } = options;
@@ -72,16 +86,81 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     stops.push(() => services?.stop() ?? Promise.resolve());
     const kc = services.kube.kubeConfig();
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    // reviews v1..v5, each a Deployment with a ready pod behind the Service, as in a real cluster.
-    await createMesh(kc, NAMESPACE, "reviews");
+    // The Service reviews, a DestinationRule with no subsets and the VirtualService: no Deployments,
+    // the Rollout's spec.workload makes each version's Deployment and subset.
+    await createMesh(kc, NAMESPACE, "reviews", { versions: [], workloadVersions: [] });
 
     slack = await startSlackReceiver();
     stops.push(() => slack?.stop() ?? Promise.resolve());
     remote = await createGitRemote();
     stops.push(() => remote?.stop() ?? Promise.resolve());
     const template = readFileSync(ROLLOUT_FILE, "utf8");
-    const commitVersion = (version: string) => remote!.commit({ "rollouts/reviews.yaml": template.replace(/^(\s*version:\s*)v1\b/m, `$1${version}`) }, `reviews ${version}`);
+    const commitVersion = (version: string, neverReady = false) => {
+      let file = template.replace(/^(\s*version:\s*)v1\b/m, `$1${version}`);
+      if (neverReady) file = file.replace(/^(\s*labels: \{ app: reviews, version: "\{\{ version \}\}")/m, `$1, ${NEVER_READY_LABEL}`);
+      return remote!.commit({ "rollouts/reviews.yaml": file }, `reviews ${version}`);
+    };
     await commitVersion("v1");
+
+    controller = await startController({
+      gitUrl: remote.url,
+      endpoints: { kubeconfigPath: services.kube.kubeconfigPath, redisUrl: services.redis.url },
+      prefix: "demo",
+      logLevel: "warn",
+      args: ["--git-source-name", "demo", "--git-interval", "1s", "--prometheus-url", services.prometheus.url, "--resync-interval", "30s", "--namespace", NAMESPACE],
+      env: { TIDEWAY_SLACK_WEBHOOK_URL: slack.webhookUrl, TIDEWAY_NOTIFY_MAX_BACKOFF: "2s" },
+    });
+    stops.push(() => controller?.stop() ?? Promise.resolve());
+    print(`Ready in ${((Date.now() - started) / 1000).toFixed(0)}s.`);
+
+    const rollouts = new RolloutClient(kc);
+    const deployments = watchDeployments(kc, NAMESPACE);
+    const readStatus = async (): Promise<RolloutStatus | undefined> => {
+      try {
+        const parsed = RolloutStatusSchema.safeParse((await rollouts.get(NAMESPACE, "reviews")).status);
+        return parsed.success ? parsed.data : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    let printedSlack = 0;
+    let lastLine = "";
+    // A line above the status line; in a terminal it clears the status line, drawn again after.
+    const above = (line: string) => {
+      if (options.redraw) print(`\r\x1b[2K`);
+      print(line);
+      if (options.redraw) lastLine = "";
+    };
+    const show = async (status: RolloutStatus | undefined) => {
+      const messages = slack!.delivered();
+      for (; printedSlack < messages.length; printedSlack++) {
+        const text = (messages[printedSlack]?.body as { text?: string }).text ?? "";
+        above(`  slack #deploys │ ${text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")}`);
+      }
+      for (const change of await deployments.read()) above(`  kubernetes     │ ${change}`);
+      const line = statusLine(status);
+      if (line === lastLine) return;
+      print(options.redraw ? `\r\x1b[2K${line}` : line);
+      lastLine = line;
+    };
+    const watch = async (until: (s: RolloutStatus) => boolean, timeoutMs: number): Promise<RolloutStatus> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const status = await readStatus();
+        await show(status);
+        if (status && until(status)) return status;
+        if (Date.now() > deadline) throw new Error(`the story stalled: ${status?.message ?? "no status"}`);
+        await sleep(200);
+      }
+    };
+    const finish = (s: RolloutStatus) => {
+      if (options.redraw) print("\n");
+      return s;
+    };
+    const readyPods = (version: string) => deployments.current().get(`reviews-${version}`)?.readyReplicas ?? 0;
+
+    print("\n0. rollouts/reviews.yaml is in git with spec.workload: the cluster has the Service reviews and its DestinationRule, no Deployment; Tideway makes reviews-v1 itself.");
+    await watch((s) => s.phase === "Healthy" && s.stableVersion === "v1" && readyPods("v1") === 2, 60_000).then(finish);
 
     mesh = await startMeshSimulator({
       kubeConfig: kc,
@@ -93,90 +172,74 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       prometheus: { url: services.prometheus.url, targetsDir: services.prometheus.targetsDir },
     });
     stops.push(() => mesh?.stop() ?? Promise.resolve());
-    controller = await startController({
-      gitUrl: remote.url,
-      endpoints: { kubeconfigPath: services.kube.kubeconfigPath, redisUrl: services.redis.url },
-      prefix: "demo",
-      logLevel: "warn",
-      args: ["--git-source-name", "demo", "--git-interval", "1s", "--prometheus-url", services.prometheus.url, "--resync-interval", "30s", "--namespace", NAMESPACE],
-      env: { TIDEWAY_SLACK_WEBHOOK_URL: slack.webhookUrl, TIDEWAY_NOTIFY_MAX_BACKOFF: "2s" },
-    });
-    stops.push(() => controller?.stop() ?? Promise.resolve());
-    print(`Ready in ${((Date.now() - started) / 1000).toFixed(0)}s. The mesh simulator sends 60 requests/s to reviews; v3 will answer 25% of them with 503.`);
+    print(
+      "The mesh simulator now sends 60 requests/s to reviews; v3 will answer 25% of them with 503. A request routed to a version with no ready pod is answered 503 by the caller's sidecar: a user-visible error.",
+    );
 
-    const rollouts = new RolloutClient(kc);
-    const readStatus = async (): Promise<RolloutStatus | undefined> => {
-      try {
-        const parsed = RolloutStatusSchema.safeParse((await rollouts.get(NAMESPACE, "reviews")).status);
-        return parsed.success ? parsed.data : undefined;
-      } catch {
-        return undefined;
-      }
-    };
-    let printedSlack = 0;
-    let lastLine = "";
-    const show = (status: RolloutStatus | undefined) => {
-      const receiver = slack!;
-      const messages = receiver.delivered();
-      const line = statusLine(status);
-      for (; printedSlack < messages.length; printedSlack++) {
-        const text = (messages[printedSlack]?.body as { text?: string }).text ?? "";
-        if (options.redraw) print(`\r\x1b[2K`);
-        print(`  slack #deploys │ ${text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")}`);
-        lastLine = "";
-      }
-      if (line === lastLine) return;
-      print(options.redraw ? `\r\x1b[2K${line}` : line);
-      lastLine = line;
-    };
-    const watch = async (until: (s: RolloutStatus) => boolean, timeoutMs: number): Promise<RolloutStatus> => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const status = await readStatus();
-        show(status);
-        if (status && until(status)) return status;
-        if (Date.now() > deadline) throw new Error(`the story stalled: ${status?.message ?? "no status"}`);
-        await sleep(200);
-      }
-    };
-    const finish = (s: RolloutStatus) => {
-      if (options.redraw) print("\n");
-      return s;
-    };
-
-    await watch((s) => s.phase === "Healthy" && s.stableVersion === "v1", 60_000).then(finish);
-
-    const act = async (version: string, expected: Act["expected"], title: string, during?: () => Promise<void>) => {
+    interface ActOptions {
+      during?: () => Promise<void>;
+      neverReady?: boolean;
+    }
+    const act = async (version: string, expected: Act["expected"], title: string, actOptions: ActOptions = {}) => {
       print(`\n${title}`);
       const actStart = Date.now();
-      await commitVersion(version);
-      print(`  git commit: reviews ${version}`);
-      if (during) {
+      const errorsBefore = sourceFailureCount(mesh!);
+      const stableBefore = (await readStatus())?.stableVersion;
+      await commitVersion(version, actOptions.neverReady);
+      print(`  git commit: reviews ${version}${actOptions.neverReady ? `, its pod template labelled ${NEVER_READY_LABEL}` : ""}`);
+      if (actOptions.during) {
         await watch((s) => s.canaryVersion === version && s.canaryWeight > 0, 60_000);
-        await during();
+        await actOptions.during();
       }
       const phase = { promoted: "Healthy", "rolled-back": "RolledBack", aborted: "Aborted" }[expected];
-      const status = finish(await watch((s) => s.phase === phase && (expected === "promoted" ? s.stableVersion === version : s.canaryVersion === version), 90_000));
+      let status = finish(await watch((s) => s.phase === phase && (expected === "promoted" ? s.stableVersion === version : s.canaryVersion === version), 90_000));
+      if (expected === "promoted" && stableBefore !== undefined) {
+        // The old version keeps its pods for scaleDownDelay (sidecars drain), then its Deployment goes.
+        const promotedAt = Date.now();
+        status = finish(await watch(() => !deployments.current().has(`reviews-${stableBefore}`), 60_000));
+        print(`  reviews-${stableBefore} deleted ${Math.round((Date.now() - promotedAt) / 1000)}s after the promotion: workload.scaleDownDelay (5s) lets its sidecars drain first`);
+      }
       await sleep(1_500);
-      show(await readStatus());
+      await show(await readStatus());
+      if (options.redraw) print("\n");
       const last = status.history.at(-1);
-      acts.push({ version, expected, outcome: last?.outcome ?? status.phase, reason: last?.reason ?? "", seconds: Math.round((Date.now() - actStart) / 1000) });
+      const userErrors = sourceFailureCount(mesh!) - errorsBefore;
+      acts.push({ version, expected, outcome: last?.outcome ?? status.phase, reason: last?.reason ?? "", seconds: Math.round((Date.now() - actStart) / 1000), userErrors });
+      return { userErrors };
     };
 
-    await act("v2", "promoted", "1. reviews v2, healthy: every step, then promoted.");
+    await act(
+      "v2",
+      "promoted",
+      "1. reviews v2, healthy: Tideway makes reviews-v2, waits for its pods to be ready before any traffic moves, goes through every step, promotes it and deletes reviews-v1.",
+    );
     await act("v3", "rolled-back", "2. reviews v3 answers 25% of requests with 503: the guard rolls it back within seconds.");
+    const { userErrors } = await act(
+      "v4",
+      "rolled-back",
+      `3. reviews v4's pods never become ready: its commit labels the pods ${NEVER_READY_LABEL}, the demo's stand-in for a broken readiness probe. Tideway holds it at 0% and rolls it back at the 20s progress deadline.`,
+      { neverReady: true },
+    );
+    print(`  users never saw an error: requests answered 503 for want of a ready pod during the release: ${userErrors} (the mesh simulator's source-side count)`);
     const { kubectl, kubeconfigPath } = services.kube;
-    await act("v4", "aborted", "3. reviews v4 is healthy, but someone aborts it by hand mid-canary.", async () => {
-      await sleep(2_000);
-      const command = ["--kubeconfig", kubeconfigPath, "-n", NAMESPACE, "annotate", "rollout", "reviews", "tideway.io/abort=demo: stopped by hand"];
-      if (options.redraw) print("\n");
-      print(`  $ kubectl annotate rollout reviews -n ${NAMESPACE} tideway.io/abort="demo: stopped by hand"`);
-      execFileSync(kubectl ?? "kubectl", command, { stdio: "ignore" });
+    await act("v5", "aborted", "4. reviews v5 is healthy, but someone aborts it by hand mid-canary.", {
+      during: async () => {
+        await sleep(2_000);
+        const command = ["--kubeconfig", kubeconfigPath, "-n", NAMESPACE, "annotate", "rollout", "reviews", "tideway.io/abort=demo: stopped by hand"];
+        if (options.redraw) print("\n");
+        print(`  $ kubectl annotate rollout reviews -n ${NAMESPACE} tideway.io/abort="demo: stopped by hand"`);
+        execFileSync(kubectl ?? "kubectl", command, { stdio: "ignore" });
+      },
     });
 
-    const ok = acts.every((a) => a.outcome === a.expected);
+    // Traffic only ever goes where pods are ready: no act may cost a user a 503 for want of one.
+    const ok = acts.every((a) => a.outcome === a.expected && a.userErrors === 0);
     print("\nSummary");
-    for (const a of acts) print(`  ${a.version}: ${a.outcome.padEnd(11)} ${a.outcome === a.expected ? "as expected" : `EXPECTED ${a.expected}`} (${a.seconds}s)${a.reason ? `: ${a.reason}` : ""}`);
+    for (const a of acts) {
+      print(
+        `  ${a.version}: ${a.outcome.padEnd(11)} ${a.outcome === a.expected ? "as expected" : `EXPECTED ${a.expected}`} (${a.seconds}s)${a.reason ? `: ${a.reason}` : ""}; ${a.userErrors} requests failed for want of ready pods`,
+      );
+    }
     print(`  ${slack.delivered().length} Slack messages; the story took ${((Date.now() - started) / 1000).toFixed(0)}s in all.`);
     const slackMessages = slack.delivered().map((p) => (p.body as { text?: string }).text ?? "");
 
@@ -184,9 +247,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       print(`
 Everything is still running. In another terminal:
   export KUBECONFIG=${kubeconfigPath}
-  ${kubectl ?? "kubectl"} get rollouts -n ${NAMESPACE}
+  ${kubectl ?? "kubectl"} get rollouts,deployments -n ${NAMESPACE}
   npx tsx src/main.ts status -n ${NAMESPACE} -w
-  cd ${remote.workTree} && sed -i 's/version: v4/version: v5/' rollouts/reviews.yaml && git commit -qam v5 && git push -q origin main
+  cd ${remote.workTree} && sed -i 's/version: v5/version: v6/' rollouts/reviews.yaml && git commit -qam v6 && git push -q origin main
   npx tsx src/main.ts abort reviews -n ${NAMESPACE} --reason "changed my mind"
 Press Ctrl-C to stop it all.`);
       await new Promise<void>((resolve) => {
