@@ -1,8 +1,8 @@
 /**
  * Bursts of summarized events (SUMMARIZED_KINDS), kept in Redis so that every replica adds to
- * the same one. The first event after a quiet spell is told alone, at once, as it always was;
- * the ones that follow it within `quietMs` of each other gather in a batch, told as one summary
- * when the burst goes quiet (or `maxMs` after the batch opened, in a long burst). Each step is one
+ * the same one. The first event after `aloneAfterMs` without any is told alone, at once, as it
+ * always was; the ones that follow gather in a batch, told as one summary when the burst goes
+ * quiet (or some time after the batch opened, in a long burst: see NotificationQueue.summarize). Each step is one
  * Lua script, so two replicas never open two batches, and an event never joins a batch already
  * being told. An event is admitted once: told again (an outbox replayed), it gets the same verdict.
  */
@@ -27,7 +27,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-// KEYS: burst, seen. ARGV: quietMs, event key, entry, ttlMs.
+// KEYS: burst, seen. ARGV: aloneAfterMs, event key, entry, ttlMs.
 const ADMIT = `${NOW}
 local seen = redis.call('GET', KEYS[2])
 if seen then return seen end
@@ -78,8 +78,8 @@ export class Bursts {
   ) {}
 
   /** Adds an event (its key, and what its summary line needs) to the burst of `scope`. */
-  async admit(scope: string, eventKey: string, entry: SummaryEntry, quietMs: number): Promise<BurstVerdict> {
-    const verdict = await this.redis.eval(ADMIT, 2, this.key(scope), `${this.key(scope)}:seen:${eventKey}`, quietMs, eventKey, JSON.stringify(entry), this.ttlMs);
+  async admit(scope: string, eventKey: string, entry: SummaryEntry, aloneAfterMs: number): Promise<BurstVerdict> {
+    const verdict = await this.redis.eval(ADMIT, 2, this.key(scope), `${this.key(scope)}:seen:${eventKey}`, aloneAfterMs, eventKey, JSON.stringify(entry), this.ttlMs);
     const batch = String(verdict);
     return batch === "alone" ? { alone: true } : { alone: false, batch };
   }

@@ -64,8 +64,9 @@ export interface NotificationQueueOptions {
   /** Per-request timeout. Default 10 s. */
   timeoutMs?: number;
   /**
-   * Bursts told to Slack as a summary: events within `quietMs` of the one before join it; the
-   * summary goes once the burst is quiet that long, or `maxMs` after its batch opened. Default 3 s, 30 s.
+   * Bursts told to Slack as a summary: an event within `maxMs` of the one before joins a batch
+   * (else it is posted at once); the batch is posted once the burst is quiet for `quietMs`, or
+   * `maxMs` after it opened. Default 5 s, 30 s.
    */
   summary?: { quietMs?: number; maxMs?: number };
 }
@@ -108,7 +109,7 @@ export class NotificationQueue {
   constructor(private readonly options: NotificationQueueOptions) {
     this.prefix = options.prefix ?? "tideway";
     this.bursts = new Bursts(options.connection, `${this.prefix}:notify-burst`);
-    this.quietMs = options.summary?.quietMs ?? 3_000;
+    this.quietMs = options.summary?.quietMs ?? 5_000;
     this.maxMs = options.summary?.maxMs ?? 30_000;
     const add = (name: NotifyTarget, url: string, headers: Record<string, string>) => {
       const queue = new Queue(`${NOTIFY_QUEUE}-${name}`, { connection: options.connection, prefix: this.prefix, defaultJobOptions: JOB_OPTIONS });
@@ -129,7 +130,7 @@ export class NotificationQueue {
         if (target.name === "slack" && isSummarized(event)) {
           const channel = typeof body["channel"] === "string" ? body["channel"] : undefined;
           const scope = `slack-${(channel ?? "default").replace(/[^A-Za-z0-9._-]/g, "_")}`;
-          const verdict = await this.bursts.admit(scope, key, summaryEntry(event, context, this.slackBody(event, context)), this.quietMs);
+          const verdict = await this.bursts.admit(scope, key, summaryEntry(event, context, this.slackBody(event, context)), this.maxMs);
           if (!verdict.alone) {
             const summary: SummaryJob = { scope, batch: verdict.batch, ...(channel !== undefined ? { channel } : {}) };
             // Every event of the batch asks for its summary; the job id makes that one job.

@@ -281,12 +281,12 @@ describe("a burst of adoptions and traffic failures in Slack", () => {
   }
 
   /** Two replicas: two queues, each on its own connection, sharing Redis and the prefix. */
-  async function twoReplicas(slack: SlackReceiver): Promise<NotificationQueue[]> {
+  async function twoReplicas(slack: SlackReceiver, summary = SUMMARY): Promise<NotificationQueue[]> {
     const prefix = uniqueName("burst");
     const replicas: NotificationQueue[] = [];
     for (let i = 0; i < 2; i++) {
       const connection = redisConnection(services().redisUrl);
-      const queue = new NotificationQueue({ connection, prefix, log: () => undefined, summary: SUMMARY, slack: { webhookUrl: slack.webhookUrl } });
+      const queue = new NotificationQueue({ connection, prefix, log: () => undefined, summary, slack: { webhookUrl: slack.webhookUrl } });
       open.push({ queue, connection, receivers: i === 0 ? [slack] : [] });
       await queue.start();
       replicas.push(queue);
@@ -318,10 +318,11 @@ describe("a burst of adoptions and traffic failures in Slack", () => {
 
   it("posts a lone adoption as it is, at once, and a quiet while later the next one as it is too", async () => {
     const slack = await startSlackReceiver();
-    const [queue] = await twoReplicas(slack);
+    const summary = { quietMs: 500, maxMs: 1_500 };
+    const [queue] = await twoReplicas(slack, summary);
     await queue!.enqueue(burstEvent(1, "adopted"));
     await slack.waitForPosts(1, 5_000);
-    await new Promise((resolve) => setTimeout(resolve, SUMMARY.quietMs + 200));
+    await new Promise((resolve) => setTimeout(resolve, summary.maxMs + 200));
     await queue!.enqueue(burstEvent(2, "adopted"));
     await queue!.enqueue(burstEvent(2, "traffic-failed"));
     await slack.waitForPosts(3, 10_000);
