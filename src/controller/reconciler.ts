@@ -399,7 +399,7 @@ export class Reconciler {
       this.deps.metrics.errors.inc({ where: "traffic" });
       this.deps.log.warn({ rollout: where, err: error.message }, "traffic not applied");
       const routeConflict = error.ownedBy !== undefined ? { routeConflict: { ownedBy: error.ownedBy, message: error.message } } : {};
-      return { type: "traffic", traffic, applied: false, error: error.message, ...routeConflict };
+      return { type: "traffic", traffic, applied: false, error: error.message, ...(error.failureCause !== undefined ? { cause: error.failureCause } : {}), ...routeConflict };
     }
   }
 

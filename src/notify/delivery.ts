@@ -4,18 +4,23 @@
  * one job at a time across all replicas, so events arrive in order; a failing target holds back
  * only itself. Job ids name the event, so enqueuing an event twice delivers it once.
  *
- * Who hears what is decided here and nowhere else (`targetHears`).
+ * Who hears what is decided here and nowhere else (`targetHears`). Slack hears a burst of
+ * adoptions and traffic failures (many Rollouts committed at once) as a summary (see burst.ts);
+ * the generic webhook keeps one delivery per event, for tools that keep their own record.
  */
-import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
+import type { ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { isSyncEvent } from "../rollout/sync-event.js";
 import { redact } from "../secrets/redact.js";
+import { Bursts } from "./burst.js";
 import { eventKey } from "./event-key.js";
 import { postJson, type PostResult } from "./post.js";
 import type { Notice } from "./notice.js";
-import { slackMessage, type NotificationContext } from "./slack-message.js";
+import { slackMessage, type NotificationContext, type SlackMessage } from "./slack-message.js";
+import { SUMMARIZED_KINDS, summaryMessage, type SummarizedKind, type SummaryEntry } from "./slack-summary-message.js";
 import { webhookMessage } from "./webhook-message.js";
 
 export { loadSlackWebhookUrl } from "./webhook-url.js";
@@ -58,6 +63,12 @@ export interface NotificationQueueOptions {
   maxAttempts?: number;
   /** Per-request timeout. Default 10 s. */
   timeoutMs?: number;
+  /**
+   * Bursts told to Slack as a summary: an event within `maxMs` of the one before joins a batch
+   * (else it is posted at once); the batch is posted once the burst is quiet for `quietMs`, or
+   * `maxMs` after it opened. Default 5 s, 30 s.
+   */
+  summary?: { quietMs?: number; maxMs?: number };
 }
 
 const JobDataSchema = z.object({
@@ -65,6 +76,11 @@ const JobDataSchema = z.object({
   body: z.record(z.string(), z.unknown()),
 });
 type DeliveryJob = z.infer<typeof JobDataSchema>;
+
+/** A burst's summary: which batch of which scope (Slack channel), told when the burst is quiet. */
+const SummaryJobSchema = z.object({ scope: z.string(), batch: z.string(), channel: z.string().optional() });
+type SummaryJob = z.infer<typeof SummaryJobSchema>;
+const SUMMARY_JOB = "summary";
 
 const DAY_SECONDS = 24 * 60 * 60;
 // Finished jobs are what makes a second enqueue of the same event a no-op, so they are kept a day.
@@ -86,9 +102,15 @@ export class NotificationQueue {
   private readonly targets: Target[] = [];
   private readonly secrets: string[];
   private readonly prefix: string;
+  private readonly bursts: Bursts;
+  private readonly quietMs: number;
+  private readonly maxMs: number;
 
   constructor(private readonly options: NotificationQueueOptions) {
     this.prefix = options.prefix ?? "tideway";
+    this.bursts = new Bursts(options.connection, `${this.prefix}:notify-burst`);
+    this.quietMs = options.summary?.quietMs ?? 5_000;
+    this.maxMs = options.summary?.maxMs ?? 30_000;
     const add = (name: NotifyTarget, url: string, headers: Record<string, string>) => {
       const queue = new Queue(`${NOTIFY_QUEUE}-${name}`, { connection: options.connection, prefix: this.prefix, defaultJobOptions: JOB_OPTIONS });
       this.targets.push({ name, url, headers, queue });
@@ -105,6 +127,17 @@ export class NotificationQueue {
       this.targets.map(async (target) => {
         const body = this.bodyFor(target.name, event, context);
         if (body === undefined) return;
+        if (target.name === "slack" && isSummarized(event)) {
+          const channel = typeof body["channel"] === "string" ? body["channel"] : undefined;
+          const scope = `slack-${(channel ?? "default").replace(/[^A-Za-z0-9._-]/g, "_")}`;
+          const verdict = await this.bursts.admit(scope, key, summaryEntry(event, context, this.slackBody(event, context)), this.maxMs);
+          if (!verdict.alone) {
+            const summary: SummaryJob = { scope, batch: verdict.batch, ...(channel !== undefined ? { channel } : {}) };
+            // Every event of the batch asks for its summary; the job id makes that one job.
+            await target.queue.add(SUMMARY_JOB, summary, { jobId: jobIdFor(target.name, `${SUMMARY_JOB}/${scope}/${verdict.batch}`), delay: this.quietMs });
+            return;
+          }
+        }
         const data: DeliveryJob = { event: key, body };
         // An existing job with this id (waiting, done or failed) makes this a no-op.
         await target.queue.add(event.kind, data, { jobId: jobIdFor(target.name, key) });
@@ -116,7 +149,7 @@ export class NotificationQueue {
   async start(): Promise<void> {
     for (const target of this.targets) {
       await target.queue.setGlobalConcurrency(1);
-      const worker = new Worker(target.queue.name, (job: Job) => this.deliver(target, job), {
+      const worker = new Worker(target.queue.name, (job: Job, token?: string) => (job.name === SUMMARY_JOB ? this.summarize(target, job, token) : this.deliver(target, job)), {
         connection: this.options.connection,
         prefix: this.prefix,
         concurrency: 1,
@@ -140,6 +173,10 @@ export class NotificationQueue {
   private bodyFor(target: NotifyTarget, event: Notice, context: NotificationContext): Record<string, unknown> | undefined {
     if (!targetHears(target, event, context.rollout)) return undefined;
     if (target === "webhook") return { ...webhookMessage(event, context) };
+    return { ...this.slackBody(event, context) };
+  }
+
+  private slackBody(event: Notice, context: NotificationContext): SlackMessage {
     const message = slackMessage(event, context);
     const channel = message.channel ?? this.options.slack?.channel;
     return { ...message, ...(channel !== undefined ? { channel } : {}) };
@@ -152,6 +189,35 @@ export class NotificationQueue {
       throw new UnrecoverableError(`unreadable ${target.name} notification job`);
     }
     const { event, body } = parsed.data;
+    await this.post(target, job, event, body);
+  }
+
+  /** Tells a burst's batch once the burst is quiet: its summary, or its one event as it is. */
+  private async summarize(target: Target, job: Job, token: string | undefined): Promise<void> {
+    const parsed = SummaryJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      this.log("error", "notification job unreadable; dropped", { target: target.name, status: "invalid-job" });
+      throw new UnrecoverableError(`unreadable ${target.name} summary job`);
+    }
+    const { scope, batch, channel } = parsed.data;
+    const state = await this.bursts.state(scope, batch);
+    if (state.open) {
+      const due = Math.min(state.lastAt + this.quietMs, state.openedAt + this.maxMs);
+      if (state.now < due) {
+        await job.moveToDelayed(Date.now() + (due - state.now), token);
+        throw new DelayedError();
+      }
+      await this.bursts.close(scope, batch);
+    }
+    const entries = await this.bursts.entries(scope, batch);
+    if (entries.length === 0) return; // told and forgotten already, or expired
+    const message = summaryMessage(entries, channel);
+    await this.post(target, job, `${SUMMARY_JOB}/${scope}/${batch}`, { ...message });
+    await this.bursts.forget(scope, batch);
+  }
+
+  /** Posts `body`; retries by parking the queue, so later notifications wait behind this one. */
+  private async post(target: Target, job: Job, event: string, body: Record<string, unknown>): Promise<void> {
     const attempt = job.attemptsStarted;
     const result = await postJson(target.url, body, { headers: target.headers, timeoutMs: this.options.timeoutMs, readErrorCode: target.name === "slack" });
     const fields = { target: target.name, status: result.status, event, attempt, ...reasonOf(result) };
@@ -199,6 +265,24 @@ export function targetHears(target: NotifyTarget, event: Notice, rollout?: Rollo
   if (target === "webhook" || isSyncEvent(event)) return true;
   const events = rollout?.spec.notifications?.slack?.events;
   return events === undefined || events.includes(event.kind);
+}
+
+function isSummarized(event: Notice): event is ReleaseEvent & { kind: SummarizedKind } {
+  return (SUMMARIZED_KINDS as readonly string[]).includes(event.kind);
+}
+
+/** What a summary needs of an event, and the post it is alone. */
+function summaryEntry(event: ReleaseEvent & { kind: SummarizedKind }, context: NotificationContext, alone: SlackMessage): SummaryEntry {
+  const cause = event.details["cause"];
+  return {
+    kind: event.kind,
+    rollout: event.rollout,
+    version: event.version,
+    message: event.message,
+    ...(typeof cause === "string" ? { cause } : {}),
+    ...(context.commit ? { commit: context.commit } : {}),
+    alone,
+  };
 }
 
 /** "slack-bookinfo/reviews/7": BullMQ job ids may not contain ":". */

@@ -174,7 +174,7 @@ export class IstioTraffic implements TrafficRouter {
     } catch (error) {
       if (error instanceof TrafficError) throw error;
       const failure = kubeError(error, `reading VirtualService ${namespace}/${name}`);
-      if (isNotFound(failure)) throw new TrafficError(`VirtualService ${namespace}/${name} not found: create it, or fix trafficRouting.istio.virtualService.name`, true);
+      if (isNotFound(failure)) throw new TrafficError(`VirtualService ${namespace}/${name} not found: create it, or fix trafficRouting.istio.virtualService.name`, true, undefined, "NoVirtualService");
       throw new TrafficError(failure.message);
     }
   }
@@ -219,13 +219,18 @@ export class IstioTraffic implements TrafficRouter {
     const items = isObject(rules) && Array.isArray(rules.items) ? rules.items : [];
     const rule = destinationRuleOf(rollout, items);
     if (rule === undefined) {
-      throw new TrafficError(`no DestinationRule for host ${service} in namespace ${rollout.namespace}: subsets ${wanted.join(", ")} are needed`, true);
+      throw new TrafficError(`no DestinationRule for host ${service} in namespace ${rollout.namespace}: subsets ${wanted.join(", ")} are needed`, true, undefined, "NoDestinationRule");
     }
     const subsets = Array.isArray(rule.spec.subsets) ? rule.spec.subsets.flatMap((s) => (isObject(s) && typeof s.name === "string" ? [s.name] : [])) : [];
     const missing = wanted.filter((subset) => !subsets.includes(subset));
     const ruleName = isObject(rule.metadata) ? String(rule.metadata.name) : service;
     if (missing.length > 0) {
-      throw new TrafficError(`DestinationRule ${rollout.namespace}/${ruleName} has no subset ${missing.join(", ")} (it has ${subsets.join(", ") || "none"}): add it before releasing`);
+      throw new TrafficError(
+        `DestinationRule ${rollout.namespace}/${ruleName} has no subset ${missing.join(", ")} (it has ${subsets.join(", ") || "none"}): add it before releasing`,
+        false,
+        undefined,
+        "MissingSubset",
+      );
     }
   }
 }

@@ -6,6 +6,7 @@
  * mesh or API (Gateway API's HTTPRoute) is one more file implementing this interface.
  */
 import type { Rollout } from "../rollout/model.js";
+import type { TrafficFailureCause } from "../rollout/engine.js";
 import type { Traffic } from "../rollout/traffic.js";
 import type { RouteConflict } from "./route-owners.js";
 
@@ -24,11 +25,15 @@ export interface TrafficRouter {
 
 /** A routing failure to show people: what is wrong and what to fix. */
 export class TrafficError extends Error {
-  /** `ownedBy`: the Rollout ("namespace/name") that manages a route this one names; nothing was written. */
+  /**
+   * `ownedBy`: the Rollout ("namespace/name") that manages a route this one names; nothing was written.
+   * `failureCause`: what is missing, when it is something people must add (see TrafficFailureCause).
+   */
   constructor(
     message: string,
     readonly notFound = false,
     readonly ownedBy?: string,
+    readonly failureCause?: TrafficFailureCause,
   ) {
     super(message);
   }

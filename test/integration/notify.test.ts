@@ -260,3 +260,78 @@ describe("the webhook URLs are secrets", () => {
     }
   });
 });
+
+describe("a burst of adoptions and traffic failures in Slack", () => {
+  const SUMMARY = { quietMs: 1_000, maxMs: 20_000 };
+
+  function burstEvent(i: number, kind: "adopted" | "traffic-failed"): ReleaseEvent {
+    const name = `svc-${i}`;
+    const message =
+      kind === "adopted" ? `${name}: v1 adopted as stable, 100% of traffic` : `${name}: traffic not applied: no DestinationRule for host ${name} in namespace shop: subsets v1 are needed`;
+    return {
+      id: kind === "adopted" ? "1" : "2",
+      kind,
+      severity: kind === "adopted" ? "normal" : "warning",
+      message,
+      rollout: { name, namespace: "shop" },
+      version: "v1",
+      stableVersion: "v1",
+      details: kind === "adopted" ? {} : { cause: "NoDestinationRule" },
+    };
+  }
+
+  /** Two replicas: two queues, each on its own connection, sharing Redis and the prefix. */
+  async function twoReplicas(slack: SlackReceiver, summary = SUMMARY): Promise<NotificationQueue[]> {
+    const prefix = uniqueName("burst");
+    const replicas: NotificationQueue[] = [];
+    for (let i = 0; i < 2; i++) {
+      const connection = redisConnection(services().redisUrl);
+      const queue = new NotificationQueue({ connection, prefix, log: () => undefined, summary, slack: { webhookUrl: slack.webhookUrl } });
+      open.push({ queue, connection, receivers: i === 0 ? [slack] : [] });
+      await queue.start();
+      replicas.push(queue);
+    }
+    return replicas;
+  }
+
+  it("posts 200 adoptions and 200 failures from two replicas as the first event and one summary", async () => {
+    const slack = await startSlackReceiver();
+    const replicas = await twoReplicas(slack);
+    const events = Array.from({ length: 200 }, (_, i) => [burstEvent(i, "adopted"), burstEvent(i, "traffic-failed")]).flat();
+    // Each replica announces half, at the same time; one announces some of the other's again (a replayed outbox).
+    await Promise.all([
+      (async () => {
+        for (const [i, event] of events.entries()) if (i % 2 === 0) await replicas[0]!.enqueue(event);
+      })(),
+      (async () => {
+        for (const [i, event] of events.entries()) if (i % 2 === 1 || i % 10 === 0) await replicas[1]!.enqueue(event);
+      })(),
+    ]);
+    await slack.waitForPosts(2, 15_000);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+
+    const texts = slack.delivered().map(textOf);
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toBe("svc-0: v1 adopted as stable, 100% of traffic");
+    expect(texts[1]).toBe("199 Rollouts adopted; 200 cannot route: no DestinationRule (svc-0, svc-1, svc-2, svc-3, svc-4 and 195 more)");
+  });
+
+  it("posts a lone adoption as it is, at once, and a quiet while later the next one as it is too", async () => {
+    const slack = await startSlackReceiver();
+    const summary = { quietMs: 500, maxMs: 1_500 };
+    const [queue] = await twoReplicas(slack, summary);
+    await queue!.enqueue(burstEvent(1, "adopted"));
+    await slack.waitForPosts(1, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, summary.maxMs + 200));
+    await queue!.enqueue(burstEvent(2, "adopted"));
+    await queue!.enqueue(burstEvent(2, "traffic-failed"));
+    await slack.waitForPosts(3, 10_000);
+
+    expect(slack.delivered().map(textOf)).toEqual([
+      "svc-1: v1 adopted as stable, 100% of traffic",
+      "svc-2: v1 adopted as stable, 100% of traffic",
+      // Alone in its batch: the failure's own post, after the burst went quiet.
+      "svc-2: traffic not applied: no DestinationRule for host svc-2 in namespace shop: subsets v1 are needed",
+    ]);
+  });
+});

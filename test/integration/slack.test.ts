@@ -1,6 +1,9 @@
+import { CoreV1Api } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSlackReceiver, waitUntil, type SlackReceiver } from "../env/index.js";
-import { createWorld, FAST_ANALYSIS, type World } from "./release-harness.js";
+import { createWorld, FAST_ANALYSIS, VS, type World } from "./release-harness.js";
+import { rolloutYaml } from "./rollout-yaml.js";
+import { kubeConfig } from "./services.js";
 
 let world: World | undefined;
 let slack: SlackReceiver | undefined;
@@ -126,5 +129,42 @@ describe("Slack notifications", () => {
     const [first, second] = receiver.posts;
     expect(first?.status).toBe(429);
     expect((second?.receivedAt ?? 0) - (first?.receivedAt ?? 0)).toBeGreaterThanOrEqual(1_900);
+  }, 240_000);
+});
+
+describe("Slack in a burst of new Rollouts", () => {
+  it("summarises 40 Rollouts adopted at once whose DestinationRules are missing: a few posts naming the counts, an Event per Rollout", async () => {
+    const { world, slack } = await worldWithSlack();
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await waitUntil("the single adoption in Slack", async () => texts(slack).length > 0, { timeoutMs: 15_000 });
+    expect(texts(slack)).toEqual(["reviews: v1 adopted as stable, 100% of traffic"]);
+
+    const count = 40;
+    const names = Array.from({ length: count }, (_, i) => `svc-${i}`);
+    // A VirtualService each and no DestinationRule: every one is adopted and cannot route.
+    for (const name of names) {
+      const route = { name: "primary", route: [{ destination: { host: name, subset: "v1" }, weight: 100 }] };
+      await world.objects.createNamespacedCustomObject({
+        ...VS,
+        namespace: world.namespace,
+        body: { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name }, spec: { hosts: [name], http: [route] } },
+      });
+    }
+    const files = Object.fromEntries(names.map((name) => [`rollouts/${name}.yaml`, rolloutYaml({ name, namespace: world.namespace, version: "v1" })]));
+    const before = slack.delivered().length;
+    await world.remote.commit(files, "add 40 services");
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    const eventsOf = async (reason: string) => (await core.listNamespacedEvent({ namespace: world.namespace })).items.filter((e) => e.reason === reason).length;
+    await waitUntil("an Event per Rollout for both", async () => (await eventsOf("Adopted")) >= count + 1 && (await eventsOf("TrafficFailed")) >= count, { timeoutMs: 120_000, intervalMs: 1_000 });
+    const posted = () => slack.delivered().slice(before);
+    await waitUntil("the counts in Slack", async () => posted().some((p) => /cannot route/.test(JSON.stringify(p.body))), { timeoutMs: 60_000, intervalMs: 500 });
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    const summary = posted().map((p) => (p.body as { text: string }).text);
+    console.log(`[measure] posts for ${count} new Rollouts that cannot route: ${summary.length}`);
+    expect(summary.length).toBeLessThanOrEqual(3);
+    const told = summary.join("\n");
+    expect(told).toMatch(/no DestinationRule/);
+    expect(told).toMatch(/and \d+ more/);
   }, 240_000);
 });

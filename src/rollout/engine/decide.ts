@@ -186,9 +186,11 @@ function recordTraffic(draft: Draft, observation: Extract<Observation, { type: "
     return;
   }
   if (!observation.applied) {
-    const wasFailing = draft.status.conditions.some((c) => c.type === "TrafficApplied" && c.status === "False");
-    draft.setCondition("TrafficApplied", "False", "ApplyFailed", observation.error);
-    if (!wasFailing) draft.notify("traffic-failed", `${draft.rollout.name}: traffic not applied: ${observation.error}`, {}, "warning");
+    // Told once while it fails for the same cause: a new cause, or a failure after recovery, is told again.
+    const cause = observation.cause ?? "ApplyFailed";
+    const told = draft.status.conditions.some((c) => c.type === "TrafficApplied" && c.status === "False" && c.reason === cause);
+    draft.setCondition("TrafficApplied", "False", cause, observation.error);
+    if (!told) draft.notify("traffic-failed", `${draft.rollout.name}: traffic not applied: ${observation.error}`, { cause }, "warning");
     draft.wakeAt(draft.now + TRAFFIC_RETRY_MS);
     return;
   }

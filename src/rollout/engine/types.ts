@@ -38,7 +38,13 @@ export type Observation =
   | { type: "command"; command: CommandName; value: string; source: "annotation" | "git" | "cli"; user?: string; id?: string }
   /** The traffic adapter applied (or failed to apply) `traffic`. */
   | { type: "traffic"; traffic: Traffic; applied: true }
-  | { type: "traffic"; traffic: Traffic; applied: false; error: string; routeConflict?: RouteConflict };
+  | { type: "traffic"; traffic: Traffic; applied: false; error: string; cause?: TrafficFailureCause; routeConflict?: RouteConflict };
+
+/**
+ * Why traffic could not be applied, as a condition reason: what a failure is grouped by in a
+ * summary, and what must change for a repeated failure to be told again. "ApplyFailed" when unknown.
+ */
+export type TrafficFailureCause = "NoDestinationRule" | "MissingSubset" | "NoVirtualService" | "ApplyFailed";
 
 /** Another Rollout ("namespace/name") manages a route this one names; `message` says which and what to do. */
 export interface RouteConflict {

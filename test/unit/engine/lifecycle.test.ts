@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decide } from "../../../src/rollout/engine.js";
+import { decide, type TrafficFailureCause } from "../../../src/rollout/engine.js";
+import { desiredTraffic } from "../../../src/rollout/traffic.js";
 import { makeRollout, Simulation, T0 } from "./harness.js";
 
 describe("a newer version committed mid-release", () => {
@@ -77,6 +78,26 @@ describe("traffic that fails to apply", () => {
     sim.advanceBy(5_000);
     expect(sim.status?.release).toMatchObject({ stepIndex: 1, canaryWeight: 10, trafficApplied: true });
     expect(sim.status?.conditions.find((c) => c.type === "TrafficApplied")).toMatchObject({ status: "True", message: "90% to v1, 10% to v2" });
+  });
+
+  it("tells a failure repeated with the same cause once, a new cause again, and a failure after recovery again", () => {
+    const sim = new Simulation(makeRollout()).start();
+    sim.release("v2");
+    const wanted = () => desiredTraffic(sim.rollout, sim.status!);
+    const fail = (cause: TrafficFailureCause | undefined, error: string) => sim.observe({ type: "traffic", traffic: wanted(), applied: false, error, ...(cause ? { cause } : {}) });
+    const told = () => sim.notifications().filter((k) => k === "traffic-failed").length;
+    fail("NoDestinationRule", "no DestinationRule for host reviews in namespace default: subsets v1, v2 are needed");
+    fail("NoDestinationRule", "no DestinationRule for host reviews in namespace default: subsets v1, v2 are needed (again)");
+    expect(told()).toBe(1);
+    expect(sim.status?.conditions.find((c) => c.type === "TrafficApplied")).toMatchObject({ status: "False", reason: "NoDestinationRule" });
+    fail(undefined, "connection refused");
+    expect(told()).toBe(2);
+    expect(sim.status?.conditions.find((c) => c.type === "TrafficApplied")?.reason).toBe("ApplyFailed");
+    sim.observe({ type: "traffic", traffic: wanted(), applied: true });
+    fail(undefined, "connection refused");
+    expect(told()).toBe(3);
+    const last = sim.decisions.at(-1)?.effects.find((e) => e.type === "notify");
+    expect(last).toMatchObject({ event: { kind: "traffic-failed", details: { cause: "ApplyFailed" } } });
   });
 
   it("ignores a report about traffic status no longer wants", () => {
