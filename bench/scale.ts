@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { createGitRemote } from "../test/env/index.js";
 import { startController } from "../test/env/controller-process.js";
-import { benchServices, meshObjects, sleep } from "./lib.js";
+import { benchServices, controllerMetric as metric, meshObjects, sleep } from "./lib.js";
 
 const total = Number(process.argv[2] ?? 1000);
 const inFlight = Number(process.argv[3] ?? 100);
@@ -62,19 +62,6 @@ const benchEnv = Object.fromEntries(
     .filter(Boolean)
     .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
 );
-
-async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name)) continue;
-    const [series, value] = line.split(" ");
-    if (series === undefined || value === undefined) continue;
-    if (series !== name && !series.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => series.includes(`${k}="${v}"`))) sum += Number(value);
-  }
-  return sum;
-}
 
 const services = await benchServices();
 const kc = services.kube.kubeConfig();
