@@ -132,6 +132,8 @@ interface Timings {
   podReadyToEndpoint: number[];
   podReadyToWeight: number[];
   requests: Map<string, number>[];
+  /** From the controller's start to the Rollout adopted and settled (its startup's list and watch included). */
+  adoption: Map<string, number>;
 }
 
 async function runMode(mode: Mode): Promise<Timings> {
@@ -147,6 +149,7 @@ async function runMode(mode: Mode): Promise<Timings> {
   if (mode === "gated" || mode === "ungated") for (const version of canaries) await waitForReadyEndpoints(kc, namespace, SERVICE, version);
   const remote = await createGitRemote();
   await remote.commit({ "rollouts/reviews.yaml": rollout(namespace, "v1", mode) });
+  const starting = Date.now();
   const controller = await startController({
     gitUrl: remote.url,
     endpoints: { kubeconfigPath: services.kube.kubeconfigPath, redisUrl: services.redis.url },
@@ -157,11 +160,12 @@ async function runMode(mode: Mode): Promise<Timings> {
     args: ["--git-source-name", namespace, "--git-interval", "1h", "--prometheus-url", services.prometheus.url],
     env: { TIDEWAY_WEBHOOK_SECRET: SECRET },
   });
-  const t: Timings = { toWeight: [], toEndpoint: [], endpointToWeight: [], podReadyToEndpoint: [], podReadyToWeight: [], requests: [] };
+  const t: Timings = { toWeight: [], toEndpoint: [], endpointToWeight: [], podReadyToEndpoint: [], podReadyToWeight: [], requests: [], adoption: new Map() };
   try {
     await until("adoption", async () => (await controllerMetric(controller.url, "tideway_release_events_total", { kind: "adopted" })) >= 1, 60_000, 200);
     if (mode === "workload") await until("v1 ready", async () => (await readyEndpoints(namespace, "v1")) >= 1, 60_000, 100);
-    await sleep(1_000);
+    await sleep(1_500);
+    t.adoption = controllerRequests(auditLogPath, starting, Date.now());
     for (const [round, version] of canaries.entries()) {
       const pushed = await push(remote, controller, namespace, version, mode);
       let podReadyAt: number | undefined;
@@ -221,6 +225,14 @@ try {
   console.log(["request".padEnd(36), ...counted.map((c) => c.mode.padStart(9))].join(""));
   for (const kind of kinds) console.log([kind.padEnd(36), ...counted.map((c) => String(c.byKind.get(kind) ?? 0).padStart(9))].join(""));
   console.log(["total".padEnd(36), ...counted.map((c) => String(c.total).padStart(9))].join(""));
+
+  const adoptions = [...results].map(([mode, t]) => ({ mode, byKind: t.adoption }));
+  console.log(`\nAPI requests to start and adopt one Rollout at its stable version:`);
+  console.log(["request".padEnd(36), ...adoptions.map((c) => c.mode.padStart(9))].join(""));
+  for (const kind of [...new Set(adoptions.flatMap((c) => [...c.byKind.keys()]))].sort()) {
+    console.log([kind.padEnd(36), ...adoptions.map((c) => String(c.byKind.get(kind) ?? 0).padStart(9))].join(""));
+  }
+  console.log(["total".padEnd(36), ...adoptions.map((c) => String([...c.byKind.values()].reduce((a, b) => a + b, 0)).padStart(9))].join(""));
 } finally {
   await services.stop();
 }
