@@ -139,6 +139,9 @@ try {
   console.log(`VirtualService writes ${writes} for ${weightChanges} weight changes: ${(writes / weightChanges).toFixed(2)} per change (target 1)`);
   console.log(`Prometheus queries ${queries} for ${checks} metric checks: ${(queries / checks).toFixed(2)} per metric per run (target 1)`);
   console.log(`status writes ${statusWrites} in all (adoption included)`);
+  console.log(
+    `reconcile passes ${await metric(controller.url, "tideway_reconcile_duration_seconds_count")} in all; controller CPU ${(await metric(controller.url, "process_cpu_seconds_total")).toFixed(1)} s`,
+  );
   await controller.stop();
   // BENCH_CONTROLLER_LOG=<file>: the controller's output (e.g. with --trace-gc in BENCH_NODE_FLAGS).
   if (process.env.BENCH_CONTROLLER_LOG) writeFileSync(process.env.BENCH_CONTROLLER_LOG, controller.output.join("\n") + "\n");
