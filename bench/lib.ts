@@ -5,9 +5,10 @@ import { createMesh, startServices, VS, type Services } from "../test/env/index.
 
 export { VS } from "../test/env/index.js";
 
-export async function benchServices(): Promise<Services> {
+/** `auditLogPath`: the API server logs every request there (bench/api-calls.ts reads it). */
+export async function benchServices(options: { auditLogPath?: string } = {}): Promise<Services> {
   const crd = fileURLToPath(new URL("../charts/tideway/crds/rollouts.tideway.io.yaml", import.meta.url));
-  return startServices({ extraCrdFiles: [crd], log: (line) => console.error(`[services] ${line}`) });
+  return startServices({ extraCrdFiles: [crd], ...options, log: (line) => console.error(`[services] ${line}`) });
 }
 
 /**
@@ -36,10 +37,30 @@ export async function canaryWeight(kc: KubeConfig, namespace: string, service: s
   return vs.spec.http[0]?.route.find((r) => r.destination.subset === version)?.weight ?? 0;
 }
 
+/** The value below which `p`% of `values` lie (nearest rank). */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
 export function summary(values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)] ?? NaN;
-  return `min ${sorted[0]} ms, median ${median} ms, max ${sorted.at(-1)} ms (n=${sorted.length})`;
+  return `min ${sorted[0]} ms, median ${median} ms, p90 ${percentile(sorted, 90)} ms, max ${sorted.at(-1)} ms (n=${sorted.length})`;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The sum of a metric's series on the controller's /metrics whose labels include `labels`. */
+export async function controllerMetric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const [series, value] = line.split(" ");
+    if (series === undefined || value === undefined) continue;
+    if (series !== name && !series.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => series.includes(`${k}="${v}"`))) sum += Number(value);
+  }
+  return sum;
+}

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { createGitRemote } from "../test/env/index.js";
 import { startController } from "../test/env/controller-process.js";
-import { benchServices, meshObjects, sleep } from "./lib.js";
+import { benchServices, controllerMetric as metric, meshObjects, sleep } from "./lib.js";
 
 const total = Number(process.argv[2] ?? 1000);
 const inFlight = Number(process.argv[3] ?? 100);
@@ -62,19 +62,6 @@ const benchEnv = Object.fromEntries(
     .filter(Boolean)
     .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
 );
-
-async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name)) continue;
-    const [series, value] = line.split(" ");
-    if (series === undefined || value === undefined) continue;
-    if (series !== name && !series.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => series.includes(`${k}="${v}"`))) sum += Number(value);
-  }
-  return sum;
-}
 
 const services = await benchServices();
 const kc = services.kube.kubeConfig();
@@ -152,6 +139,9 @@ try {
   console.log(`VirtualService writes ${writes} for ${weightChanges} weight changes: ${(writes / weightChanges).toFixed(2)} per change (target 1)`);
   console.log(`Prometheus queries ${queries} for ${checks} metric checks: ${(queries / checks).toFixed(2)} per metric per run (target 1)`);
   console.log(`status writes ${statusWrites} in all (adoption included)`);
+  console.log(
+    `reconcile passes ${await metric(controller.url, "tideway_reconcile_duration_seconds_count")} in all; controller CPU ${(await metric(controller.url, "process_cpu_seconds_total")).toFixed(1)} s`,
+  );
   await controller.stop();
   // BENCH_CONTROLLER_LOG=<file>: the controller's output (e.g. with --trace-gc in BENCH_NODE_FLAGS).
   if (process.env.BENCH_CONTROLLER_LOG) writeFileSync(process.env.BENCH_CONTROLLER_LOG, controller.output.join("\n") + "\n");

@@ -51,7 +51,7 @@ export interface ServiceEndpoints {
  * Prometheus side by side. If one fails to start, the ones already running are stopped before
  * the error is rethrown.
  */
-export async function startServices(options: { extraCrdFiles?: string[]; log?: (line: string) => void } = {}): Promise<Services> {
+export async function startServices(options: { extraCrdFiles?: string[]; auditLogPath?: string; log?: (line: string) => void } = {}): Promise<Services> {
   const log = options.log ?? (() => undefined);
   const started: { stop(): Promise<void> }[] = [];
   const stopAll = async () => {
@@ -59,7 +59,7 @@ export async function startServices(options: { extraCrdFiles?: string[]; log?: (
   };
   try {
     const startCluster = async () => {
-      const kube = await startKube({ extraCrdFiles: options.extraCrdFiles });
+      const kube = await startKube({ extraCrdFiles: options.extraCrdFiles, ...(options.auditLogPath ? { auditLogPath: options.auditLogPath } : {}) });
       const cluster = { stop: () => kube.stop() };
       started.push(cluster);
       log(`kube-apiserver ready at ${kube.server}`);

@@ -36,12 +36,22 @@ export interface KubeEnvironment {
   stop(): Promise<void>;
 }
 
+export interface KubeOptions {
+  installIstioCrds?: boolean;
+  extraCrdFiles?: string[];
+  /** Write the API server's audit log here: one JSON line per request as it is received (who, verb, resource, URI). */
+  auditLogPath?: string;
+}
+
+/** Every request at Metadata level, logged once when received (a watch too, though it never completes in time). */
+const AUDIT_POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [ResponseStarted, ResponseComplete]\nrules:\n  - level: Metadata\n";
+
 /**
  * Starts etcd and kube-apiserver on loopback ports the way controller-runtime's envtest does:
  * client-certificate auth with an admin in system:masters, RBAC authorization, and installs
  * Istio's real CRDs, waiting until they are Established.
  */
-export async function startKube(options: { installIstioCrds?: boolean; extraCrdFiles?: string[] } = {}): Promise<KubeEnvironment> {
+export async function startKube(options: KubeOptions = {}): Promise<KubeEnvironment> {
   const assets = kubeAssetsDir();
   for (const bin of ["etcd", "kube-apiserver"]) {
     if (!existsSync(join(assets, bin))) {
@@ -87,6 +97,11 @@ export async function startKube(options: { installIstioCrds?: boolean; extraCrdF
     await waitUntil("etcd health", async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 30_000, process: etcd });
 
     const server = `https://127.0.0.1:${apiPort}`;
+    const audit: string[] = [];
+    if (options.auditLogPath) {
+      writeFileSync(join(dir, "audit-policy.yaml"), AUDIT_POLICY);
+      audit.push(`--audit-policy-file=${join(dir, "audit-policy.yaml")}`, `--audit-log-path=${options.auditLogPath}`, "--audit-log-mode=blocking");
+    }
     const apiserver = new ServerProcess(
       "kube-apiserver",
       join(assets, "kube-apiserver"),
@@ -102,10 +117,12 @@ export async function startKube(options: { installIstioCrds?: boolean; extraCrdF
         `--service-account-issuer=${server}/`,
         `--service-account-key-file=${pki.serviceAccountPub}`,
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-        "--service-cluster-ip-range=10.0.0.0/24",
+        // Room for bench/scale.ts's 1,000 Services (a /24 ran out at 254).
+        "--service-cluster-ip-range=10.96.0.0/16",
         "--disable-admission-plugins=ServiceAccount",
         "--allow-privileged=true",
         `--cert-dir=${dir}`,
+        ...audit,
         "--v=0",
       ],
       { logDir: dir },
@@ -187,10 +204,10 @@ function kubeconfig(server: string, ca: string, cert: string, key: string): stri
  * A raw JSON request to the API server. The typed client's model serializer drops fields it does
  * not know (such as `x-kubernetes-*` in CRD schemas), so CRDs go through here unchanged.
  */
-export async function kubeRequest(kc: KubeConfig, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+export async function kubeRequest(kc: KubeConfig, method: string, path: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: unknown }> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error("kubeconfig has no current cluster");
-  const options: RequestOptions = { method, headers: { "content-type": "application/json", accept: "application/json" } };
+  const options: RequestOptions = { method, headers: { "content-type": contentType, accept: "application/json" } };
   await kc.applyToHTTPSOptions(options);
   return new Promise((resolve, reject) => {
     const request = httpsRequest(new URL(path, cluster.server), options, (response) => {

@@ -14,7 +14,7 @@ import { freePort, removeDir, ServerProcess, tempDir, waitUntil } from "./proces
 
 export const KWOK_STAGES_FILE = fileURLToPath(new URL("./kwok-stages.yaml", import.meta.url));
 export const FAKE_NODE = "kwok-node-0";
-/** Pod IPs; apart from startKube's service range 10.0.0.0/24 (KWOK's default would overlap). */
+/** Pod IPs; apart from startKube's service range 10.96.0.0/16 (KWOK's default would overlap). */
 const POD_CIDR = "10.244.0.0/16";
 const CONTROLLERS = ["deployment-controller", "replicaset-controller", "endpointslice-controller", "garbage-collector-controller", "node-lifecycle-controller"];
 
