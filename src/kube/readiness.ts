@@ -24,10 +24,14 @@ const DR = { group: "networking.istio.io", version: "v1", plural: "destinationru
 /** The label EndpointSlices carry to name their Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 
+/** How long DestinationRule subset labels are reused between reads. */
+const SUBSET_TTL_MS = 10_000;
+
 export class KubeReadiness implements ReadinessSource {
   private readonly core: CoreV1Api;
   private readonly discovery: DiscoveryV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly subsetCache = new Map<string, { subsets: Map<string, Record<string, string>>; until: number }>();
 
   constructor(kc: KubeConfig) {
     this.core = kc.makeApiClient(CoreV1Api);
@@ -38,7 +42,12 @@ export class KubeReadiness implements ReadinessSource {
   async read(rollout: Rollout, versions: readonly string[]): Promise<VersionReadiness[]> {
     const namespace = rollout.namespace;
     const hostMode = rollout.spec.trafficRouting.istio.host !== undefined;
-    const subsets = hostMode ? undefined : await this.subsetLabels(rollout);
+    const subsets = hostMode
+      ? undefined
+      : await this.subsetLabels(
+          rollout,
+          versions.map((v) => destinationFor(rollout, v).subset ?? ""),
+        );
     const slicesOf = new Map<string, Promise<V1EndpointSlice[]>>();
     const slices = (service: string) => {
       let found = slicesOf.get(service);
@@ -53,19 +62,47 @@ export class KubeReadiness implements ReadinessSource {
       }
       return found;
     };
-    return Promise.all(
+    const selectors = await Promise.all(
       versions.map(async (version) => {
         const service = destinationServiceName(rollout, version);
         const selector = hostMode ? await this.serviceSelector(namespace, service) : subsets?.get(destinationFor(rollout, version).subset ?? "");
-        if (selector === undefined || Object.keys(selector).length === 0) return { version, ready: 0, total: 0 };
-        const [pods, endpointSlices] = await Promise.all([this.pods(namespace, selector), slices(service)]);
+        return { version, service, selector: selector !== undefined && Object.keys(selector).length > 0 ? selector : undefined };
+      }),
+    );
+    // One list of pods for all versions when their selectors differ only in values (the usual
+    // `version: v1` / `version: v2`): `version in (v1,v2)`, each version's pods picked out here.
+    const wanted = selectors.flatMap((s) => (s.selector ? [s.selector] : []));
+    const joint = jointSelector(wanted);
+    const allPods = joint !== undefined && wanted.length > 1 ? this.pods(namespace, joint) : undefined;
+    return Promise.all(
+      selectors.map(async ({ version, service, selector }) => {
+        if (selector === undefined) return { version, ready: 0, total: 0 };
+        const [pods, endpointSlices] = await Promise.all([
+          allPods ? allPods.then((list) => list.filter((pod) => matches(pod, selector))) : this.pods(namespace, selectorText(selector)),
+          slices(service),
+        ]);
         return count(version, pods, endpointSlices);
       }),
     );
   }
 
-  /** Subset name -> labels, from the DestinationRule(s) in the namespace whose host is the service. */
-  private async subsetLabels(rollout: Rollout): Promise<Map<string, Record<string, string>>> {
+  /**
+   * Subset name -> labels, from the DestinationRule(s) in the namespace whose host is the service;
+   * kept for SUBSET_TTL_MS (or until a subset asked for is missing), as subsets change rarely and
+   * every pass of a release needs them.
+   */
+  private async subsetLabels(rollout: Rollout, needed: readonly string[]): Promise<Map<string, Record<string, string>>> {
+    const key = `${rollout.namespace}/${rollout.spec.service}`;
+    const cached = this.subsetCache.get(key);
+    // A subset not seen yet (just added for a new version) is looked for at once.
+    if (cached && cached.until > Date.now() && needed.every((name) => cached.subsets.has(name))) return cached.subsets;
+    const subsets = await this.readSubsetLabels(rollout);
+    this.subsetCache.set(key, { subsets, until: Date.now() + SUBSET_TTL_MS });
+    if (this.subsetCache.size > 10_000) this.subsetCache.delete(this.subsetCache.keys().next().value as string);
+    return subsets;
+  }
+
+  private async readSubsetLabels(rollout: Rollout): Promise<Map<string, Record<string, string>>> {
     const out = new Map<string, Record<string, string>>();
     let list: { items?: { spec?: { host?: unknown; subsets?: { name?: unknown; labels?: unknown }[] } }[] };
     try {
@@ -96,16 +133,42 @@ export class KubeReadiness implements ReadinessSource {
     }
   }
 
-  private async pods(namespace: string, selector: Record<string, string>): Promise<V1Pod[]> {
-    const labelSelector = Object.entries(selector)
-      .map(([key, value]) => `${key}=${value}`)
-      .join(",");
+  private async pods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
     try {
       return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
     } catch (error) {
       throw kubeError(error, `cannot list the pods of ${namespace} matching ${labelSelector}`);
     }
   }
+}
+
+/** "app=reviews,version=v2". */
+function selectorText(selector: Record<string, string>): string {
+  return Object.entries(selector)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(",");
+}
+
+/**
+ * One label selector that covers every selector given, when they have the same keys:
+ * `app=reviews,version in (v1,v2)`; undefined when they cannot be joined.
+ */
+export function jointSelector(selectors: readonly Record<string, string>[]): string | undefined {
+  const first = selectors[0];
+  if (first === undefined) return undefined;
+  const keys = Object.keys(first).sort();
+  if (selectors.some((s) => Object.keys(s).sort().join("\u0000") !== keys.join("\u0000"))) return undefined;
+  return keys
+    .map((key) => {
+      const values = [...new Set(selectors.map((s) => s[key] as string))];
+      return values.length === 1 ? `${key}=${values[0]}` : `${key} in (${values.join(",")})`;
+    })
+    .join(",");
+}
+
+function matches(pod: V1Pod, selector: Record<string, string>): boolean {
+  const labels = pod.metadata?.labels ?? {};
+  return Object.entries(selector).every(([key, value]) => labels[key] === value);
 }
 
 /** Ready endpoints among the version's pods (each pod once, whatever slices repeat it), and why they fail. */
