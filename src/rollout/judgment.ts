@@ -120,3 +120,28 @@ function clean(counts: Counts): Counts {
   const bad = Number.isFinite(counts.bad) ? Math.min(requests, Math.max(0, counts.bad)) : 0;
   return { requests, bad };
 }
+
+/** What is compared, in words: "error rate", or "requests slower than 250 ms". */
+export type Measure = { kind: "errors" } | { kind: "slow"; slowerThanMs: number };
+
+/**
+ * The evidence in words a person reads:
+ * "v2 error rate 0.41% vs v1 0.38% over 1,204 requests: no worse (99% confidence)".
+ */
+export function describeEvidence(evidence: Evidence, verdict: ComparisonVerdict, names: { canary: string; stable: string }, measure: Measure, confidence: number): string {
+  const what = measure.kind === "errors" ? "error rate" : `requests slower than ${measure.slowerThanMs} ms`;
+  const canaryRequests = Math.round(evidence.canary.requests);
+  if (canaryRequests === 0) return `no ${names.canary} requests yet: nothing to compare`;
+  const shown = `${names.canary} ${what} ${percent(evidence.canary)} vs ${names.stable} ${percent(evidence.stable)} over ${canaryRequests.toLocaleString("en-US")} requests`;
+  const sure = `${Number((confidence * 100).toPrecision(4))}% confidence`;
+  if (verdict === "worse") return `${shown}: worse by more than ${Number((evidence.maxIncrease * 100).toPrecision(4))}% (${sure})`;
+  if (verdict === "no-worse") return `${shown}: no worse (${sure})`;
+  const nothingBad = evidence.canary.bad + evidence.stable.bad === 0;
+  return `${shown}: ${nothingBad ? "no bad requests in either version yet" : "not decided yet"} (${sure} needed)`;
+}
+
+function percent(counts: Counts): string {
+  if (counts.requests === 0) return "-";
+  const share = (100 * counts.bad) / counts.requests;
+  return `${share === 0 ? "0" : share < 0.01 ? share.toPrecision(1) : share.toFixed(2)}%`;
+}
