@@ -7,7 +7,9 @@ import type { Rollout } from "../rollout/model.js";
 import type { CheckOutcome } from "../rollout/status.js";
 import { classify, judgeTraffic, type TrafficVerdict } from "./classify.js";
 import type { MetricsQuerier, QueryResult } from "./prometheus.js";
-import { builtInVariables, isBuiltIn, queryTemplate, renderQuery, REQUEST_COUNT_QUERY } from "./templates.js";
+import { parseDuration } from "../rollout/duration.js";
+import { querySample } from "./compare.js";
+import { builtInVariables, DEFAULT_INTERVAL_MS, isBuiltIn, queryTemplate, renderQuery, REQUEST_COUNT_QUERY } from "./templates.js";
 
 export interface AnalysisContext {
   canaryVersion: string;
@@ -36,9 +38,11 @@ export async function runAnalysis(client: MetricsQuerier, rollout: Rollout, cont
   const variables = builtInVariables(rollout, context, options.scrapeIntervalMs);
   const countsTraffic = analysis.minRequests > 0 && analysis.metrics.some(isBuiltIn);
 
-  const [count, measured] = await Promise.all([
+  const intervalMs = parseDuration(analysis.interval) ?? DEFAULT_INTERVAL_MS;
+  const [count, measured, samples] = await Promise.all([
     countsTraffic ? timedQuery(client, renderQuery(REQUEST_COUNT_QUERY, variables)) : undefined,
     Promise.all(analysis.metrics.map((metric) => timedQuery(client, renderQuery(queryTemplate(metric), variables)))),
+    Promise.all(analysis.metrics.map((metric) => (isBuiltIn(metric) && metric.compare ? querySample(client, rollout, metric.name, variables, intervalMs) : undefined))),
   ]);
 
   const traffic: TrafficVerdict | undefined = count ? judgeTraffic(count.result, analysis.minRequests) : undefined;
@@ -48,7 +52,11 @@ export async function runAnalysis(client: MetricsQuerier, rollout: Rollout, cont
     const { result, seconds } = measured[index] ?? { result: { kind: "error", message: "not queried" }, seconds: 0 };
     const judged = classify(metric, result, isBuiltIn(metric) ? traffic : undefined);
     observe(options.observe, metric.name, judged.outcome, seconds);
-    return judged;
+    const sample = samples[index];
+    if (sample === undefined) return judged;
+    // The engine judges the comparison against the evidence in status; a sample it cannot have is an error.
+    if (sample.kind === "error") return { name: metric.name, outcome: "error", value: null, message: sample.message };
+    return { ...judged, comparison: sample.comparison };
   });
 }
 

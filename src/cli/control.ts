@@ -55,7 +55,7 @@ export function lastAnalysis(status: RolloutStatus | undefined, now: number): st
   const metrics = release?.metrics ?? [];
   const results = metrics
     .filter((m) => m.lastOutcome)
-    .map((m) => (m.lastOutcome === "pass" ? `${m.name} ${m.lastValue ?? "-"} (pass)` : `${m.name} ${m.lastValue ?? "-"} (${m.lastOutcome ?? ""}: ${m.lastMessage ?? ""})`));
+    .map((m) => (m.lastOutcome === "pass" && !m.evidence ? `${m.name} ${m.lastValue ?? "-"} (pass)` : `${m.name} ${m.lastValue ?? "-"} (${m.lastOutcome ?? ""}: ${m.lastMessage ?? ""})`));
   const due = release?.nextAnalysisAt !== undefined && status?.phase === "Progressing" ? Date.parse(release.nextAnalysisAt) : undefined;
   if (due !== undefined && now - due > OVERDUE_MS) results.push(`next check ${Math.round((now - due) / 1_000)}s overdue: analysis slow`);
   return results.join(", ");

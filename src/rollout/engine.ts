@@ -2,5 +2,5 @@
 export { decide, TRAFFIC_RETRY_MS } from "./engine/decide.js";
 export { ROUTE_RECHECK_MS, routeRefused } from "./engine/route.js";
 export { awaitsAnalysis, overallOutcome } from "./engine/checks.js";
-export type { Decision, Effect, EventKind, MetricResult, Observation, ReleaseEvent, RouteConflict, TrafficFailureCause } from "./engine/types.js";
+export type { Decision, Effect, EventKind, MetricComparison, MetricResult, Observation, ReleaseEvent, RouteConflict, TrafficFailureCause } from "./engine/types.js";
 export { desiredTraffic, formerVersions, sameTraffic, trafficPending, type Traffic } from "./traffic.js";

@@ -102,10 +102,11 @@ export const BUILT_IN_THRESHOLDS: Record<string, { min?: number; max?: number }>
   "latency-p99": { max: 500 },
 };
 
-/** The thresholds a metric is checked against: its own, or the built-in default. */
+/** The thresholds a metric is checked against: its own, or the built-in default (none when it compares with stable). */
 export function metricThresholds(metric: Metric): { min?: number; max?: number } {
   if (metric.min !== undefined || metric.max !== undefined) {
     return { ...(metric.min !== undefined ? { min: metric.min } : {}), ...(metric.max !== undefined ? { max: metric.max } : {}) };
   }
+  if (metric.compare !== undefined) return {};
   return BUILT_IN_THRESHOLDS[metric.name] ?? {};
 }

@@ -80,6 +80,37 @@ export const StepSchema = z
   })
   .meta({ description: "One step of a release: setWeight, pause or setHeaderRoute." });
 
+/**
+ * Judgment against the stable version over the same windows, with an anytime-valid sequential
+ * test (rollout/judgment.ts), instead of (or besides) fixed thresholds.
+ */
+export const CompareSchema = z
+  .strictObject({
+    maxIncrease: z
+      .number()
+      .gt(0, { error: "expected maxIncrease above 0, e.g. 0.5 (the canary may be up to 1.5x worse than stable)" })
+      .max(100)
+      .meta({ description: "How much worse the canary may be than stable: 0.5 allows 1.5x stable's error rate (success-rate) or share of slow requests (latency-p99)." }),
+    confidence: z
+      .number()
+      .min(0.5, { error: "expected a confidence from 0.5 to 0.9999, e.g. 0.99" })
+      .max(0.9999, { error: "expected a confidence from 0.5 to 0.9999, e.g. 0.99" })
+      .default(0.99)
+      .meta({ description: "How sure the test must be before it fails or passes the canary; 1 - confidence bounds the share of canaries within the margin that are rolled back." }),
+  })
+  .meta({ description: "Compare the canary with stable over the same windows; the evidence accumulates over the release." });
+
+/** What is wrong with a built-in metric's threshold that it can never reach, with the fix; undefined when fine. */
+function builtInRangeProblem(name: string, threshold: number | undefined): string | undefined {
+  if (threshold === undefined) return undefined;
+  if (name === "success-rate" && (threshold < 0 || threshold > 1)) {
+    const fix = threshold > 1 && threshold <= 100 ? `; did you mean ${Number((threshold / 100).toPrecision(6))}?` : "";
+    return `expected a success rate from 0 to 1, found ${threshold}${fix}`;
+  }
+  if (name === "latency-p99" && threshold < 0) return `expected a latency in milliseconds, 0 or more, found ${threshold}; did you mean ${-threshold}?`;
+  return undefined;
+}
+
 export const MetricSchema = z
   .strictObject({
     name: dnsLabel("metric name").meta({ description: `Metric name; ${BUILT_IN_METRICS.join(" and ")} are built in.` }),
@@ -93,9 +124,21 @@ export const MetricSchema = z
       }),
     min: z.number().optional().meta({ description: "The check fails when the value is below this." }),
     max: z.number().optional().meta({ description: "The check fails when the value is above this." }),
+    compare: CompareSchema.optional(),
   })
   .superRefine((metric, ctx) => {
     const builtIn = (BUILT_IN_METRICS as readonly string[]).includes(metric.name);
+    if (!builtIn && metric.compare !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["compare"],
+        message: `compare works only with the built-in metrics (${BUILT_IN_METRICS.join(", ")}), which Tideway can query for both versions; remove it from "${metric.name}"`,
+      });
+    }
+    for (const key of ["min", "max"] as const) {
+      const problem = builtInRangeProblem(metric.name, metric[key]);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", path: [key], message: problem });
+    }
     if (builtIn && metric.query !== undefined) {
       ctx.addIssue({ code: "custom", path: ["query"], message: `"${metric.name}" is a built-in metric and takes no query; give a custom metric another name` });
     }
@@ -343,6 +386,7 @@ export type Step = z.output<typeof StepSchema>;
 export type Analysis = z.output<typeof AnalysisSchema>;
 export type Guard = z.output<typeof GuardSchema>;
 export type Metric = z.output<typeof MetricSchema>;
+export type Compare = z.output<typeof CompareSchema>;
 export type HeaderMatch = z.output<typeof HeaderMatchSchema>;
 export type Workload = z.output<typeof WorkloadSchema>;
 export type PodTemplate = z.output<typeof PodTemplateSchema>;

@@ -22,9 +22,22 @@ export const CheckCountsSchema = z.strictObject({
 });
 export type CheckCounts = z.output<typeof CheckCountsSchema>;
 
+const CountsSchema = z.strictObject({ requests: z.number().min(0), bad: z.number().min(0) });
+
+/** A comparison's evidence so far in the release (see rollout/judgment.ts): running totals and log likelihood ratios. */
+export const EvidenceSchema = z.strictObject({
+  maxIncrease: z.number(),
+  canary: CountsSchema,
+  stable: CountsSchema,
+  logWorse: z.array(z.number()),
+  logNoWorse: z.array(z.number()),
+});
+
 export const MetricStatusSchema = z.strictObject({
   name: z.string(),
   counts: CheckCountsSchema,
+  /** With `compare`: the evidence against stable, accumulated over the release. */
+  evidence: EvidenceSchema.optional(),
   lastOutcome: z.enum(OUTCOMES).optional(),
   lastValue: z.number().nullable().optional(),
   lastMessage: z.string().optional(),

@@ -1,6 +1,7 @@
 /** Counting analysis results against the limits: the only place a check can end a release. */
 import type { CheckOutcome, ReleaseStatus } from "../status.js";
 import type { Draft } from "./context.js";
+import { judgeComparisons } from "./comparison.js";
 import { failRelease, pauseRelease, scheduleAnalysis } from "./progress.js";
 import type { MetricResult, Observation } from "./types.js";
 
@@ -28,11 +29,12 @@ export function recordAnalysis(draft: Draft, observation: AnalysisObservation): 
   const release = draft.release;
   const analysis = draft.rollout.spec.analysis;
   if (!awaitsAnalysis(release, observation) || !analysis || draft.intervalMs === undefined) return;
-  const outcome = overallOutcome(observation.results);
+  const results = judgeComparisons(draft, release, observation.results);
+  const outcome = overallOutcome(results);
   const counter = COUNTER[outcome];
   release.checks[counter] += 1;
   release.stepChecks[counter] += 1;
-  for (const result of observation.results) {
+  for (const result of results) {
     const metric = release.metrics.find((m) => m.name === result.name);
     if (!metric) continue;
     metric.counts[COUNTER[result.outcome]] += 1;
@@ -46,9 +48,9 @@ export function recordAnalysis(draft: Draft, observation: AnalysisObservation): 
   // From the run's own time, so a late or repeated report cannot land on the same slot again.
   scheduleAnalysis(draft, release, Math.max(draft.now, observation.scheduledFor) + draft.intervalMs);
 
-  const bad = observation.results.filter((r) => r.outcome === outcome);
+  const bad = results.filter((r) => r.outcome === outcome);
   const summary = bad.map((r) => `${r.name} ${r.message}`).join(", ");
-  const details = { step: draft.stepLabel(release.stepIndex), weight: release.canaryWeight, results: observation.results };
+  const details = { step: draft.stepLabel(release.stepIndex), weight: release.canaryWeight, results };
   if (outcome === "fail") {
     draft.notify("check-failed", `${draft.rollout.name} ${release.version}: check failed: ${summary}`, details, "warning");
     if (release.checks.failed > analysis.failureLimit) {

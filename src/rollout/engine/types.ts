@@ -1,5 +1,6 @@
 /** What the release engine is told (observations) and what it asks for (effects). */
 import type { CheckOutcome, CommandName, RolloutStatus } from "../status.js";
+import type { ComparisonSample } from "../judgment.js";
 import type { ReleaseEventKind } from "../schema.js";
 import type { Traffic } from "../traffic.js";
 
@@ -11,6 +12,15 @@ export interface MetricResult {
   value: number | null;
   /** Human-readable, e.g. "0.91 < 0.99" or "12 requests < 20". */
   message: string;
+  /** For a metric with `compare`: both versions' counts in this run's window, which the engine adds to the evidence. */
+  comparison?: MetricComparison;
+}
+
+/** One run's counts of the canary and the stable version, for judgment against stable. */
+export interface MetricComparison {
+  sample: ComparisonSample;
+  /** latency-p99: the bound (ms) above which a request counted as bad (slow). */
+  slowerThanMs?: number;
 }
 
 export type Observation =

@@ -1,0 +1,99 @@
+/**
+ * Judgment on simulated canaries: the fixed threshold against the comparison with stable.
+ * A labelled, seeded set of canaries, each fed window by window (15 s) to the same judging code
+ * the controller uses: classify() for `success-rate min: 0.99` (minRequests 20, failureLimit 0,
+ * README steps: 10% then 50%, four checks each) and rollout/judgment.ts for
+ * `compare: { maxIncrease: 0.5 }` at 99% confidence (10% for four windows, then 50%, until a
+ * verdict or a 10-minute progress deadline). No Prometheus: counts come from the simulation.
+ * Run: npx tsx bench/judgment.ts [runs per case]
+ */
+import { classify } from "../src/analysis/classify.js";
+import { addSample, emptyEvidence, judge } from "../src/rollout/judgment.js";
+import { seededRandom, simulateWindow, type CanaryScenario } from "../test/unit/judgment-simulation.js";
+
+const runs = Number(process.argv[2] ?? 1_000);
+const WINDOW_S = 15;
+const DEADLINE_WINDOWS = 40;
+const CONFIDENCE = 0.99;
+const MAX_INCREASE = 0.5;
+
+interface Case {
+  label: string;
+  healthy: boolean;
+  scenario: Omit<CanaryScenario, "canaryWeight" | "windowSeconds">;
+  /** No fixed-threshold figure: the counts are slow requests, not errors. */
+  latency?: boolean;
+}
+
+const cases: Case[] = [
+  ...[5, 20, 200].flatMap((rps) =>
+    [0.001, 0.005, 0.02].map((baseline) => ({ label: `healthy ${rps} req/s, ${baseline * 100}% errors`, healthy: true, scenario: { requestsPerSecond: rps, baseline, ratio: 1 } })),
+  ),
+  { label: "healthy 50 req/s, 0.3% errors drifting (sigma 0.5)", healthy: true, scenario: { requestsPerSecond: 50, baseline: 0.003, ratio: 1, noise: 0.5 } },
+  { label: "low traffic 1 req/s, 0.5% errors", healthy: true, scenario: { requestsPerSecond: 1, baseline: 0.005, ratio: 1 } },
+  ...[20, 200].flatMap((rps) => [2, 10].map((ratio) => ({ label: `${ratio}x errors, ${rps} req/s, 0.5% baseline`, healthy: false, scenario: { requestsPerSecond: rps, baseline: 0.005, ratio } }))),
+  { label: "2x errors, 200 req/s, 2% baseline", healthy: false, scenario: { requestsPerSecond: 200, baseline: 0.02, ratio: 2 } },
+  // +30% p99 of a log-normal latency (sigma 0.5): 2% of stable above the p99 bucket's lower bound, 6.3% of the canary.
+  { label: "latency +30% p99, 200 req/s", healthy: false, latency: true, scenario: { requestsPerSecond: 200, baseline: 0.02, ratio: 3.15 } },
+  { label: "gross failure: 30% errors, 200 req/s", healthy: false, scenario: { requestsPerSecond: 200, baseline: 0.3, ratio: 1 / 0.3 } },
+];
+
+type Verdict = "rolled back" | "promoted" | "inconclusive";
+interface Outcome {
+  verdict: Verdict;
+  requests: number;
+  seconds: number;
+}
+
+const weightAt = (window: number) => (window < 4 ? 10 : 50);
+
+function fixedThreshold(random: () => number, scenario: Case["scenario"]): Outcome {
+  let requests = 0;
+  for (let step = 0; step < 2; step++) {
+    let passed = false;
+    for (let check = 0; check < 4; check++) {
+      const window = step * 4 + check;
+      const sample = simulateWindow(random, { ...scenario, canaryWeight: weightAt(window), windowSeconds: WINDOW_S });
+      requests += sample.canary.requests;
+      const traffic = sample.canary.requests >= 20 ? { kind: "enough" as const } : { kind: "too-little" as const, message: "" };
+      const rate = sample.canary.requests > 0 ? 1 - sample.canary.bad / sample.canary.requests : Number.NaN;
+      const result = classify({ name: "success-rate", min: 0.99 }, { kind: "value", value: rate }, traffic);
+      if (result.outcome === "fail") return { verdict: "rolled back", requests, seconds: (window + 1) * WINDOW_S };
+      passed ||= result.outcome === "pass";
+    }
+    if (!passed) return { verdict: "inconclusive", requests, seconds: 8 * WINDOW_S };
+  }
+  return { verdict: "promoted", requests, seconds: 8 * WINDOW_S };
+}
+
+function comparison(random: () => number, scenario: Case["scenario"]): Outcome {
+  let evidence = emptyEvidence(MAX_INCREASE);
+  for (let window = 0; window < DEADLINE_WINDOWS; window++) {
+    evidence = addSample(evidence, simulateWindow(random, { ...scenario, canaryWeight: weightAt(window), windowSeconds: WINDOW_S }));
+    const { verdict } = judge(evidence, CONFIDENCE);
+    const seconds = (window + 1) * WINDOW_S;
+    if (verdict === "worse") return { verdict: "rolled back", requests: evidence.canary.requests, seconds };
+    if (verdict === "no-worse") return { verdict: "promoted", requests: evidence.canary.requests, seconds };
+  }
+  return { verdict: "inconclusive", requests: evidence.canary.requests, seconds: DEADLINE_WINDOWS * WINDOW_S };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+function summarize(outcomes: Outcome[]): string {
+  const share = (v: Verdict) => `${((100 * outcomes.filter((o) => o.verdict === v).length) / outcomes.length).toFixed(1)}%`.padStart(6);
+  const decided = outcomes.filter((o) => o.verdict !== "inconclusive");
+  const to = decided.length > 0 ? `${String(Math.round(median(decided.map((o) => o.requests)))).padStart(6)} req ${String(median(decided.map((o) => o.seconds))).padStart(4)} s` : "     - req    - s";
+  return `${share("rolled back")} ${share("promoted")} ${share("inconclusive")}  ${to}`;
+}
+
+console.log(`${runs} runs per case; rolled back / promoted / inconclusive, median canary requests and seconds to a decision`);
+console.log(`${"case".padEnd(52)} | ${"fixed threshold (min 0.99)".padEnd(42)} | comparison (maxIncrease 0.5, 99%)`);
+cases.forEach((c, index) => {
+  const threshold = c.latency ? "n/a (a p99 threshold needs latencies)" : summarize(Array.from({ length: runs }, (_, run) => fixedThreshold(seededRandom(1_000_003 * index + run), c.scenario)));
+  const compared = summarize(Array.from({ length: runs }, (_, run) => comparison(seededRandom(2_000_003 * index + run), c.scenario)));
+  console.log(`${c.label.padEnd(52)} | ${threshold.padEnd(42)} | ${compared}`);
+});
