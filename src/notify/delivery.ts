@@ -10,6 +10,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Rollout } from "../rollout/model.js";
+import { WORKER_LOCK } from "../queue/worker-lock.js";
 import { isSyncEvent } from "../rollout/sync-event.js";
 import { redact } from "../secrets/redact.js";
 import { eventKey } from "./event-key.js";
@@ -124,6 +125,7 @@ export class NotificationQueue {
         limiter: { max: 10, duration: 1_000 },
         // Re-check a parked queue every second; a longer sleep can outlast close() (it is not always woken).
         maximumRateLimitDelay: 1_000,
+        ...WORKER_LOCK,
         maxStalledCount: 5,
       });
       worker.on("error", (error) => this.log("warn", "notification worker error", { target: target.name, reason: this.scrub(error.message) }));
