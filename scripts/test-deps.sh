@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Installs everything the test suite and the demo need on a fresh machine of this kind:
-# Debian's redis-server, prometheus, openssl, git and openssh-server (the SSH git server of the
-# git auth tests); etcd, kube-apiserver, kubectl, and for workloads kube-controller-manager,
-# kube-scheduler and KWOK, built from the Go module proxy (cached in ~/.cache/tideway; about
-# 10 minutes on 2 cores the first time, instant after); and the npm dependencies. Idempotent.
+# Installs everything the test suite and the demo need on a fresh machine of this kind: Debian's
+# redis-server and redis-sentinel (the Sentinel fail-over test), prometheus, openssl, git and
+# openssh-server (the SSH git server of the git auth tests); etcd, kube-apiserver, kubectl, and
+# for workloads kube-controller-manager, kube-scheduler and KWOK, built from the Go module proxy
+# (cached in ~/.cache/tideway; about 10 minutes on 2 cores the first time, instant after); and the
+# npm dependencies. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v git >/dev/null || missing+=(git)

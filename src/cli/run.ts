@@ -10,6 +10,7 @@ import { Option, type Command } from "commander";
 import { DEFAULT_SCRAPE_INTERVAL } from "../analysis/ranges.js";
 import type { Secrets } from "../controller/log.js";
 import type { ControllerOptions } from "../controller/options.js";
+import { parseSentinels, type RedisTarget, type SentinelAddress } from "../queue/redis-target.js";
 import { parseDuration } from "../rollout/duration.js";
 import { userNameSecrets } from "../secrets/redact.js";
 
@@ -27,8 +28,12 @@ interface RunFlags {
   webhookSecretFile?: string;
   kubeconfig?: string;
   namespace: string;
-  redisUrl: string;
+  redisUrl?: string;
   redisUrlFile?: string;
+  redisSentinels?: string;
+  redisSentinelName: string;
+  redisPasswordFile?: string;
+  redisSentinelPasswordFile?: string;
   queuePrefix: string;
   listen: string;
   httpMaxConnections: string;
@@ -66,8 +71,14 @@ export function registerRunCommand(program: Command): void {
     .addOption(flag("--webhook-secret-file <file>", "file holding the webhook secret (or set TIDEWAY_WEBHOOK_SECRET)", "TIDEWAY_WEBHOOK_SECRET_FILE"))
     .addOption(flag("--kubeconfig <file>", "kubeconfig (default: in-cluster, then ~/.kube/config)", "TIDEWAY_KUBECONFIG"))
     .addOption(flag("--namespace <ns>", "namespace for Events not tied to one Rollout", "TIDEWAY_NAMESPACE", "default"))
-    .addOption(flag("--redis-url <url>", "Redis for the work queues", "TIDEWAY_REDIS_URL", "redis://127.0.0.1:6379"))
+    .addOption(flag("--redis-url <url>", `Redis for the work queues (default: "${DEFAULT_REDIS_URL}")`, "TIDEWAY_REDIS_URL"))
     .addOption(flag("--redis-url-file <file>", "file holding the Redis URL, when it carries a password; wins over --redis-url", "TIDEWAY_REDIS_URL_FILE"))
+    .addOption(flag("--redis-sentinels <host:port,...>", "Redis Sentinels to ask for the primary, instead of --redis-url; follows a fail-over", "TIDEWAY_REDIS_SENTINELS"))
+    .addOption(flag("--redis-sentinel-name <name>", "the primary's name in the Sentinels' configuration", "TIDEWAY_REDIS_SENTINEL_NAME", "mymaster"))
+    .addOption(flag("--redis-password-file <file>", "file holding the Redis password, with --redis-sentinels (or set TIDEWAY_REDIS_PASSWORD)", "TIDEWAY_REDIS_PASSWORD_FILE"))
+    .addOption(
+      flag("--redis-sentinel-password-file <file>", "file holding the Sentinels' own password, when they have one (or set TIDEWAY_REDIS_SENTINEL_PASSWORD)", "TIDEWAY_REDIS_SENTINEL_PASSWORD_FILE"),
+    )
     .addOption(flag("--queue-prefix <prefix>", "Redis key prefix; replicas sharing it share the work", "TIDEWAY_QUEUE_PREFIX", "tideway"))
     .addOption(flag("--listen <addr>", "HTTP address for webhooks, /metrics, /healthz, /readyz", "TIDEWAY_LISTEN", ":8080"))
     .addOption(flag("--http-max-connections <n>", "connections the HTTP port holds open at once; more are closed as they arrive", "TIDEWAY_HTTP_MAX_CONNECTIONS", "256"))
@@ -147,6 +158,36 @@ function safeDecode(text: string): string {
   }
 }
 
+const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/** A Redis URL (from the flag or its file), or Sentinels with the passwords from their files. */
+function redisTarget(flags: RunFlags, env: NodeJS.ProcessEnv, secrets: Secrets): RedisTarget {
+  const password = readSecret(flags.redisPasswordFile, env.TIDEWAY_REDIS_PASSWORD, "--redis-password-file");
+  const sentinelPassword = readSecret(flags.redisSentinelPasswordFile, env.TIDEWAY_REDIS_SENTINEL_PASSWORD, "--redis-sentinel-password-file");
+  secrets.add(password, sentinelPassword);
+  if (flags.redisSentinels !== undefined) {
+    if (flags.redisUrl !== undefined || flags.redisUrlFile !== undefined) {
+      throw new Error("--redis-sentinels and --redis-url (or --redis-url-file) both name Redis: give one (with Sentinels, the password goes in --redis-password-file)");
+    }
+    let sentinels: SentinelAddress[];
+    try {
+      sentinels = parseSentinels(flags.redisSentinels);
+    } catch (error) {
+      throw new Error(`--redis-sentinels: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    if (!flags.redisSentinelName.trim()) throw new Error("--redis-sentinel-name: expected the primary's name in the Sentinels' configuration (e.g. mymaster), found nothing");
+    return { sentinels, name: flags.redisSentinelName.trim(), ...(password ? { password } : {}), ...(sentinelPassword ? { sentinelPassword } : {}) };
+  }
+  if (password !== undefined || sentinelPassword !== undefined) {
+    throw new Error("--redis-password-file and --redis-sentinel-password-file go with --redis-sentinels; with --redis-url, put the password in the URL and pass it with --redis-url-file");
+  }
+  const url = readSecret(flags.redisUrlFile, undefined, "--redis-url-file") ?? flags.redisUrl ?? DEFAULT_REDIS_URL;
+  // The password of redis://user:password@host (percent-encoded or not) and of ?password=.
+  const urlPasswords = [/^rediss?:\/\/[^@]*?:(.+)@[^@]*$/.exec(url)?.[1], /[?&]password=([^&#]+)/.exec(url)?.[1]];
+  for (const secret of urlPasswords) if (secret !== undefined) secrets.add(secret, safeDecode(secret));
+  return { url };
+}
+
 export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secrets: Secrets): ControllerOptions {
   if (!flags.gitUrl) throw new Error("--git-url (or TIDEWAY_GIT_URL) is required");
   const token = readSecret(flags.gitTokenFile, env.TIDEWAY_GIT_TOKEN, "--git-token-file");
@@ -158,10 +199,7 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
     const [user = "", password] = userinfo.split(":");
     secrets.add(userinfo, ...(password === undefined ? [user, safeDecode(user)] : [password, safeDecode(password), ...userNameSecrets(safeDecode(user))]));
   }
-  const redisUrl = readSecret(flags.redisUrlFile, undefined, "--redis-url-file") ?? flags.redisUrl;
-  // The password of redis://user:password@host (percent-encoded or not) and of ?password=.
-  const redisPasswords = [/^rediss?:\/\/[^@]*?:(.+)@[^@]*$/.exec(redisUrl)?.[1], /[?&]password=([^&#]+)/.exec(redisUrl)?.[1]];
-  for (const password of redisPasswords) if (password !== undefined) secrets.add(password, safeDecode(password));
+  const redis = redisTarget(flags, env, secrets);
   const headers: Record<string, string> = {};
   for (const header of flags.prometheusHeader) {
     const colon = header.indexOf(":");
@@ -209,7 +247,7 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
     webhookSecret,
     ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
     namespace: flags.namespace,
-    redisUrl,
+    redis,
     queuePrefix: flags.queuePrefix,
     listen: flags.listen,
     httpMaxConnections: positiveInteger("--http-max-connections", flags.httpMaxConnections),

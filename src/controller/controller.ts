@@ -72,7 +72,7 @@ export class Controller {
     readonly log: Logger,
   ) {
     collectDefaultMetrics({ register: this.registry });
-    this.redis = redisConnection(options.redisUrl);
+    this.redis = redisConnection(options.redis);
     this.redis.on("error", (error) => log.warn({ err: error.message }, "redis connection error"));
     this.rollouts = new RolloutClient(kc);
     this.events = new EventRecorder(kc);

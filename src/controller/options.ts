@@ -1,4 +1,5 @@
 /** Everything `tideway run` is configured with (flags, or TIDEWAY_* environment variables). */
+import type { RedisTarget } from "../queue/redis.js";
 
 export interface ControllerOptions {
   git: {
@@ -19,7 +20,8 @@ export interface ControllerOptions {
   kubeconfig?: string;
   /** Namespace for Events about files whose Rollout could not be named. */
   namespace: string;
-  redisUrl: string;
+  /** A Redis URL, or Sentinels and the name of the primary they watch. */
+  redis: RedisTarget;
   notify: {
     /** Incoming-webhook URL (a secret) and the channel used when a Rollout names none. */
     slack?: { webhookUrl: string; channel?: string };

@@ -13,6 +13,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
+import { WORKER_LOCK } from "../queue/worker-lock.js";
 import { isSyncEvent } from "../rollout/sync-event.js";
 import { redact } from "../secrets/redact.js";
 import { Bursts } from "./burst.js";
@@ -157,6 +158,7 @@ export class NotificationQueue {
         limiter: { max: 10, duration: 1_000 },
         // Re-check a parked queue every second; a longer sleep can outlast close() (it is not always woken).
         maximumRateLimitDelay: 1_000,
+        ...WORKER_LOCK,
         maxStalledCount: 5,
       });
       worker.on("error", (error) => this.log("warn", "notification worker error", { target: target.name, reason: this.scrub(error.message) }));

@@ -11,6 +11,7 @@
 import { Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { RolloutRef } from "../rollout/model.js";
+import { WORKER_LOCK } from "./worker-lock.js";
 
 export const RECONCILE_QUEUE = "tideway-reconcile";
 
@@ -98,8 +99,7 @@ export class ReconcileQueue implements Scheduler {
       connection: this.connection.duplicate(),
       prefix: this.prefix,
       concurrency,
-      lockDuration: 15_000,
-      stalledInterval: 5_000,
+      ...WORKER_LOCK,
     });
     // The completed job is gone by now (removeOnComplete), so its id can be queued again.
     this.worker.on("completed", (raw: Job, read: unknown) => {

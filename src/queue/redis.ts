@@ -1,6 +1,33 @@
-/** Redis connections for BullMQ (workers need maxRetriesPerRequest: null). */
+/**
+ * Redis connections for BullMQ (workers need maxRetriesPerRequest: null): one Redis by URL, or
+ * the primary that Redis Sentinel names, followed across a fail-over.
+ */
 import { Redis, type RedisOptions } from "ioredis";
+import type { RedisTarget } from "./redis-target.js";
 
-export function redisConnection(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+export type { RedisTarget } from "./redis-target.js";
+
+/**
+ * After a fail-over the old primary may come back as a replica: a command sent to it fails with
+ * READONLY, and reconnecting (through the Sentinels, to the new primary) and resending it is right.
+ */
+const reconnectOnReadOnly = (error: Error): 2 | false => (error.message.startsWith("READONLY") ? 2 : false);
+
+export function redisConnection(target: string | RedisTarget, options: RedisOptions = {}): Redis {
+  const common: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, reconnectOnError: reconnectOnReadOnly };
+  if (typeof target === "string") return new Redis(target, { ...common, ...options });
+  if ("url" in target) return new Redis(target.url, { ...common, ...options });
+  return new Redis({
+    ...common,
+    sentinels: target.sentinels,
+    name: target.name,
+    role: "master",
+    ...(target.password ? { password: target.password } : {}),
+    ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
+    // Hear +switch-master from the Sentinels instead of waiting for the old primary's socket to fail.
+    failoverDetector: true,
+    // While the Sentinels elect a new primary, look again at least every second (ioredis' default backs off to 5 s).
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+    ...options,
+  });
 }

@@ -17,7 +17,7 @@ export class RedisLock {
   constructor(
     private readonly redis: Redis,
     private readonly key: string,
-    private readonly ttlMs = 15_000,
+    private readonly ttlMs = 5_000,
   ) {}
 
   /** Runs `work` holding the lock; throws LockHeldError at once when another holder has it. */

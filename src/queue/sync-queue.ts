@@ -4,6 +4,7 @@
  */
 import { Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
+import { WORKER_LOCK } from "./worker-lock.js";
 
 export const SYNC_QUEUE = "tideway-git-sync";
 
@@ -34,7 +35,7 @@ export class SyncQueue {
   }
 
   start(run: (job: Job) => Promise<void>): void {
-    this.worker = new Worker(SYNC_QUEUE, run, { connection: this.connection.duplicate(), prefix: this.prefix, concurrency: 1 });
+    this.worker = new Worker(SYNC_QUEUE, run, { connection: this.connection.duplicate(), prefix: this.prefix, concurrency: 1, ...WORKER_LOCK });
   }
 
   async close(): Promise<void> {

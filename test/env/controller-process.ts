@@ -45,6 +45,8 @@ export async function startController(options: {
   env?: Record<string, string>;
   prefix?: string;
   logLevel?: string;
+  /** Flags naming Redis (e.g. `--redis-sentinels ...`) instead of `--redis-url <endpoints.redisUrl>`. */
+  redisArgs?: string[];
   /** Run the compiled dist/main.js (as in production) instead of the TypeScript source through tsx. */
   compiled?: boolean;
   /** V8 flags for a compiled run; the container image's NODE_OPTIONS by default (and its IMAGE_ENV, which `env` overrides). */
@@ -67,8 +69,7 @@ export async function startController(options: {
     cacheDir,
     "--kubeconfig",
     kubeconfigPath,
-    "--redis-url",
-    redisUrl,
+    ...(options.redisArgs ?? ["--redis-url", redisUrl]),
     "--queue-prefix",
     options.prefix ?? `t${Math.random().toString(36).slice(2, 8)}`,
     "--listen",

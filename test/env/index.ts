@@ -9,6 +9,7 @@ export { startGitSshServer, type GitSshServer } from "./git-ssh.js";
 export { startSlackReceiver, type SlackReceiver, type SlackPost } from "./slack.js";
 export { registerTarget, SCRAPE_INTERVAL } from "./prometheus.js";
 export { startRedis, type RedisEnvironment } from "./redis.js";
+export { startRedisSentinel, type RedisSentinelEnvironment } from "./redis-sentinel.js";
 export { freePort, waitUntil } from "./process.js";
 export { startWorkloads, type WorkloadsEnvironment } from "./workloads.js";
 export { createMesh, DR, VS, type MeshOptions } from "./mesh-objects.js";

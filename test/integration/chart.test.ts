@@ -123,6 +123,13 @@ describe("the Helm chart", () => {
       { "git.url": GIT_URL, existingSecret: "creds", "redis.bundled": "false", "redis.url": "redis://:pw@r:6379" },
       /existingSecretKeys\.redisUrl/,
     ],
+    ["Sentinels next to the bundled Redis", { "git.url": GIT_URL, "redis.sentinel.hosts": "{s0:26379}" }, /redis\.sentinel\.hosts names an external Redis: set redis\.bundled to false/],
+    [
+      "Sentinels and a URL",
+      { "git.url": GIT_URL, "redis.bundled": "false", "redis.url": "redis://r:6379", "redis.sentinel.hosts": "{s0:26379}" },
+      /redis\.url and redis\.sentinel\.hosts both name Redis/,
+    ],
+    ["a Sentinel that is not host:port", { "git.url": GIT_URL, "redis.bundled": "false", "redis.sentinel.hosts": "{s0 26379}" }, /sentinel\/hosts/],
   ])("refuses %s with a message naming the value", (_case, set: Record<string, string>, message) => {
     expect(() => template("tideway", set)).toThrow(message);
   });
@@ -211,6 +218,45 @@ describe("the Helm chart", () => {
     );
     expect(bundled).toMatchObject({ TIDEWAY_REDIS_URL: "redis://tideway-redis:6379" });
     expect(bundled.TIDEWAY_REDIS_URL_FILE).toBeUndefined();
+  });
+
+  it("points at a Sentinel-managed Redis, its passwords in the Secret and out of the Deployment", () => {
+    const set = {
+      "git.url": GIT_URL,
+      "redis.bundled": "false",
+      "redis.sentinel.hosts": "{s0.infra:26379,s1.infra:26379,s2.infra:26379}",
+      "redis.sentinel.name": "tideway",
+      "redis.password": "pa55word",
+      "redis.sentinelPassword": "s3ntinel",
+    };
+    const own = manifests(template("tideway", set));
+    expect(find(own, "Secret")).toMatchObject({ stringData: { "redis-password": "pa55word", "redis-sentinel-password": "s3ntinel" } });
+    const env = envOf(podSpec(find(own, "Deployment", "tideway")).containers[0]);
+    expect(env).toMatchObject({
+      TIDEWAY_REDIS_SENTINELS: "s0.infra:26379,s1.infra:26379,s2.infra:26379",
+      TIDEWAY_REDIS_SENTINEL_NAME: "tideway",
+      TIDEWAY_REDIS_PASSWORD_FILE: "/etc/tideway/secrets/redis-password",
+      TIDEWAY_REDIS_SENTINEL_PASSWORD_FILE: "/etc/tideway/secrets/redis-sentinel-password",
+    });
+    expect(env.TIDEWAY_REDIS_URL).toBeUndefined();
+    expect(env.TIDEWAY_REDIS_URL_FILE).toBeUndefined();
+    expect(JSON.stringify(find(own, "Deployment", "tideway"))).not.toContain("pa55word");
+    expect(notes(set)).toContain('Redis: the primary "tideway" of Sentinels s0.infra:26379');
+
+    // With an existing Secret: its keys, and no redis-url key even if one is named.
+    const existing = manifests(
+      template("tideway", {
+        "git.url": GIT_URL,
+        "redis.bundled": "false",
+        "redis.sentinel.hosts": "{s0:26379}",
+        existingSecret: "creds",
+        "existingSecretKeys.redisPassword": "rp",
+        "existingSecretKeys.redisUrl": "ru",
+      }),
+    );
+    const existingEnv = envOf(podSpec(find(existing, "Deployment", "tideway")).containers[0]);
+    expect(existingEnv).toMatchObject({ TIDEWAY_REDIS_SENTINELS: "s0:26379", TIDEWAY_REDIS_SENTINEL_NAME: "mymaster", TIDEWAY_REDIS_PASSWORD_FILE: "/etc/tideway/secrets/rp" });
+    expect(existingEnv.TIDEWAY_REDIS_URL_FILE).toBeUndefined();
   });
 
   it.each([

@@ -96,4 +96,27 @@ describe("the reconcile queue on the real Redis", () => {
     await waitUntil("the replayed analysis", async () => seen.length === 6, { timeoutMs: 10_000 });
     await other.close();
   }, 60_000);
+
+  it("runs an analysis that outlasts the lock (a slow Prometheus) once, though another replica's worker is idle", async () => {
+    const prefix = uniqueName("rq");
+    const replicas = [new ReconcileQueue(connection, prefix), new ReconcileQueue(connection, prefix)];
+    const runs: number[] = [];
+    // 12 s: more than twice WORKER_LOCK.lockDuration, as a query waiting out --prometheus-timeout can.
+    replicas.forEach((replica, index) =>
+      replica.start(async (job) => {
+        if (job.kind !== "analysis") return;
+        runs.push(index);
+        await new Promise((resolve) => setTimeout(resolve, 12_000));
+      }),
+    );
+    try {
+      const at = Date.now();
+      await replicas[0]?.schedule({ kind: "analysis", namespace: "bookinfo", name: "slow", at, releaseId: 1, stepIndex: 1 });
+      const pending = async () => Object.values((await replicas[0]?.queue.getJobCounts("active", "waiting", "delayed")) ?? {}).reduce((a, b) => a + b, 0);
+      await waitUntil("the analysis done", async () => runs.length > 0 && (await pending()) === 0, { timeoutMs: 30_000, intervalMs: 200 });
+      expect(runs).toHaveLength(1);
+    } finally {
+      for (const replica of replicas) await replica.close();
+    }
+  }, 60_000);
 });

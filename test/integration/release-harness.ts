@@ -64,6 +64,8 @@ export interface WorldOptions {
   workloads?: Pick<MeshOptions, "workloads" | "workloadVersions" | "replicas" | "podLabels">;
   /** A Redis of the test's own (one it may flush) instead of the shared one. */
   redisUrl?: string;
+  /** Flags naming Redis instead of `--redis-url` (e.g. `--redis-sentinels`). */
+  redisArgs?: string[];
   /** More `tideway run` flags; a flag given here wins over the harness's own. */
   controllerArgs?: string[];
 }
@@ -116,7 +118,8 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     ...(options.controllerKubeconfig ? { kubeconfigPath: options.controllerKubeconfig } : {}),
     ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
   };
-  const launch = (): Promise<ControllerProcess> => startControllerWith({ gitUrl: remote.url, prefix, args: controllerArgs, env, endpoints });
+  const launch = (): Promise<ControllerProcess> =>
+    startControllerWith({ gitUrl: remote.url, prefix, args: controllerArgs, env, endpoints, ...(options.redisArgs ? { redisArgs: options.redisArgs } : {}) });
   let controller = await launch();
   const status = async (name = "reviews"): Promise<RolloutStatus | undefined> => {
     let object: RolloutObject;

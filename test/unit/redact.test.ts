@@ -40,6 +40,7 @@ describe("the secrets each adapter scrubs", () => {
     gitSourceName: "default",
     namespace: "tideway",
     redisUrl: "redis://localhost:6379",
+    redisSentinelName: "mymaster",
     queuePrefix: "tideway",
     listen: ":8080",
     httpMaxConnections: "256",

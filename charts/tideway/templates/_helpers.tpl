@@ -52,9 +52,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if not .Values.redis.bundled }}{{ .Values.redis.url }}{{ end }}
 {{- end }}
 
+{{/* The Sentinels, comma-separated, when Redis is managed by Sentinel; empty otherwise. */}}
+{{- define "tideway.redisSentinels" -}}
+{{- with .Values.redis.sentinel.hosts }}
+{{- if $.Values.redis.bundled }}{{ fail "redis.sentinel.hosts names an external Redis: set redis.bundled to false" }}{{ end }}
+{{- if $.Values.redis.url }}{{ fail "redis.url and redis.sentinel.hosts both name Redis: give one" }}{{ end }}
+{{- join "," . }}
+{{- end }}
+{{- end }}
+
 {{/* True when the chart creates a Secret from the values. */}}
 {{- define "tideway.createSecret" -}}
-{{- if and (not .Values.existingSecret) (or .Values.git.token .Values.git.sshKey .Values.webhookSecret .Values.slack.webhookUrl .Values.notify.webhookUrl (include "tideway.externalRedisUrl" .)) }}true{{ end }}
+{{- $sentinelPasswords := and (include "tideway.redisSentinels" .) (or .Values.redis.password .Values.redis.sentinelPassword) }}
+{{- if and (not .Values.existingSecret) (or .Values.git.token .Values.git.sshKey .Values.webhookSecret .Values.slack.webhookUrl .Values.notify.webhookUrl (include "tideway.externalRedisUrl" .) $sentinelPasswords) }}true{{ end }}
 {{- end }}
 
 {{- define "tideway.secretName" -}}
@@ -66,7 +76,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $keys := dict }}
 {{- if .Values.existingSecret }}
 {{- range $value, $key := .Values.existingSecretKeys }}
-{{- if and $key (or (ne $value "redisUrl") (not $.Values.redis.bundled)) }}{{ $_ := set $keys $value $key }}{{ end }}
+{{- $sentinel := include "tideway.redisSentinels" $ }}
+{{- $wanted := true }}
+{{- if eq $value "redisUrl" }}{{ $wanted = and (not $.Values.redis.bundled) (not $sentinel) }}{{ end }}
+{{- if or (eq $value "redisPassword") (eq $value "redisSentinelPassword") }}{{ $wanted = not (empty $sentinel) }}{{ end }}
+{{- if and $key $wanted }}{{ $_ := set $keys $value $key }}{{ end }}
 {{- end }}
 {{- else }}
 {{- if .Values.git.token }}{{ $_ := set $keys "gitToken" "git-token" }}{{ end }}
@@ -74,7 +88,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.webhookSecret }}{{ $_ := set $keys "webhookSecret" "webhook-secret" }}{{ end }}
 {{- if .Values.slack.webhookUrl }}{{ $_ := set $keys "slackWebhookUrl" "slack-webhook-url" }}{{ end }}
 {{- if .Values.notify.webhookUrl }}{{ $_ := set $keys "notifyWebhookUrl" "notify-webhook-url" }}{{ end }}
-{{- if include "tideway.externalRedisUrl" . }}{{ $_ := set $keys "redisUrl" "redis-url" }}{{ end }}
+{{- if and (include "tideway.externalRedisUrl" .) (not (include "tideway.redisSentinels" .)) }}{{ $_ := set $keys "redisUrl" "redis-url" }}{{ end }}
+{{- if and (include "tideway.redisSentinels" .) .Values.redis.password }}{{ $_ := set $keys "redisPassword" "redis-password" }}{{ end }}
+{{- if and (include "tideway.redisSentinels" .) .Values.redis.sentinelPassword }}{{ $_ := set $keys "redisSentinelPassword" "redis-sentinel-password" }}{{ end }}
 {{- end }}
 {{- toYaml $keys }}
 {{- end }}
