@@ -150,9 +150,9 @@ export class Controller {
     // A controller manages the Rollouts its git source made: several can share a cluster.
     this.watch = new RolloutWatch(kc, {
       labelSelector: `${SOURCE_LABEL}=${options.git.sourceName}`,
-      onChange: (ref, kind, resourceVersion) => {
-        log.debug({ rollout: `${ref.namespace}/${ref.name}`, kind }, "rollout changed");
-        this.reconcileQueue.request(ref, resourceVersion).catch((error: unknown) => log.warn({ err: String(error) }, "reconcile not queued"));
+      onChange: (ref, kind, resourceVersion, lane) => {
+        log.debug({ rollout: `${ref.namespace}/${ref.name}`, kind, lane }, "rollout changed");
+        this.reconcileQueue.request(ref, resourceVersion, lane).catch((error: unknown) => log.warn({ err: String(error) }, "reconcile not queued"));
       },
       onError: (error, restartInMs) => log.warn({ err: error.message, restartInMs }, "rollout watch failed; restarting"),
       onConnect: () => log.info("rollout watch connected"),
@@ -213,8 +213,8 @@ export class Controller {
     // A flushed Redis also lost the git poll scheduler; putting it back is idempotent.
     this.syncQueue.schedulePolling(this.options.git.intervalMs).catch((error: unknown) => this.log.warn({ err: String(error) }, "git poll not scheduled"));
     const at = Date.now();
-    for (const ref of this.watch.list()) {
-      this.reconcileQueue.schedule({ kind: "tick", ...ref, at }, at).catch((error: unknown) => this.log.warn({ err: String(error) }, "resync not queued"));
+    for (const { lane, ...rollout } of this.watch.list()) {
+      this.reconcileQueue.schedule({ kind: "tick", ...rollout, at }, lane, at).catch((error: unknown) => this.log.warn({ err: String(error) }, "resync not queued"));
     }
   }
 

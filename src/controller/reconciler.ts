@@ -29,6 +29,7 @@ import {
   type Observation,
   type ReleaseEvent,
 } from "../rollout/engine.js";
+import { laneOfStatus, type Lane } from "../rollout/lane.js";
 import type { Rollout } from "../rollout/model.js";
 import { canaryReplicas } from "../rollout/workload.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
@@ -318,7 +319,7 @@ export class Reconciler {
     const justFailed = carried.traffic !== undefined && !carried.traffic.applied && next !== undefined && sameTraffic(carried.traffic.traffic, desiredTraffic(rollout, next));
     const report = next && asked && !routeRefused(next) && !justFailed ? await this.driveTraffic(rollout, next) : undefined;
 
-    await this.schedule(rollout, effects, requeueAt);
+    await this.schedule(rollout, effects, requeueAt, claim.commands.length > 0 ? "release" : laneOfStatus(next));
     this.deps.metrics.observeStatus(rollout.namespace, rollout.name, next);
     this.deps.onInFlight?.({ namespace: rollout.namespace, name: rollout.name }, next?.release !== undefined);
     // News for status: the traffic it asked for is in place (TrafficApplied says so), or failed to apply.
@@ -442,7 +443,8 @@ export class Reconciler {
     this.deps.metrics.forget(rollout.namespace, rollout.name);
   }
 
-  private async schedule(rollout: Rollout, effects: Effect[], requeueAt: number | undefined): Promise<void> {
+  /** The analysis runs and guard looks asked for (release work), and the next tick in `lane`. */
+  private async schedule(rollout: Rollout, effects: Effect[], requeueAt: number | undefined, lane: Lane): Promise<void> {
     const ref = { namespace: rollout.namespace, name: rollout.name };
     const seen = new Set<string>();
     const timers = effects.flatMap((effect): Extract<ReconcileJob, { at: number }>[] => {
@@ -456,7 +458,7 @@ export class Reconciler {
       seen.add(id);
       await this.deps.queue.schedule(timer);
     }
-    if (requeueAt !== undefined) await this.deps.queue.schedule({ kind: "tick", ...ref, at: requeueAt });
+    if (requeueAt !== undefined) await this.deps.queue.schedule({ kind: "tick", ...ref, at: requeueAt }, lane);
   }
 }
 

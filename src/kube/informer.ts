@@ -7,13 +7,22 @@
  * (spec, status, managedFields) would stay in memory for nothing.
  */
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { laneOf, type Lane } from "../rollout/lane.js";
 import type { RolloutRef } from "../rollout/model.js";
 import { GROUP, PLURAL, RolloutClient, VERSION } from "./rollouts.js";
 
-/** What the cache keeps of an object: enough to name it and to tell its versions apart. */
-export function slimObject(object: { metadata?: { name?: string; namespace?: string; resourceVersion?: string } }): KubernetesObject {
+/** What the cache keeps of an object: enough to name it, to tell its versions apart, and its lane (which work goes first). */
+export type SlimObject = KubernetesObject & { lane?: Lane };
+
+export function slimObject(object: {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; generation?: number; annotations?: Record<string, string> };
+  status?: unknown;
+}): SlimObject {
   const { name, namespace, resourceVersion } = object.metadata ?? {};
-  return { metadata: { ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) } };
+  return {
+    metadata: { ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+    lane: laneOf(object),
+  };
 }
 
 /**
@@ -75,8 +84,8 @@ class SlimWatch extends Watch {
 const STABLE_MS = 10_000;
 
 export interface WatchOptions {
-  /** `resourceVersion`: the version the change produced, when the API server said. */
-  onChange: (ref: RolloutRef, kind: "add" | "update" | "delete", resourceVersion?: string) => void;
+  /** `resourceVersion`: the version the change produced, when the API server said; `lane`: whether a release waits on it. */
+  onChange: (ref: RolloutRef, kind: "add" | "update" | "delete", resourceVersion?: string, lane?: Lane) => void;
   onError?: (error: Error, restartInMs: number) => void;
   /** The list (when one was needed) and the watch succeeded, after the start or an error. */
   onConnect?: () => void;
@@ -124,10 +133,10 @@ export class RolloutWatch {
       false,
       this.options.labelSelector,
     );
-    const emit = (kind: "add" | "update" | "delete") => (object: KubernetesObject) => {
+    const emit = (kind: "add" | "update" | "delete") => (object: SlimObject) => {
       const name = object.metadata?.name;
       const namespace = object.metadata?.namespace;
-      if (name && namespace) this.options.onChange({ namespace, name }, kind, object.metadata?.resourceVersion);
+      if (name && namespace) this.options.onChange({ namespace, name }, kind, object.metadata?.resourceVersion, object.lane);
     };
     informer.on("add", emit("add"));
     informer.on("update", emit("update"));
@@ -154,9 +163,11 @@ export class RolloutWatch {
     await informer.start();
   }
 
-  /** Every Rollout the informer knows of now. */
-  list(): RolloutRef[] {
-    return (this.informer?.list() ?? []).flatMap((o) => (o.metadata?.name && o.metadata.namespace ? [{ namespace: o.metadata.namespace, name: o.metadata.name }] : []));
+  /** Every Rollout the informer knows of now, with its lane as last seen. */
+  list(): (RolloutRef & { lane: Lane })[] {
+    return (this.informer?.list() ?? []).flatMap((o: SlimObject) =>
+      o.metadata?.name && o.metadata.namespace ? [{ namespace: o.metadata.namespace, name: o.metadata.name, lane: o.lane ?? "bulk" }] : [],
+    );
   }
 
   async stop(): Promise<void> {

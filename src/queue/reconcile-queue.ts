@@ -7,9 +7,15 @@
  * may already have read the object. So each request also records the resourceVersion it was told
  * of, and when a reconcile completes having last read another one, the Rollout is queued again:
  * an abort annotated in the last moments of a reconcile does not wait for the next timer.
+ *
+ * Two lanes (src/rollout/lane.ts): "release" jobs have no BullMQ priority and "bulk" jobs a
+ * priority, and BullMQ takes every job without one before any prioritized job. So a release, a
+ * command, an analysis run never wait behind thousands of adoptions; a bulk job that turns out to
+ * be release work (asked for again in the release lane while it waits) is moved up.
  */
 import { Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
+import type { Lane } from "../rollout/lane.js";
 import type { RolloutRef } from "../rollout/model.js";
 import { WORKER_LOCK } from "./worker-lock.js";
 
@@ -33,9 +39,12 @@ export function jobId(job: ReconcileJob): string {
 
 const FAILED = Symbol("failed");
 
-/** Wake-ups: a reconcile job run at its time, once per job id across all replicas. */
+/** BullMQ's priority of a bulk job: any priority at all puts a job after every job without one. */
+export const BULK_PRIORITY = 10;
+
+/** Wake-ups: a reconcile job run at its time, once per job id across all replicas; in the release lane unless said. */
 export interface Scheduler {
-  schedule(job: Extract<ReconcileJob, { at: number }>): Promise<void>;
+  schedule(job: Extract<ReconcileJob, { at: number }>, lane?: Lane): Promise<void>;
 }
 
 export class ReconcileQueue implements Scheduler {
@@ -55,13 +64,14 @@ export class ReconcileQueue implements Scheduler {
   }
 
   /**
-   * Queues a reconcile of `ref` now; a no-op while one is already waiting or running. Given the
-   * resourceVersion that prompted it, a running reconcile that read an older one runs again.
+   * Queues a reconcile of `ref` now; a no-op while one is already waiting or running (one waiting
+   * in the bulk lane moves to the release lane when asked for there). Given the resourceVersion
+   * that prompted it, a running reconcile that read an older one runs again, in the lane asked for.
    */
-  async request(ref: RolloutRef, resourceVersion?: string): Promise<void> {
+  async request(ref: RolloutRef, resourceVersion?: string, lane: Lane = "release"): Promise<void> {
     const job: ReconcileJob = { kind: "reconcile", ...ref };
-    if (resourceVersion !== undefined) await this.connection.set(this.seenKey(job), resourceVersion, "PX", ReconcileQueue.SEEN_TTL_MS);
-    await this.add(job, 0);
+    if (resourceVersion !== undefined) await this.connection.set(this.seenKey(job), `${lane} ${resourceVersion}`, "PX", ReconcileQueue.SEEN_TTL_MS);
+    await this.add(job, 0, lane);
   }
 
   private seenKey(job: ReconcileJob): string {
@@ -74,16 +84,24 @@ export class ReconcileQueue implements Scheduler {
     // GET and DEL in one transaction (GETDEL needs Redis 6.2; BullMQ runs on 5).
     const key = this.seenKey(job);
     const seen = (await this.connection.multi().get(key).del(key).exec())?.[0]?.[1];
-    if (typeof seen === "string" && (read === FAILED || (typeof read === "string" && seen !== read))) await this.request(job);
+    if (typeof seen !== "string") return;
+    const [lane, version] = seen.startsWith("bulk ") ? (["bulk", seen.slice(5)] as const) : (["release", seen.replace(/^release /, "")] as const);
+    if (read === FAILED || (typeof read === "string" && version !== read)) await this.request(job, undefined, lane);
   }
 
   /** Queues `job` to run at its time (ms since the epoch). */
-  async schedule(job: Extract<ReconcileJob, { at: number }>, now = Date.now()): Promise<void> {
-    await this.add(job, Math.max(0, job.at - now));
+  async schedule(job: Extract<ReconcileJob, { at: number }>, lane: Lane = "release", now = Date.now()): Promise<void> {
+    await this.add(job, Math.max(0, job.at - now), lane);
   }
 
-  private async add(job: ReconcileJob, delay: number): Promise<void> {
-    await this.queue.add(job.kind, job, { jobId: jobId(job), delay });
+  private async add(job: ReconcileJob, delay: number, lane: Lane): Promise<void> {
+    const id = jobId(job);
+    await this.queue.add(job.kind, job, { jobId: id, delay, ...(lane === "bulk" ? { priority: BULK_PRIORITY } : {}) });
+    if (lane === "bulk") return;
+    // The id may be taken by a bulk job still waiting: it is release work now (for a job already
+    // running this only changes a field that is read no more).
+    const taken = await this.queue.getJob(id);
+    if (taken !== undefined && taken.priority > 0) await taken.changePriority({ priority: 0 });
   }
 
   /**

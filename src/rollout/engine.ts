@@ -1,5 +1,5 @@
 /** The release engine's public face. */
-export { decide, TRAFFIC_RETRY_MS } from "./engine/decide.js";
+export { decide, TRAFFIC_RETRY_MAX_MS, TRAFFIC_RETRY_MS, trafficRetryDelay } from "./engine/decide.js";
 export { ROUTE_RECHECK_MS, routeRefused } from "./engine/route.js";
 export { awaitsAnalysis, overallOutcome } from "./engine/checks.js";
 export type { Decision, Effect, EventKind, MetricComparison, MetricResult, Observation, ReleaseEvent, RouteConflict, TrafficFailureCause } from "./engine/types.js";

@@ -119,4 +119,37 @@ describe("the reconcile queue on the real Redis", () => {
       for (const replica of replicas) await replica.close();
     }
   }, 60_000);
+
+  it("runs release work before bulk work waiting ahead of it, and moves a bulk job up when it becomes release work", async () => {
+    const other = new ReconcileQueue(connection, uniqueName("rq"));
+    const order: string[] = [];
+    let open = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    // The first bulk job holds the only worker slot until everything is queued.
+    other.start(
+      async (job) => {
+        order.push(`${job.kind}:${job.name}`);
+        if (order.length === 1) await gate;
+      },
+      { concurrency: 1 },
+    );
+    try {
+      const ns = "bulk";
+      await other.request({ namespace: ns, name: "adopt-0" }, "1", "bulk");
+      await waitUntil("the first bulk job running", async () => order.length === 1, { timeoutMs: 10_000 });
+      for (let i = 1; i < 100; i++) await other.request({ namespace: ns, name: `adopt-${i}` }, "1", "bulk");
+      await other.schedule({ kind: "tick", namespace: ns, name: "adopt-tick", at: Date.now() }, "bulk");
+      // A release: its reconcile, its analysis run, and a waiting bulk job that turns out to be release work.
+      await other.request({ namespace: ns, name: "reviews" }, "7", "release");
+      await other.schedule({ kind: "analysis", namespace: ns, name: "reviews", at: Date.now(), releaseId: 1, stepIndex: 0 });
+      await other.request({ namespace: ns, name: "adopt-90" }, "2", "release");
+      open();
+      await waitUntil("every job run", async () => order.length === 103, { timeoutMs: 30_000 });
+      expect(order.slice(0, 4)).toEqual(["reconcile:adopt-0", "reconcile:reviews", "analysis:reviews", "reconcile:adopt-90"]);
+      expect(order.filter((o) => o === "reconcile:adopt-90")).toHaveLength(1);
+    } finally {
+      open();
+      await other.close();
+    }
+  }, 60_000);
 });

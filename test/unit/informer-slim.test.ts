@@ -10,10 +10,10 @@ describe("the informer's cache", () => {
       spec: { version: "v2" },
       status: { phase: "Healthy" },
     };
-    expect(slimObject(whole)).toEqual({ metadata: { name: "reviews", namespace: "bookinfo", resourceVersion: "42" } });
+    expect(slimObject(whole)).toEqual({ metadata: { name: "reviews", namespace: "bookinfo", resourceVersion: "42" }, lane: "bulk" });
   });
 
   it("copes with an object without metadata", () => {
-    expect(slimObject({})).toEqual({ metadata: {} });
+    expect(slimObject({})).toEqual({ metadata: {}, lane: "bulk" });
   });
 });

@@ -16,8 +16,21 @@ import { advance, dropRelease, failRelease, scheduleAnalysis, startRelease, summ
 import { conflictOf, holdRefused, refuse, refuseAtSighting, routeRefused } from "./route.js";
 import type { Decision, Observation } from "./types.js";
 
-/** How long to wait before asking again for traffic that failed to apply. */
+/** How long to wait before asking again for traffic that failed to apply, the first time. */
 export const TRAFFIC_RETRY_MS = 5_000;
+/** The longest wait between two tries of traffic that keeps failing. */
+export const TRAFFIC_RETRY_MAX_MS = 5 * 60_000;
+
+/**
+ * The wait before the next try of traffic that has been failing since `failingSince` (the
+ * TrafficApplied condition's transition to False): as long as it has been failing, so the waits
+ * double (tries at 5, 10, 20, 40 s ... after the first failure), between TRAFFIC_RETRY_MS and
+ * TRAFFIC_RETRY_MAX_MS. Derived from status alone; a success resets it (the condition turns True).
+ */
+export function trafficRetryDelay(failingSince: number | undefined, now: number): number {
+  const failingFor = failingSince === undefined || Number.isNaN(failingSince) ? 0 : now - failingSince;
+  return Math.min(TRAFFIC_RETRY_MAX_MS, Math.max(TRAFFIC_RETRY_MS, failingFor));
+}
 
 export function decide(rollout: Rollout, status: RolloutStatus | undefined, observation: Observation, now: number): Decision {
   const decision = decideFor(rollout, status, observation, now);
@@ -188,10 +201,12 @@ function recordTraffic(draft: Draft, observation: Extract<Observation, { type: "
   if (!observation.applied) {
     // Told once while it fails for the same cause: a new cause, or a failure after recovery, is told again.
     const cause = observation.cause ?? "ApplyFailed";
-    const told = draft.status.conditions.some((c) => c.type === "TrafficApplied" && c.status === "False" && c.reason === cause);
+    const failing = draft.status.conditions.find((c) => c.type === "TrafficApplied" && c.status === "False");
+    const told = failing?.reason === cause;
     draft.setCondition("TrafficApplied", "False", cause, observation.error);
     if (!told) draft.notify("traffic-failed", `${draft.rollout.name}: traffic not applied: ${observation.error}`, { cause }, "warning");
-    draft.wakeAt(draft.now + TRAFFIC_RETRY_MS);
+    // Retries back off with how long it has been failing (5 s, 5 s, 10 s, 20 s ... 5 min).
+    draft.wakeAt(draft.now + trafficRetryDelay(failing ? Date.parse(failing.lastTransitionTime) : undefined, draft.now));
     return;
   }
   draft.setCondition("TrafficApplied", "True", "Applied", describeTraffic(wanted.stableVersion, wanted.canaryVersion, wanted.canaryWeight));

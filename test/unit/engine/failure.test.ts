@@ -166,3 +166,34 @@ describe("stale analysis results", () => {
     expect(sim.status?.release?.checks.failed).toBe(1);
   });
 });
+
+describe("traffic that keeps failing to apply", () => {
+  /** The waits between tries while traffic fails `tries` times in a row, from a sighting at T0. */
+  function waits(sim: Simulation, tries: number): number[] {
+    const waits: number[] = [];
+    for (let i = 0; i < tries; i++) {
+      const at = sim.decisions.at(-1)?.requeueAt;
+      if (at === undefined) throw new Error("no retry was asked for");
+      waits.push(at - sim.now);
+      sim.tickAt(at);
+    }
+    return waits;
+  }
+
+  it("is tried again after 5 s, then after waits that double, at most 5 min apart, and from 5 s again after a success", () => {
+    const sim = new Simulation(makeRollout());
+    sim.trafficFails = true;
+    sim.start();
+    expect(waits(sim, 10)).toEqual([5_000, 5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000]);
+    expect(sim.notifications().filter((kind) => kind === "traffic-failed")).toHaveLength(1);
+
+    sim.trafficFails = false;
+    const at = sim.decisions.at(-1)?.requeueAt ?? NaN;
+    sim.tickAt(at);
+    expect(sim.status?.conditions.find((c) => c.type === "TrafficApplied")?.status).toBe("True");
+
+    sim.trafficFails = true;
+    sim.release("v2");
+    expect(waits(sim, 3)).toEqual([5_000, 5_000, 10_000]);
+  });
+});
