@@ -5,10 +5,11 @@
  * README steps: 10% then 50%, four checks each) and rollout/judgment.ts for
  * `compare: { maxIncrease: 0.5 }` at 99% confidence (10% for four windows, then 50%, until a
  * verdict or a 10-minute progress deadline). No Prometheus: counts come from the simulation.
+ * Then the comparison's expected requests against a fixed-size test of the same power and alpha.
  * Run: npx tsx bench/judgment.ts [runs per case]
  */
 import { classify } from "../src/analysis/classify.js";
-import { addSample, emptyEvidence, judge } from "../src/rollout/judgment.js";
+import { addSample, canaryShare, emptyEvidence, judge } from "../src/rollout/judgment.js";
 import { seededRandom, simulateWindow, type CanaryScenario } from "../test/unit/judgment-simulation.js";
 
 const runs = Number(process.argv[2] ?? 1_000);
@@ -83,6 +84,44 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
+/** Standard normal CDF (Abramowitz and Stegun 7.1.26, error < 1.5e-7). */
+function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
+}
+
+/** The z with normalCdf(z) = p, by bisection. */
+function normalQuantile(p: number): number {
+  let [low, high] = [-10, 10];
+  for (let i = 0; i < 100; i++) {
+    const mid = (low + high) / 2;
+    if (normalCdf(mid) < p) low = mid;
+    else high = mid;
+  }
+  return (low + high) / 2;
+}
+
+const FIXED_WEIGHT = 0.5;
+
+/**
+ * Canary requests a fixed-size test needs: the one-sided test on the same statistic as the
+ * sequential one (of K bad requests at canary share w, how many were the canary's), H0 at the
+ * margin, alpha 1 - confidence, sized by the normal approximation for `power` against the case's
+ * true ratio, at a fixed 50% weight; K bad requests come with K * w / (w p_c + (1-w) p_s) canary requests.
+ */
+function fixedSampleRequests(scenario: Case["scenario"], power: number): number {
+  const w = FIXED_WEIGHT;
+  const stableBad = Math.min(1, scenario.baseline);
+  const canaryBad = Math.min(1, scenario.baseline * scenario.ratio);
+  const p0 = canaryShare(1 + MAX_INCREASE, w);
+  const p1 = canaryShare(canaryBad / stableBad, w);
+  const [zAlpha, zBeta] = [normalQuantile(CONFIDENCE), normalQuantile(power)];
+  const bad = ((zAlpha * Math.sqrt(p0 * (1 - p0)) + zBeta * Math.sqrt(p1 * (1 - p1))) / (p1 - p0)) ** 2;
+  return (bad * w) / (w * canaryBad + (1 - w) * stableBad);
+}
+
 function summarize(outcomes: Outcome[]): string {
   const share = (v: Verdict) => `${((100 * outcomes.filter((o) => o.verdict === v).length) / outcomes.length).toFixed(1)}%`.padStart(6);
   const decided = outcomes.filter((o) => o.verdict !== "inconclusive");
@@ -92,8 +131,21 @@ function summarize(outcomes: Outcome[]): string {
 
 console.log(`${runs} runs per case; rolled back / promoted / inconclusive, median canary requests and seconds to a decision`);
 console.log(`${"case".padEnd(52)} | ${"fixed threshold (min 0.99)".padEnd(42)} | comparison (maxIncrease 0.5, 99%)`);
+const fixedRows: string[] = [];
 cases.forEach((c, index) => {
   const threshold = c.latency ? "n/a (a p99 threshold needs latencies)" : summarize(Array.from({ length: runs }, (_, run) => fixedThreshold(seededRandom(1_000_003 * index + run), c.scenario)));
-  const compared = summarize(Array.from({ length: runs }, (_, run) => comparison(seededRandom(2_000_003 * index + run), c.scenario)));
-  console.log(`${c.label.padEnd(52)} | ${threshold.padEnd(42)} | ${compared}`);
+  const outcomes = Array.from({ length: runs }, (_, run) => comparison(seededRandom(2_000_003 * index + run), c.scenario));
+  console.log(`${c.label.padEnd(52)} | ${threshold.padEnd(42)} | ${summarize(outcomes)}`);
+  // Power: the share decided rightly (healthy: promoted; regression: rolled back) within the deadline.
+  const power = outcomes.filter((o) => o.verdict === (c.healthy ? "promoted" : "rolled back")).length / outcomes.length;
+  if (power < 0.5) return;
+  const fixed = fixedSampleRequests(c.scenario, Math.min(power, CONFIDENCE));
+  const mean = outcomes.reduce((sum, o) => sum + o.requests, 0) / outcomes.length;
+  fixedRows.push(
+    `${c.label.padEnd(52)} | ${`${(100 * power).toFixed(1)}%`.padStart(6)} ${String(Math.round(mean)).padStart(7)} req | ${String(Math.round(fixed)).padStart(7)} req | ${(mean / fixed).toFixed(2)}`,
+  );
 });
+console.log();
+console.log("Comparison against a fixed-size test of the same power (cases with power >= 50%; alpha 1%, 50% weight):");
+console.log(`${"case".padEnd(52)} | power, mean canary req (all runs) | fixed-size test | sequential / fixed`);
+for (const row of fixedRows) console.log(row);

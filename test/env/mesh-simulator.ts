@@ -10,11 +10,13 @@
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { ALL_HEALTHY, upstreamReader, type UpstreamHealth } from "./mesh-endpoints.js";
 import { startMeshTelemetry } from "./mesh-metrics.js";
+import { driftingErrorFactor, STEADY, type ErrorDrift } from "./mesh-noise.js";
 import { MeshConfigError, observeRouting, parseRoutingTable, routeRequest, type ObservedRouting, type RoutingTable, type SimulatedRequest, type VersionFrom } from "./mesh-routing.js";
 import { registerTarget } from "./prometheus.js";
 
 export { DURATION_BUCKETS, ISTIO_LABELS, SOURCE_WORKLOAD } from "./mesh-metrics.js";
 export { MeshConfigError, type ObservedRouting, type VersionFrom } from "./mesh-routing.js";
+export type { ErrorDrift } from "./mesh-noise.js";
 
 /** How one version of the service answers. */
 export interface VersionBehaviour {
@@ -45,6 +47,11 @@ export interface MeshSimulatorOptions {
   behaviour?: Record<string, VersionBehaviour>;
   /** Default: healthy, { errorRate: 0, latencyMs: 20, latencyJitterMs: 10 }. */
   defaultBehaviour?: VersionBehaviour;
+  /**
+   * Every version's errorRate drifts over time by one shared, seeded factor (mean 1), as a real
+   * service's baseline does; versions keep their ratio to each other (mesh-noise.ts). Default: none.
+   */
+  errorDrift?: ErrorDrift;
   /** Register with this Prometheus (file_sd) while running; `labels` are added as target labels. */
   prometheus?: { url: string; targetsDir: string; labels?: Record<string, string> };
   /** PRNG seed, so runs are repeatable. Default 1. */
@@ -142,6 +149,8 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
   const scope = { namespace, service, routes: options.routes, versionFrom: options.versionFrom ?? "subset" };
   const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
   const random = seededRandom(options.seed ?? 1);
+  // Its own stream, so turning drift on does not change which requests go where.
+  const errorFactor = options.errorDrift ? driftingErrorFactor(options.errorDrift, seededRandom((options.seed ?? 1) ^ 0x5bd1e995)) : STEADY;
   const tickMs = options.tickMs ?? 100;
   const pollMs = options.pollMs ?? 250;
   const log = options.log ?? (() => undefined);
@@ -191,7 +200,7 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
       return;
     }
     const behaviour = behaviours.get(version) ?? defaultBehaviour;
-    const responseCode = random() < behaviour.errorRate ? "503" : "200";
+    const responseCode = random() < behaviour.errorRate * errorFactor.value ? "503" : "200";
     const jitter = behaviour.latencyJitterMs ?? 0;
     const latencyMs = Math.max(0, behaviour.latencyMs + (2 * random() - 1) * jitter);
     telemetry.record(version, responseCode, latencyMs);
@@ -205,6 +214,7 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
     const now = performance.now();
     const elapsedSeconds = Math.min(now - lastTick, 1_000) / 1_000; // a stalled event loop must not cause a burst
     lastTick = now;
+    errorFactor.advance(elapsedSeconds);
     if (!table) {
       owed = 0; // nothing is routable: count nothing, and start afresh when it is again
       return;

@@ -3,7 +3,7 @@ import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { RolloutClient, type RolloutObject } from "../../src/kube/rollouts.js";
 import { RolloutStatusSchema, type RolloutStatus } from "../../src/rollout/status.js";
 import { createGitRemote, createMesh, VS, waitUntil, type GitRemote, type MeshOptions } from "../env/index.js";
-import { startMeshSimulator, type MeshSimulator, type VersionBehaviour } from "../env/mesh-simulator.js";
+import { startMeshSimulator, type ErrorDrift, type MeshSimulator, type VersionBehaviour } from "../env/mesh-simulator.js";
 import { startController as startControllerWith } from "../env/controller-process.js";
 import type { ControllerProcess } from "./controller-process.js";
 import { rolloutYaml } from "./rollout-yaml.js";
@@ -51,6 +51,8 @@ export interface World {
 export interface WorldOptions {
   rate?: number;
   behaviour?: Record<string, VersionBehaviour>;
+  /** Every version's error rate drifts by one shared, seeded factor (see mesh-noise.ts). */
+  errorDrift?: ErrorDrift;
   /** http routes of the VirtualService; default: one "primary" route to v1. */
   http?: unknown[];
   services?: string[];
@@ -89,6 +91,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     ...(options.http ? { routes: ["primary"] } : {}),
     ...(options.hostPerVersion ? { versionFrom: "host" as const } : {}),
     behaviour: options.behaviour ?? {},
+    ...(options.errorDrift ? { errorDrift: options.errorDrift } : {}),
     prometheus: { url: prometheusUrl, targetsDir: prometheusTargetsDir },
   });
   const rollouts = new RolloutClient(kc);
