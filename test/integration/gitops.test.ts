@@ -165,7 +165,9 @@ describe("webhooks", () => {
     });
     expect(forged.status).toBe(401);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect(await rolloutOf(client, namespace, "reviews")).toBeUndefined();
+    // The forged push queued no sync. (Checked in the log, not by the object's absence: on a loaded
+    // machine a stalled sync job may run again on its own, which is harmless and syncs the commit.)
+    expect(controller.output.filter((l) => l.includes("webhook push received") || l.includes('"trigger":"webhook'))).toEqual([]);
 
     const sent = Date.now();
     const good = await fetch(`${controller.url}/webhooks/github`, {

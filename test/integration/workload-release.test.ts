@@ -51,8 +51,20 @@ describe("workloads from the Rollout", () => {
     expect(await deployment(w.namespace, "reviews-v1")).toMatchObject({ replicas: 2, manager: expect.arrayContaining(["tideway"]) });
     await waitUntil("v1's pods ready", async () => (await readyEndpoints(kc, w.namespace, "reviews")).length === 2, { timeoutMs: 20_000 });
 
-    // Until Tideway made v1's pods, callers got 503s (no Deployment yet); from here on, none.
-    const failedBefore = structuredClone(w.mesh.snapshot().sourceFailures);
+    // Until Tideway made v1's pods, callers got 503s (no Deployment yet); from here on, none once
+    // the simulator (which polls readiness) has seen them ready.
+    let failedBefore = JSON.stringify(w.mesh.snapshot().sourceFailures);
+    await waitUntil(
+      "the mesh simulator serving v1",
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        const now = JSON.stringify(w.mesh.snapshot().sourceFailures);
+        const settled = now === failedBefore;
+        failedBefore = now;
+        return settled;
+      },
+      { timeoutMs: 20_000 },
+    );
     await w.release("v2", { steps: ["- setWeight: 50", "- pause: 2s"], analysis: WORKLOAD });
     // Every time the canary has weight, it has ready pods behind it.
     let sawWeight = false;
@@ -76,7 +88,7 @@ describe("workloads from the Rollout", () => {
     expect(status?.retiring).toEqual([expect.objectContaining({ version: "v1", delete: true })]);
     await waitUntil("reviews-v1 deleted after scaleDownDelay", async () => (await deployment(w.namespace, "reviews-v1")) === undefined, { timeoutMs: 20_000 });
     expect((await w.status())?.retiring).toBeUndefined();
-    expect(w.mesh.snapshot().sourceFailures).toEqual(failedBefore); // no caller saw a 503 during the release
+    expect(JSON.stringify(w.mesh.snapshot().sourceFailures)).toBe(failedBefore); // no caller saw a 503 during the release
   });
 
   it("ends the release of a version whose image cannot be pulled, with the pod and container named in status and Slack, and keeps the failed Deployment at 0", async () => {
