@@ -113,6 +113,13 @@ export async function eventCounts(kc: KubeConfig, namespace: string): Promise<Re
   return counts;
 }
 
+/** What Slack tells of a FAST_STEPS-shaped release of `version` over `stable` (prefixes): promoted, or rolled back at its first check. */
+export function releaseTexts(version: string, stable: string, outcome: "promoted" | "rolled back"): string[] {
+  const started = [`reviews ${version}: canary started (stable ${stable})`, `reviews ${version}: step 1/4, 20% to canary`];
+  if (outcome === "rolled back") return [...started, `reviews ${version}: check failed`, `reviews ${version} rolled back`];
+  return [...started, `reviews ${version}: step 3/4, 60% to canary`, `reviews ${version} promoted`];
+}
+
 /** Slack told what `expected` lists (prefixes, in order), each once: nothing lost, doubled or added. */
 export function expectAnnouncedOnce(texts: string[], expected: string[]): void {
   const unmatched = [...texts];

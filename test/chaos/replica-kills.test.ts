@@ -9,7 +9,7 @@ import type { ControllerProcess } from "../env/controller-process.js";
 import { startRedis, startSlackReceiver } from "../env/index.js";
 import { createWorld, FAST_ANALYSIS } from "../integration/release-harness.js";
 import { kubeConfig } from "../integration/services.js";
-import { eventCounts, expectAnnouncedOnce, expectPositions, releasePositions, slackTexts, spread, watchInvariants } from "./invariants.js";
+import { eventCounts, expectAnnouncedOnce, expectPositions, releasePositions, releaseTexts, slackTexts, spread, watchInvariants } from "./invariants.js";
 
 const MIN_KILLS = 20;
 const STEPS = 4; // FAST_STEPS
@@ -74,22 +74,12 @@ describe("replicas SIGKILLed mid-release", () => {
         const end = await world.waitForStatus((s) => s.phase === "RolledBack" && s.releaseCount === id, 120_000);
         expect(end.stableVersion).toBe(stable);
         expectedPositions.push(...releasePositions(id, version, STEPS, { rolledBackTo: stable }));
-        expectedTexts.push(
-          `reviews ${version}: canary started (stable ${stable})`,
-          `reviews ${version}: step 1/4, 20% to canary`,
-          `reviews ${version}: check failed`,
-          `reviews ${version} rolled back`,
-        );
+        expectedTexts.push(...releaseTexts(version, stable, "rolled back"));
       } else {
         await world.waitForStatus((s) => s.phase === "Healthy" && s.releaseCount === id, 120_000);
         expect((await world.status())?.stableVersion).toBe(version);
         expectedPositions.push(...releasePositions(id, version, STEPS, { promoted: true }));
-        expectedTexts.push(
-          `reviews ${version}: canary started (stable ${stable})`,
-          `reviews ${version}: step 1/4, 20% to canary`,
-          `reviews ${version}: step 3/4, 60% to canary`,
-          `reviews ${version} promoted`,
-        );
+        expectedTexts.push(...releaseTexts(version, stable, "promoted"));
         stable = version;
       }
       durations.push(`${version} ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
