@@ -12,7 +12,16 @@ import { prometheusOutage } from "./prometheus-outage.js";
 
 const STEPS = ["- setWeight: 20", "- pause: 6s", "- setWeight: 60", "- pause: 4s"];
 const ERROR_LIMIT = 1;
-const ANALYSIS = ["  analysis:", "    interval: 2s", "    minRequests: 5", `    errorLimit: ${ERROR_LIMIT}`, "    metrics:", "      - name: success-rate", "        min: 0.95", `    ${GUARD_OFF}`].join("\n");
+const ANALYSIS = [
+  "  analysis:",
+  "    interval: 2s",
+  "    minRequests: 5",
+  `    errorLimit: ${ERROR_LIMIT}`,
+  "    metrics:",
+  "      - name: success-rate",
+  "        min: 0.95",
+  `    ${GUARD_OFF}`,
+].join("\n");
 const HELD_MS = 10_000;
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -64,11 +64,7 @@ describe("Redis flushed, then stopped for 30 s, mid-release", () => {
 
     expect(bad).toEqual([]);
     const id = first.releaseCount;
-    expectPositions(invariants.positions(), [
-      `Healthy v1 #${id}`,
-      ...releasePositions(id + 1, "v2", 4, { promoted: true }),
-      ...releasePositions(id + 2, "v3", 4, { promoted: true }),
-    ]);
+    expectPositions(invariants.positions(), [`Healthy v1 #${id}`, ...releasePositions(id + 1, "v2", 4, { promoted: true }), ...releasePositions(id + 2, "v3", 4, { promoted: true })]);
     expectAnnouncedOnce(texts, ["reviews: v1 adopted as stable", ...releaseTexts("v2", "v1", "promoted"), ...releaseTexts("v3", "v2", "promoted")]);
     const events = await eventCounts(kubeConfig(), world.namespace);
     expect({ Started: events.Started, Promoted: events.Promoted }).toEqual({ Started: 2, Promoted: 2 });
