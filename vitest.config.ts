@@ -23,6 +23,16 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: "chaos",
+          include: ["test/chaos/**/*.test.ts"],
+          // The same services as integration (started once for both); each case brings its own Redis, Prometheus proxy or API server to break.
+          globalSetup: ["test/env/global-setup.ts"],
+          testTimeout: 240_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });

@@ -86,6 +86,8 @@ export async function startController(options: {
     env: { ...process.env, ...(options.compiled ? IMAGE_ENV : {}), ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // A git the controller started may outlive a SIGKILL by a moment, still writing here: retry.
+  const removeCache = () => rmSync(cacheDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   const output: string[] = [];
   const waiters = new Set<() => void>();
   const collect = (chunk: Buffer) => {
@@ -142,7 +144,7 @@ export async function startController(options: {
         child.kill("SIGKILL");
         await exited;
       }
-      rmSync(cacheDir, { recursive: true, force: true });
+      removeCache();
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -151,7 +153,7 @@ export async function startController(options: {
         await exited;
         clearTimeout(timer);
       }
-      rmSync(cacheDir, { recursive: true, force: true });
+      removeCache();
     },
   };
   await waitUntil(

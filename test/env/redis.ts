@@ -7,12 +7,15 @@ export interface RedisEnvironment {
   stop(): Promise<void>;
 }
 
-/** Starts Debian's redis-server on a free loopback port with persistence off (and a password, when given). */
-export async function startRedis(options: { password?: string } = {}): Promise<RedisEnvironment> {
+/**
+ * Starts Debian's redis-server on a free loopback port (or `port`, to bring a stopped one back
+ * empty where its clients look) with persistence off (and a password, when given).
+ */
+export async function startRedis(options: { password?: string; port?: number } = {}): Promise<RedisEnvironment> {
   const bin = findExecutable("redis-server", ["/usr/bin", "/usr/sbin"]);
   if (!bin) throw new Error("redis-server not found: install Debian's redis-server (bash .ci/run does)");
   const dir = tempDir("redis");
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const redis = new ServerProcess(
     "redis",
     bin,

@@ -43,6 +43,8 @@ export interface World {
   /** Weight per version in the VirtualService's managed route. */
   weights(vsName?: string, route?: string): Promise<Record<string, number>>;
   waitForWeights(check: (w: Record<string, number>) => boolean, timeoutMs?: number): Promise<Record<string, number>>;
+  /** Another replica beside `controller`: same flags, Redis and queue prefix; the caller stops it. */
+  startReplica(): Promise<ControllerProcess>;
   /** Stops (SIGTERM, or SIGKILL with `kill`) and starts the controller again. */
   restartController(options?: { kill?: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -180,6 +182,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
       await waitUntil("VirtualService weights", async () => check((last = await weights())), { timeoutMs, intervalMs: 50 });
       return last;
     },
+    startReplica: launch,
     async restartController(o = {}) {
       if (o.kill) await controller.kill();
       else await controller.stop();

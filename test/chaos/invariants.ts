@@ -1,0 +1,139 @@
+/**
+ * What every chaos case checks, whatever it broke: the VirtualService's weights are integers
+ * summing to 100 at every observed moment; the Rollout's status moves through each expected
+ * position once, in order (none lost, none doubled), seen through a watch, so every write counts;
+ * and Slack and the Events tell each step once.
+ */
+import { CoreV1Api, Watch, type KubeConfig } from "@kubernetes/client-node";
+import { expect } from "vitest";
+import { GROUP, PLURAL, VERSION } from "../../src/kube/rollouts.js";
+import { RolloutStatusSchema, type RolloutStatus } from "../../src/rollout/status.js";
+import { waitUntil, type SlackReceiver } from "../env/index.js";
+import type { World } from "../integration/release-harness.js";
+
+/** Where a Rollout stands, as one string: "#2 v3 step 1" during release 2, "Healthy v3 #2" after it. */
+export function position(status: RolloutStatus): string {
+  return status.release ? `#${status.release.id} ${status.release.version} step ${status.release.stepIndex}` : `${status.phase} ${status.stableVersion ?? "-"} #${status.releaseCount}`;
+}
+
+export interface Invariants {
+  /** Every distinct status written, in order, as positions (consecutive repeats folded). */
+  positions(): string[];
+  /** Weight observations, and the ones that were not integers summing to 100. */
+  weights(): { observations: number; bad: Record<string, number>[] };
+  stop(): Promise<void>;
+}
+
+/**
+ * Watches the Rollout's status (re-watching from the last resourceVersion when the watch ends, so
+ * an API server restart loses nothing etcd kept) and samples the weights every `sampleMs`.
+ */
+export function watchInvariants(world: World, kc: KubeConfig, options: { name?: string; sampleMs?: number } = {}): Invariants {
+  const name = options.name ?? "reviews";
+  const seen: string[] = [];
+  const bad: Record<string, number>[] = [];
+  let observations = 0;
+  let stopped = false;
+  let resourceVersion: string | undefined;
+  let abort: { abort(): void } | undefined;
+  const watch = new Watch(kc);
+  const start = async (): Promise<void> => {
+    if (stopped) return;
+    const again = () => void setTimeout(() => void start(), 200);
+    try {
+      abort = await watch.watch(
+        `/apis/${GROUP}/${VERSION}/namespaces/${world.namespace}/${PLURAL}`,
+        { fieldSelector: `metadata.name=${name}`, ...(resourceVersion ? { resourceVersion } : {}) },
+        (phase: string, object: { metadata?: { resourceVersion?: string }; status?: unknown }) => {
+          if (phase === "ERROR") resourceVersion = undefined;
+          if (phase !== "ADDED" && phase !== "MODIFIED") return;
+          resourceVersion = object.metadata?.resourceVersion;
+          const parsed = RolloutStatusSchema.safeParse(object.status);
+          if (!parsed.success) return;
+          const at = position(parsed.data);
+          if (seen.at(-1) !== at) seen.push(at);
+        },
+        again,
+      );
+    } catch {
+      again();
+    }
+  };
+  void start();
+  const sampler = (async () => {
+    while (!stopped) {
+      const weights = await world.weights().catch(() => undefined);
+      if (weights) {
+        observations += 1;
+        const values = Object.values(weights);
+        if (values.some((w) => !Number.isInteger(w)) || values.reduce((a, b) => a + b, 0) !== 100) bad.push(weights);
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.sampleMs ?? 100));
+    }
+  })();
+  return {
+    positions: () => [...seen],
+    weights: () => ({ observations, bad: [...bad] }),
+    async stop() {
+      stopped = true;
+      abort?.abort();
+      await sampler;
+    },
+  };
+}
+
+/**
+ * The positions release `id` of `version` goes through: every one of its `steps` when promoted;
+ * when rolled back, its first step (it may fail at any later one) and the rollback to `stable`.
+ */
+export function releasePositions(id: number, version: string, steps: number, outcome: { promoted: true } | { rolledBackTo: string }): string[] {
+  const walked = Array.from({ length: "promoted" in outcome ? steps : 1 }, (_, i) => `#${id} ${version} step ${i}`);
+  return [...walked, "promoted" in outcome ? `Healthy ${version} #${id}` : `RolledBack ${outcome.rolledBackTo} #${id}`];
+}
+
+/** Each position once, in the expected order: a lost write or a repeated step fails here with both lists shown. */
+export function expectPositions(observed: string[], expected: string[]): void {
+  const repeated = observed.filter((p, i) => observed.indexOf(p) !== i);
+  expect(repeated, `positions seen twice in ${JSON.stringify(observed)}`).toEqual([]);
+  expect(observed.filter((p) => expected.includes(p))).toEqual(expected);
+}
+
+/** Slack's texts once one starting with `last` has arrived, after giving a stray duplicate time to arrive too. */
+export async function slackTexts(slack: SlackReceiver, last: string, timeoutMs = 20_000): Promise<string[]> {
+  const texts = () => slack.delivered().map((p) => String((p.body as { text?: unknown }).text ?? ""));
+  await waitUntil(`"${last}..." in Slack`, async () => texts().some((t) => t.startsWith(last)), { timeoutMs });
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  return texts();
+}
+
+/** Events of the namespace counted by reason. */
+export async function eventCounts(kc: KubeConfig, namespace: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const e of (await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace })).items) counts[e.reason ?? "?"] = (counts[e.reason ?? "?"] ?? 0) + (e.count ?? 1);
+  return counts;
+}
+
+/** What Slack tells of a FAST_STEPS-shaped release of `version` over `stable` (prefixes): promoted, or rolled back at its first check. */
+export function releaseTexts(version: string, stable: string, outcome: "promoted" | "rolled back"): string[] {
+  const started = [`reviews ${version}: canary started (stable ${stable})`, `reviews ${version}: step 1/4, 20% to canary`];
+  if (outcome === "rolled back") return [...started, `reviews ${version}: check failed`, `reviews ${version} rolled back`];
+  return [...started, `reviews ${version}: step 3/4, 60% to canary`, `reviews ${version} promoted`];
+}
+
+/** Slack told what `expected` lists (prefixes, in order), each once: nothing lost, doubled or added. */
+export function expectAnnouncedOnce(texts: string[], expected: string[]): void {
+  const unmatched = [...texts];
+  const missing = expected.filter((prefix) => {
+    const at = unmatched.findIndex((t) => t.startsWith(prefix));
+    if (at >= 0) unmatched.splice(at, 1);
+    return at < 0;
+  });
+  expect({ missing, extra: unmatched }, `Slack texts ${JSON.stringify(texts, null, 1)}`).toEqual({ missing: [], extra: [] });
+}
+
+/** Milliseconds as "1.2 s", and a list of them as "min / median / max". */
+export function spread(ms: number[]): string {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const s = (v: number | undefined) => `${((v ?? 0) / 1000).toFixed(1)} s`;
+  return `${s(sorted[0])} / ${s(sorted[Math.floor(sorted.length / 2)])} / ${s(sorted.at(-1))}`;
+}
