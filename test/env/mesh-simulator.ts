@@ -10,7 +10,7 @@
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { ALL_HEALTHY, upstreamReader, type UpstreamHealth } from "./mesh-endpoints.js";
 import { startMeshTelemetry } from "./mesh-metrics.js";
-import { driftingErrorFactor, STEADY, type ErrorDrift } from "./mesh-noise.js";
+import { driftingErrorFactor, seededRandom, STEADY, type ErrorDrift } from "./mesh-noise.js";
 import { MeshConfigError, observeRouting, parseRoutingTable, routeRequest, type ObservedRouting, type RoutingTable, type SimulatedRequest, type VersionFrom } from "./mesh-routing.js";
 import { registerTarget } from "./prometheus.js";
 
@@ -106,18 +106,6 @@ export interface MeshSimulator {
 }
 
 const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
-
-/** mulberry32: tiny, fast and good enough to make simulated traffic repeatable. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function checkBehaviour(version: string, behaviour: VersionBehaviour): VersionBehaviour {
   const { errorRate, latencyMs, latencyJitterMs = 0 } = behaviour;

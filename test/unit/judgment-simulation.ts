@@ -3,18 +3,9 @@
  * would report. Shared by the judgment tests and bench/judgment.ts; no clock, no randomness but the seed.
  */
 import type { ComparisonSample } from "../../src/rollout/judgment.js";
+import { seededRandom } from "../env/mesh-noise.js";
 
-/** mulberry32: a small, fast, seeded generator of uniforms in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Standard normal (Box-Muller). */
 export function normal(random: () => number): number {
