@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { userInfo } from "node:os";
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
-import { CLAIMED_ANNOTATION, COMMAND_BY_ANNOTATION, commandAnnotation } from "../rollout/annotations.js";
+import { CLAIMED_ANNOTATION, commandAnnotation, commandAnnotations } from "../rollout/annotations.js";
 import { COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
 
 export interface ControlIo {
@@ -143,7 +143,7 @@ export function registerControlCommands(program: Command, io: ControlIo = proces
     sub.action(async (name: string, flags: TargetFlags & { reason?: string; full?: boolean; wait: boolean; timeout: string; by?: string }) => {
       const { kc, client } = await connect(io, flags.kubeconfig);
       const namespace = flags.namespace ?? defaultNamespace(kc);
-      const value = command === "promote" ? (flags.full ? "full" : "step") : (flags.reason ?? (command === "abort" ? "aborted with the tideway CLI" : ""));
+      const value = commandValue(command, flags);
       const by = flags.by ?? loginName();
       const code = await sendCommand(client, io, { namespace, name, command, value, ...(by ? { by } : {}), wait: flags.wait, timeoutMs: Number(flags.timeout) * 1000 });
       if (code !== 0) process.exitCode = code;
@@ -151,7 +151,7 @@ export function registerControlCommands(program: Command, io: ControlIo = proces
   }
 }
 
-function loginName(): string | undefined {
+export function loginName(): string | undefined {
   try {
     return userInfo().username || undefined;
   } catch {
@@ -169,17 +169,32 @@ function describe(command: CommandName): string {
   }[command];
 }
 
+/** The annotation's value: promote's "step" or "full", or the reason of an abort or a pause. */
+export function commandValue(command: CommandName, options: { full?: boolean; reason?: string }): string {
+  if (command === "promote") return options.full ? "full" : "step";
+  return options.reason ?? (command === "abort" ? "aborted with the tideway CLI" : "");
+}
+
+export interface CommandRequest {
+  namespace: string;
+  name: string;
+  command: CommandName;
+  value: string;
+  by?: string;
+}
+
+/** Writes `tideway.io/<command>` (and `tideway.io/by`) on the live Rollout: a Rollout that is not there fails with 404. */
+export async function writeCommand(client: Pick<RolloutClient, "patchMetadata">, request: CommandRequest): Promise<RolloutObject> {
+  return client.patchMetadata(request.namespace, request.name, { annotations: commandAnnotations(request.command, request.value, request.by) });
+}
+
 /** Writes `tideway.io/<command>` and waits until the controller records and removes it. */
-export async function sendCommand(
-  client: RolloutClient,
-  io: ControlIo,
-  request: { namespace: string; name: string; command: CommandName; value: string; by?: string; wait: boolean; timeoutMs: number },
-): Promise<number> {
+export async function sendCommand(client: RolloutClient, io: ControlIo, request: CommandRequest & { wait: boolean; timeoutMs: number }): Promise<number> {
   const { namespace, name, command, value } = request;
   const annotation = commandAnnotation(command);
   // Status records each command given by annotation with its claim's id: a new id is this one.
   const before = new Set((statusOf(await client.get(namespace, name))?.commands ?? []).map((c) => c.id));
-  await client.patchMetadata(namespace, name, { annotations: { [annotation]: value, ...(request.by !== undefined ? { [COMMAND_BY_ANNOTATION]: request.by } : {}) } });
+  await writeCommand(client, request);
   io.stdout(`${namespace}/${name}: ${annotation}=${JSON.stringify(value)} written\n`);
   if (!request.wait) return 0;
   const deadline = Date.now() + request.timeoutMs;

@@ -5,9 +5,8 @@
  */
 import type { Logger } from "pino";
 import type { EventSink } from "../kube/events.js";
-import { COMMIT_ANNOTATION, COMMIT_AUTHOR_ANNOTATION, COMMIT_SUBJECT_ANNOTATION } from "../rollout/annotations.js";
 import type { RolloutObject } from "../kube/rollouts.js";
-import type { Commit } from "../rollout/commit.js";
+import { commitFromAnnotations, type Commit } from "../rollout/commit.js";
 import type { ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import type { ControllerMetrics } from "./metrics.js";
@@ -31,7 +30,7 @@ export class ReleaseAnnouncer {
       const target = { namespace: rollout.namespace, name: rollout.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) };
       await this.deps.events.record(target, event.severity === "warning" ? "Warning" : "Normal", reasonOf(event.kind), event.message, globalId);
       try {
-        await this.deps.notify?.({ ...event, id: globalId }, rollout, commitOf(object));
+        await this.deps.notify?.({ ...event, id: globalId }, rollout, commitFromAnnotations(object.metadata.annotations));
       } catch (error) {
         this.deps.log.warn({ err: String(error), event: event.id }, "notification not queued; kept in the outbox");
         unsent.push(event);
@@ -39,18 +38,6 @@ export class ReleaseAnnouncer {
     }
     return unsent;
   }
-}
-
-/** The commit the Rollout's spec came from, as the git sync recorded it on the object. */
-function commitOf(object: RolloutObject): Commit | undefined {
-  const annotations = object.metadata.annotations ?? {};
-  const sha = annotations[COMMIT_ANNOTATION];
-  if (sha === undefined) return undefined;
-  return {
-    sha,
-    ...(annotations[COMMIT_AUTHOR_ANNOTATION] !== undefined ? { author: annotations[COMMIT_AUTHOR_ANNOTATION] } : {}),
-    ...(annotations[COMMIT_SUBJECT_ANNOTATION] !== undefined ? { subject: annotations[COMMIT_SUBJECT_ANNOTATION] } : {}),
-  };
 }
 
 /** "check-failed" -> "CheckFailed": the Event's reason. */
