@@ -75,4 +75,11 @@ export default tseslint.config(
     files: ["**/*.js", "**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly" } },
   },
+  {
+    // The dashboard's page runs in the browser.
+    files: ["src/dashboard/assets/**/*.js"],
+    languageOptions: {
+      globals: { document: "readonly", window: "readonly", fetch: "readonly", EventSource: "readonly", Node: "readonly", JSON: "readonly", console: "readonly", process: "off" },
+    },
+  },
 );

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerControlCommands } from "./cli/control.js";
+import { registerDashboardCommand } from "./cli/dashboard.js";
 import { registerPlanCommand } from "./cli/plan.js";
 import { registerRunCommand } from "./cli/run.js";
 import { registerValidateCommand } from "./cli/validate.js";
@@ -15,5 +16,6 @@ export function buildCli(): Command {
   registerValidateCommand(program);
   registerRunCommand(program);
   registerControlCommands(program);
+  registerDashboardCommand(program);
   return program;
 }
