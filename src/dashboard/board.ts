@@ -73,7 +73,6 @@ export class Board {
     const status = RolloutStatusSchema.safeParse(object.status);
     const series = recordChecks(this.series.get(key), status.success ? status.data : undefined);
     if (series) this.series.set(key, series);
-    else this.series.delete(key);
     this.changed(key);
   }
 

@@ -26,10 +26,13 @@ export const SAMPLE_LIMIT = 60;
 
 const ratio = (counts: { requests: number; bad: number }): number | undefined => (counts.requests > 0 ? counts.bad / counts.requests : undefined);
 
-/** The series with the status's latest checks added (a new array where something changed); undefined without a release. */
+/**
+ * The series with the status's latest checks added (a new object where something changed). Without
+ * a release in flight the last release's series is kept, so its checks stay on the page after it ends.
+ */
 export function recordChecks(series: ReleaseSeries | undefined, status: RolloutStatus | undefined): ReleaseSeries | undefined {
   const release = status?.release;
-  if (!release) return undefined;
+  if (!release) return series;
   const current = series?.releaseId === release.id ? series : { releaseId: release.id, metrics: {} };
   let metrics = current.metrics;
   for (const metric of release.metrics) {

@@ -59,6 +59,8 @@ export interface RolloutView {
   releaseId?: number;
   releaseStartedAt?: string;
   metrics: MetricView[];
+  /** The release the checks' samples belong to (the last one once it has ended). */
+  checksOfRelease?: number;
   readiness: VersionReadiness[];
   history: HistoryEntry[];
   commands: CommandRecord[];
@@ -113,7 +115,8 @@ export function rolloutView(object: RolloutObject, events: readonly RolloutEvent
   const parsedSpec = RolloutSpecSchema.safeParse(object.spec);
   const spec = parsedSpec.success ? parsedSpec.data : undefined;
   const release = status?.release;
-  const samples = series && release && series.releaseId === release.id ? series.metrics : {};
+  // The release in flight's checks, or after it ended the last release's.
+  const samples = series && (!release || series.releaseId === release.id) ? series.metrics : {};
   const metrics: MetricView[] = (spec?.analysis?.metrics ?? []).map((metric) => {
     const state = release?.metrics.find((m) => m.name === metric.name);
     const thresholds = metricThresholds(metric);
@@ -149,6 +152,7 @@ export function rolloutView(object: RolloutObject, events: readonly RolloutEvent
     ...(release?.pauseReason !== undefined ? { pauseReason: release.pauseReason } : {}),
     ...(release?.waitingFor !== undefined ? { waitingFor: release.waitingFor } : {}),
     metrics,
+    ...(series && (!release || series.releaseId === release.id) ? { checksOfRelease: series.releaseId } : {}),
     readiness: status?.readiness ?? [],
     history: [...(status?.history ?? [])].reverse(),
     commands: [...(status?.commands ?? [])].reverse().slice(0, 5),

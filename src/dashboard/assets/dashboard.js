@@ -61,7 +61,7 @@ function chart(metric) {
     ? `${metric.name}: share of bad requests so far, canary against stable, over ${samples.length} checks`
     : `${metric.name} over ${samples.length} checks: ${samples.map((s) => number(s.value)).join(", ")}${thresholds.length ? `; threshold ${thresholds.map(number).join(" and ")}` : ""}`;
   const svg = h("svg:svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": label, class: "chart" }, h("svg:title", {}, label));
-  if (all.length === 0) {
+  if (samples.length === 0 || all.length === 0) {
     svg.append(h("svg:text", { x: pad, y: height / 2 + 4, class: "chart-empty" }, "no checks yet"));
     return svg;
   }
@@ -119,6 +119,7 @@ function stepList(view) {
 
 function metricsTable(view) {
   if (view.metrics.length === 0) return h("p", { class: "muted" }, "no analysis");
+  const ended = view.releaseId === undefined && view.checksOfRelease !== undefined;
   const threshold = (m) =>
     [m.min !== undefined ? `≥ ${number(m.min)}` : "", m.max !== undefined ? `≤ ${number(m.max)}` : "", m.maxIncrease !== undefined ? `≤ ${1 + m.maxIncrease}× stable` : ""]
       .filter(Boolean)
@@ -130,7 +131,7 @@ function metricsTable(view) {
   return h(
     "table",
     { class: "metrics" },
-    h("caption", { class: "visually-hidden" }, `Checks of ${view.name}`),
+    h("caption", { class: ended ? "small muted" : "visually-hidden" }, ended ? `Checks of the last release (#${view.checksOfRelease}) as this dashboard saw them` : `Checks of ${view.name}`),
     h(
       "thead",
       {},
@@ -261,7 +262,7 @@ function makeCard(view) {
 }
 
 function fill(card, view) {
-  const set = (name, ...content) => card.querySelector(`[data-part="${name}"]`).replaceChildren(...content);
+  const set = (name, ...content) => card.querySelector(`[data-part="${name}"]`).replaceChildren(...content.flat().filter((c) => c !== undefined && c !== null && c !== false && c !== ""));
   set("phase", h("span", { class: `phase phase-${view.phase}` }, view.phase, view.pauseReason && view.phase === "Paused" ? ` (${view.pauseReason})` : ""));
   set("message", view.message);
   set("invalid", view.invalid ? `The file in git is invalid; its last good version stays in force: ${view.invalid}` : "");
