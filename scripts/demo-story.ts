@@ -5,12 +5,15 @@
  * simulator, a git repository seeded from rollouts/demo, a Slack receiver and the controller, then
  * releases v2 (healthy: pods ready, then promoted, v1 deleted), v3 (25% errors: rolled back), v4
  * (pods never ready: held at 0%, rolled back at the progress deadline) and v5 (aborted by hand).
+ * With `keep`, the dashboard runs from the start and everything stays up at the end.
  * Used by scripts/demo.ts and by the end-to-end test that runs it headless.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { startDashboard, type Dashboard } from "../src/dashboard/dashboard.js";
+import { authenticatedUser } from "../src/kube/identity.js";
 import { RolloutClient } from "../src/kube/rollouts.js";
 import { RolloutStatusSchema, type RolloutStatus } from "../src/rollout/status.js";
 import { startController, type ControllerProcess } from "../test/env/controller-process.js";
@@ -44,6 +47,16 @@ export interface DemoResult {
   acts: Act[];
   slackMessages: string[];
   ok: boolean;
+}
+
+/** The dashboard on its usual port, or on any free one when 3100 is taken. */
+async function startDemoDashboard(kc: KubeConfig): Promise<Dashboard> {
+  const user = (await authenticatedUser(kc)) ?? "demo";
+  try {
+    return await startDashboard({ kc, host: "127.0.0.1", port: 3100, user });
+  } catch {
+    return startDashboard({ kc, host: "127.0.0.1", port: 0, user });
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -112,6 +125,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     });
     stops.push(() => controller?.stop() ?? Promise.resolve());
     print(`Ready in ${((Date.now() - started) / 1000).toFixed(0)}s.`);
+    let dashboardUrl: string | undefined;
+    if (options.keep) {
+      const dashboard = await startDemoDashboard(kc);
+      stops.push(() => dashboard.close());
+      dashboardUrl = dashboard.url;
+      print(`The dashboard (tideway dashboard) follows the story live: ${dashboardUrl}`);
+    }
 
     const rollouts = new RolloutClient(kc);
     const deployments = watchDeployments(kc, NAMESPACE);
@@ -245,12 +265,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     if (options.keep) {
       print(`
-Everything is still running. In another terminal:
+Everything is still running. The dashboard: ${dashboardUrl ?? "(not started)"}
+In another terminal:
   export KUBECONFIG=${kubeconfigPath}
   ${kubectl ?? "kubectl"} get rollouts,deployments -n ${NAMESPACE}
   npx tsx src/main.ts status -n ${NAMESPACE} -w
   cd ${remote.workTree} && sed -i 's/version: v5/version: v6/' rollouts/reviews.yaml && git commit -qam v6 && git push -q origin main
   npx tsx src/main.ts abort reviews -n ${NAMESPACE} --reason "changed my mind"
+  npx tsx src/main.ts dashboard --listen 127.0.0.1:3101   # another dashboard, as a user would start one
 Press Ctrl-C to stop it all.`);
       await new Promise<void>((resolve) => {
         process.once("SIGINT", () => resolve());

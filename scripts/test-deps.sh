@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite and the demo need on a fresh machine of this kind: Debian's
 # redis-server and redis-sentinel (the Sentinel fail-over test), prometheus, openssl, git and
-# openssh-server (the SSH git server of the git auth tests); etcd, kube-apiserver, kubectl, and
+# openssh-server (the SSH git server of the git auth tests), chromium (the dashboard's browser
+# tests); etcd, kube-apiserver, kubectl, and
 # for workloads kube-controller-manager, kube-scheduler and KWOK, built from the Go module proxy
 # (cached in ~/.cache/tideway; about 10 minutes on 2 cores the first time, instant after); and the
 # npm dependencies. Idempotent.
@@ -18,6 +19,8 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 # Tests start their own sshd on a loopback port with their own config; the package's service on
 # port 22 (if its postinst starts one) is not used.
 command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
+# The dashboard's browser tests drive Debian's headless Chromium (playwright-core downloads nothing).
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
   echo "[test-deps] installing ${missing[*]} from Debian" >&2
   export DEBIAN_FRONTEND=noninteractive

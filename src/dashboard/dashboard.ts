@@ -37,6 +37,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     user: options.user,
     ...(options.allowHosts ? { allowHosts: options.allowHosts } : {}),
     log: options.log ?? (() => undefined),
+  }).catch(async (error: unknown) => {
+    await feed.stop(); // the port is taken, say: no watches left behind
+    throw error;
   });
   return {
     url: server.url,

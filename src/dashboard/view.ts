@@ -33,7 +33,8 @@ export interface MetricView {
   lastValue?: number | null;
   lastMessage?: string;
   lastCheckedAt?: string;
-  counts: CheckCounts;
+  /** Checks of the release in flight; absent without one. */
+  counts?: CheckCounts;
   /** With `compare`: requests and bad requests of each version so far in the release. */
   evidence?: { canary: { requests: number; bad: number }; stable: { requests: number; bad: number } };
   samples: MetricSample[];
@@ -128,7 +129,7 @@ export function rolloutView(object: RolloutObject, events: readonly RolloutEvent
       ...(state?.lastValue !== undefined ? { lastValue: state.lastValue } : {}),
       ...(state?.lastMessage !== undefined ? { lastMessage: state.lastMessage } : {}),
       ...(state?.lastCheckedAt !== undefined ? { lastCheckedAt: state.lastCheckedAt } : {}),
-      counts: state?.counts ?? { passed: 0, failed: 0, inconclusive: 0, errored: 0 },
+      ...(state ? { counts: state.counts } : {}),
       ...(state?.evidence ? { evidence: { canary: state.evidence.canary, stable: state.evidence.stable } } : {}),
       samples: samples[metric.name] ?? [],
     };

@@ -158,7 +158,7 @@ function metricsTable(view) {
             m.lastMessage ? h("div", { class: "small" }, m.lastMessage) : "",
             evidence(m) ? h("div", { class: "small muted" }, evidence(m)) : "",
           ),
-          h("td", { class: "small" }, `${m.counts.passed} passed, ${m.counts.failed} failed, ${m.counts.inconclusive} inconclusive, ${m.counts.errored} errors`),
+          h("td", { class: "small" }, m.counts ? `${m.counts.passed} passed, ${m.counts.failed} failed, ${m.counts.inconclusive} inconclusive, ${m.counts.errored} errors` : "–"),
           h("td", {}, chart(m)),
         ),
       ),
