@@ -111,7 +111,10 @@ export class DashboardFeed {
       if (this.stopped) return;
       const delay = backoffMs;
       backoffMs = Math.min(backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
-      this.board.setProblem(spec.what, `${error instanceof Error ? error.message : String(error)} (watching ${spec.what} again in ${Math.round(delay / 1000)}s)`);
+      const message = error instanceof Error ? error.message : String(error);
+      // Without rights over every namespace, a user can still watch their own.
+      const hint = this.options.namespace === undefined && kubeError(error, "").code === 403 ? "; start the dashboard with -n <namespace> to watch one namespace" : "";
+      this.board.setProblem(spec.what, `${message}${hint} (watching ${spec.what} again in ${Math.round(delay / 1000)}s)`);
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         if (!this.stopped) informer.start().catch(() => undefined);
