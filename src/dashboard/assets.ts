@@ -10,6 +10,9 @@ export const ASSET_DIR = fileURLToPath(new URL("./assets/", import.meta.url));
 /** Path on the page -> file in ASSET_DIR and its content type. */
 export const ASSET_FILES: Record<string, { file: string; type: string }> = {
   "/assets/dashboard.js": { file: "dashboard.js", type: "text/javascript; charset=utf-8" },
+  "/assets/card.js": { file: "card.js", type: "text/javascript; charset=utf-8" },
+  "/assets/chart.js": { file: "chart.js", type: "text/javascript; charset=utf-8" },
+  "/assets/dom.js": { file: "dom.js", type: "text/javascript; charset=utf-8" },
   "/assets/dashboard.css": { file: "dashboard.css", type: "text/css; charset=utf-8" },
   "/assets/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
 };

@@ -18,6 +18,8 @@ let world: World;
 let dashboard: Dashboard;
 let browser: Browser;
 let page: Page;
+/** Script errors and refused loads (a CSP violation, a missing module) the page reported. */
+const pageErrors: string[] = [];
 
 const card = () => page.locator(`article[data-key="${world.namespace}/reviews"]`);
 /** The weight the page shows now, read from the DOM. */
@@ -58,6 +60,10 @@ describe("the dashboard in Chromium, with a release running", () => {
     dashboard = await startDashboard({ kc, host: "127.0.0.1", port: 0, namespace: world.namespace, user: (await authenticatedUser(kc)) ?? "unknown" });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error") pageErrors.push(message.text());
+    });
     await page.goto(dashboard.url);
     await card().waitFor();
   }, 120_000);
@@ -126,5 +132,6 @@ describe("the dashboard in Chromium, with a release running", () => {
     expect(await card().locator('button[data-action="abort"]').isEnabled()).toBe(false);
     expect(await card().locator("[data-part=result]").textContent()).toContain('abort sent (tideway.io/abort="latency up in the dashboard" by tideway-admin)');
     await screenshot("dashboard-aborted");
+    expect(pageErrors).toEqual([]);
   });
 });

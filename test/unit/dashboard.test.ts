@@ -1,8 +1,8 @@
 /** The dashboard's pure parts: what the page is shown of a Rollout, the checks over time, the buttons, and who may call the API. */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { actionCommand } from "../../src/dashboard/actions.js";
-import { ASSET_DIR, loadAssets } from "../../src/dashboard/assets.js";
+import { ASSET_DIR, ASSET_FILES, loadAssets } from "../../src/dashboard/assets.js";
 import { recordChecks, SAMPLE_LIMIT } from "../../src/dashboard/series.js";
 import { allowedHosts, DashboardSessions, SESSION_COOKIE } from "../../src/dashboard/session.js";
 import { availableActions, EVENT_LIMIT, rolloutView } from "../../src/dashboard/view.js";
@@ -200,7 +200,9 @@ describe("the page's files", () => {
   it("are all in the package's asset folder, and the build copies that folder into dist", () => {
     const assets = loadAssets();
     expect(assets.page("TOKEN")).toContain('<meta name="csrf-token" content="TOKEN" />');
-    for (const path of ["/assets/dashboard.js", "/assets/dashboard.css", "/assets/favicon.svg"]) expect(assets.asset(path)?.body.length).toBeGreaterThan(0);
+    for (const path of Object.keys(ASSET_FILES)) expect(assets.asset(path)?.body.length).toBeGreaterThan(0);
+    // Every file in the folder is served (a module the page imports but the server does not know would 404).
+    expect(readdirSync(ASSET_DIR).sort()).toEqual([...Object.values(ASSET_FILES).map((a) => a.file), "index.html"].sort());
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { scripts: { build: string }; files: string[] };
     expect(pkg.scripts.build).toContain("cpSync('src/dashboard/assets', 'dist/dashboard/assets'");
     expect(pkg.files).toContain("dist");
@@ -212,7 +214,9 @@ describe("the page's files", () => {
     expect(page).not.toMatch(/(src|href)="https?:/);
     expect(page).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
     expect(page).not.toMatch(/\sstyle="/);
-    expect(loadAssets().asset("/assets/dashboard.js")?.body.toString()).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    for (const path of Object.keys(ASSET_FILES).filter((p) => p.endsWith(".js"))) {
+      expect(loadAssets().asset(path)?.body.toString()).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    }
   });
 });
 
