@@ -2,13 +2,14 @@
  * Wires the adapters together: git -> mirror -> Rollout objects -> informer -> reconcile queue.
  * Nothing clever lives here; decisions are made in src/rollout.
  */
+import { createHash } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Redis } from "ioredis";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { GitSource } from "../git/source.js";
 import { standingProblems } from "../git/sync-events.js";
 import { RolloutSync, type SyncOutcome } from "../git/sync.js";
-import { startHttpServer } from "../http/server.js";
+import { startHttpServer, type SlackInteractivity } from "../http/server.js";
 import { EventRecorder } from "../kube/events.js";
 import { EndpointWatch } from "../kube/endpoint-watch.js";
 import { RolloutWatch } from "../kube/informer.js";
@@ -34,6 +35,7 @@ import type { Logger } from "./log.js";
 import { ControllerMetrics } from "./metrics.js";
 import type { ControllerOptions } from "./options.js";
 import { Reconciler, type Notifier } from "./reconciler.js";
+import { SlackPresses } from "./slack-presses.js";
 
 const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
@@ -63,6 +65,8 @@ export class Controller {
   /** Release events go here too (Slack and the generic webhook), when a target is configured. */
   private readonly notify: Notifier | undefined;
   private readonly notifications: NotificationQueue | undefined;
+  /** Promote and Abort pressed in Slack, when the controller has a Slack app's signing secret. */
+  private readonly slackPresses: SlackPresses | undefined;
   /** Bad files, refused Rollouts and unverified commits: told once while they stay the same. */
   private readonly syncProblems: SyncAnnouncer;
 
@@ -87,7 +91,7 @@ export class Controller {
       const notifications = new NotificationQueue({
         connection: this.redis,
         prefix: options.queuePrefix,
-        ...(options.notify.slack ? { slack: options.notify.slack } : {}),
+        ...(options.notify.slack ? { slack: { webhookUrl: options.notify.slack.webhookUrl, channel: options.notify.slack.channel, buttons: options.notify.slack.signingSecret !== undefined } } : {}),
         ...(options.notify.webhookUrl ? { webhook: { url: options.notify.webhookUrl } } : {}),
         log: (level, message, fields) => log[level](fields, message),
         maxBackoffMs: options.notify.maxBackoffMs,
@@ -97,6 +101,7 @@ export class Controller {
       // Which target hears which event is decided in one place, the notification queue.
       this.notify = (event, rollout, commit) => notifications.enqueue(event, { rollout, ...(commit ? { commit } : {}) });
     }
+    if (options.notify.slack?.signingSecret !== undefined) this.slackPresses = new SlackPresses({ rollouts: this.rollouts, log });
     this.metrics = new ControllerMetrics(this.registry);
     this.syncProblems = new SyncAnnouncer({
       log,
@@ -159,6 +164,18 @@ export class Controller {
     });
   }
 
+  /** Button presses from Slack: replays are refused across replicas by remembering each signature in Redis. */
+  private slackInteractivity(signingSecret: string, presses: SlackPresses): SlackInteractivity {
+    return {
+      signingSecret,
+      firstSighting: async (signature, ttlSeconds) => {
+        const key = this.key(`slack-seen:${createHash("sha256").update(signature).digest("hex")}`);
+        return (await this.redis.set(key, "1", "EX", ttlSeconds, "NX")) === "OK";
+      },
+      onPress: (press) => presses.handle(press),
+    };
+  }
+
   /** Rollouts with a release in flight, by namespace: the ones endpoint changes wake. */
   private trackInFlight(ref: { namespace: string; name: string }, inFlight: boolean): void {
     const names = this.inFlight.get(ref.namespace) ?? new Set<string>();
@@ -196,6 +213,7 @@ export class Controller {
         const queued = await this.syncQueue.requestSync(`webhook-${provider}`);
         log.info({ provider, queued }, "webhook push received");
       },
+      ...(this.slackPresses && options.notify.slack?.signingSecret ? { slack: this.slackInteractivity(options.notify.slack.signingSecret, this.slackPresses) } : {}),
       ready: async () => (this.redis.status !== "ready" ? `redis ${this.redis.status}` : !this.watch.connected ? "rollout watch not connected" : undefined),
       log: (level, message, fields) => log[level](fields ?? {}, message),
     });
@@ -277,6 +295,7 @@ export class Controller {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.lossWatch.stop();
     await this.http?.close();
+    await this.slackPresses?.close();
     await this.watch.stop();
     this.endpointWatch.stop();
     await this.syncQueue.close();

@@ -161,7 +161,7 @@ export function resumeRelease(draft: Draft): void {
   release.inconclusiveStreak = 0;
   release.errorStreak = 0;
   draft.status.phase = "Progressing";
-  draft.notify("resumed", `${draft.rollout.name} ${release.version}: resumed at step ${draft.stepLabel(release.stepIndex)}`);
+  draft.notify("resumed", `${draft.rollout.name} ${release.version}: resumed at step ${draft.stepLabel(release.stepIndex)}`, { step: draft.stepLabel(release.stepIndex) });
 }
 
 /** 100% to the canary, which becomes stable. */
