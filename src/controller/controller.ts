@@ -35,7 +35,7 @@ import type { Logger } from "./log.js";
 import { ControllerMetrics } from "./metrics.js";
 import type { ControllerOptions } from "./options.js";
 import { Reconciler, type Notifier } from "./reconciler.js";
-import { SlackPresses } from "./slack-presses.js";
+import { SlackPresses, type ButtonClaim } from "./slack-presses.js";
 
 const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
@@ -101,7 +101,9 @@ export class Controller {
       // Which target hears which event is decided in one place, the notification queue.
       this.notify = (event, rollout, commit) => notifications.enqueue(event, { rollout, ...(commit ? { commit } : {}) });
     }
-    if (options.notify.slack?.signingSecret !== undefined) this.slackPresses = new SlackPresses({ rollouts: this.rollouts, log });
+    if (options.notify.slack?.signingSecret !== undefined) {
+      this.slackPresses = new SlackPresses({ rollouts: this.rollouts, log, claimButton: (button, presser) => this.claimSlackButton(button, presser) });
+    }
     this.metrics = new ControllerMetrics(this.registry);
     this.syncProblems = new SyncAnnouncer({
       log,
@@ -174,6 +176,13 @@ export class Controller {
       },
       onPress: (press) => presses.handle(press),
     };
+  }
+
+  /** A button is pressed once: kept for as long as Slack lets its message be answered (30 minutes). */
+  private async claimSlackButton(button: string, presser: string): Promise<ButtonClaim> {
+    const key = this.key(`slack-pressed:${createHash("sha256").update(button).digest("hex")}`);
+    if ((await this.redis.set(key, presser, "EX", 30 * 60, "NX")) === "OK") return { taken: true, undo: async () => void (await this.redis.del(key)) };
+    return { takenBy: (await this.redis.get(key)) ?? "someone" };
   }
 
   /** Rollouts with a release in flight, by namespace: the ones endpoint changes wake. */

@@ -4,10 +4,10 @@
  * with who did what once the controller has acted, or a word to the presser alone when nothing was done.
  */
 import type { SlackButtonPress } from "../http/slack-requests.js";
-import { awaitCommandResult, giveCommand } from "../kube/commands.js";
+import { awaitCommandResult, giveCommand, type GivenCommand } from "../kube/commands.js";
 import { isNotFound } from "../kube/errors.js";
 import type { RolloutObject, RolloutStore } from "../kube/rollouts.js";
-import { answeredBlocks, ButtonValueSchema, judgeAction, outcomeLine, presserName, SLACK_ACTION_IDS, type SlackActionName } from "../notify/slack-actions.js";
+import { answeredBlocks, ButtonValueSchema, judgeAction, outcomeLine, presserName, SLACK_ACTION_IDS, type ButtonValue, type SlackActionName } from "../notify/slack-actions.js";
 import { postJson } from "../notify/post.js";
 import { RolloutSpecSchema } from "../rollout/schema.js";
 import { RolloutStatusSchema } from "../rollout/status.js";
@@ -15,10 +15,18 @@ import type { Logger } from "./log.js";
 
 export interface SlackPressOptions {
   rollouts: RolloutStore;
+  /**
+   * Takes a button for `presser` (a double click, or two people at once, must not promote two
+   * steps); the name of whoever took it first when it is taken already. Shared by every replica.
+   */
+  claimButton: (button: string, presser: string) => Promise<ButtonClaim>;
   log: Logger;
   /** How long to wait for the controller to act on the command before saying it has not yet. Default 15 s. */
   ackTimeoutMs?: number;
 }
+
+/** Taken (and `undo` gives it back, when the command could not be written), or taken already by someone. */
+export type ButtonClaim = { taken: true; undo: () => Promise<void> } | { takenBy: string };
 
 export class SlackPresses {
   private readonly pending = new Set<Promise<void>>();
@@ -35,11 +43,23 @@ export class SlackPresses {
       return this.answerLater(press, ephemeral(`Tideway does not know this button (${press.actionId.slice(0, 40)}). Nothing was changed.`));
     }
     const { namespace, name } = button.data.rollout;
+    try {
+      await this.act(press, action, button.data);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.options.log.warn({ ...fields, rollout: `${namespace}/${name}`, err: reason }, "slack press failed");
+      this.answerLater(press, ephemeral(`Tideway could not ${action} ${name}: ${reason}. Try again, or use \`tideway ${action} ${name} -n ${namespace}\`.`));
+    }
+  }
+
+  private async act(press: SlackButtonPress, action: SlackActionName, button: ButtonValue): Promise<void> {
+    const fields = { slackUser: press.user.id, action };
+    const { namespace, name } = button.rollout;
     const object = await this.read(namespace, name);
     const spec = object ? RolloutSpecSchema.safeParse(object.spec).data : undefined;
     const verdict = judgeAction({
       action,
-      button: button.data,
+      button,
       presser: press.user,
       approvers: spec?.notifications?.slack?.approvers,
       status: object ? RolloutStatusSchema.safeParse(object.status).data : undefined,
@@ -47,11 +67,25 @@ export class SlackPresses {
     });
     const rollout = `${namespace}/${name}`;
     if ("refuse" in verdict) {
-      this.options.log.info({ ...fields, rollout, release: button.data.release, refused: verdict.refuse }, "slack press refused");
+      this.options.log.info({ ...fields, rollout, release: button.release, refused: verdict.refuse }, "slack press refused");
       return this.answerLater(press, ephemeral(verdict.refuse));
     }
-    const given = await giveCommand(this.options.rollouts, { namespace, name, ...verdict.give });
-    this.options.log.info({ ...fields, rollout, release: button.data.release, by: verdict.give.by }, "slack press: command written");
+    const claim = await this.options.claimButton(`${action}:${JSON.stringify(button)}`, presserName(press.user));
+    if ("takenBy" in claim) {
+      this.options.log.info({ ...fields, rollout, release: button.release, takenBy: claim.takenBy }, "slack press refused: button already pressed");
+      return this.answerLater(
+        press,
+        ephemeral(`${claim.takenBy} already pressed ${action === "promote" ? "Promote" : "Abort"} on this message of ${name} ${button.version}. Nothing more was changed.`),
+      );
+    }
+    let given: GivenCommand;
+    try {
+      given = await giveCommand(this.options.rollouts, { namespace, name, ...verdict.give });
+    } catch (error) {
+      await claim.undo();
+      throw error;
+    }
+    this.options.log.info({ ...fields, rollout, release: button.release, by: verdict.give.by }, "slack press: command written");
     this.track(
       (async () => {
         const recorded = await awaitCommandResult(this.options.rollouts, given, this.options.ackTimeoutMs ?? 15_000, sleep);

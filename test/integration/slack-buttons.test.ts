@@ -169,19 +169,29 @@ describe("Slack buttons", () => {
 
   let promoted: Press;
 
-  it("Promote at the gate promotes the release and updates the message with who pressed it", async () => {
-    promoted = await press("tideway-promote", buttonValue(gate, "tideway-promote"), ANA, { message: gate });
-    expect(promoted.status).toBe(200);
+  it("Promote at the gate, pressed by two people at once, promotes the release once and updates the message with who pressed it", async () => {
+    const value = buttonValue(gate, "tideway-promote");
+    const [byAna, byBob] = await Promise.all([press("tideway-promote", value, ANA, { message: gate }), press("tideway-promote", value, BOB, { message: gate })]);
+    expect([byAna.status, byBob.status]).toEqual([200, 200]);
     const status = await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2");
     expect(status.history.at(-1)).toMatchObject({ version: "v2", outcome: "promoted" });
-    expect(status.commands.at(-1)).toMatchObject({ command: "promote", value: "step", source: "annotation", user: "slack:@ana (U0ANA)", result: "completed step 2/2" });
+    const promotes = status.commands.filter((c) => c.command === "promote");
+    expect(promotes).toHaveLength(1);
+    expect(promotes[0]).toMatchObject({ value: "step", source: "annotation", result: "completed step 2/2" });
+    const winner = promotes[0]?.user === "slack:@ana (U0ANA)" ? "ana" : "bob";
+    expect(promotes[0]?.user).toBe(winner === "ana" ? "slack:@ana (U0ANA)" : "slack:@bob (U0BOB)");
+    promoted = winner === "ana" ? byAna : byBob;
     await world.waitForWeights((w) => w.v2 === 100);
     const updated = await answer(promoted.responseUrl);
-    expect(updated).toMatchObject({ replace_original: true, text: "Promoted by @ana: completed step 2/2" });
+    expect(updated).toMatchObject({ replace_original: true, text: `Promoted by @${winner}: completed step 2/2` });
     // The message keeps what it said, loses its buttons and says who pressed one.
     expect(JSON.stringify(updated.blocks)).toContain("waiting at step 2/2");
     expect(updated.blocks?.some((b) => b.type === "actions")).toBe(false);
-    expect(updated.blocks?.at(-1)).toEqual({ type: "context", elements: [{ type: "mrkdwn", text: "Promoted by @ana: completed step 2/2" }] });
+    expect(updated.blocks?.at(-1)).toEqual({ type: "context", elements: [{ type: "mrkdwn", text: `Promoted by @${winner}: completed step 2/2` }] });
+    // The other press is told it came second (or, if it came after the promotion, that the release moved on).
+    const other = await answer((winner === "ana" ? byBob : byAna).responseUrl);
+    expect(other).toMatchObject({ response_type: "ephemeral" });
+    expect(other.text).toMatch(new RegExp(`^(@${winner} already pressed Promote on this message of reviews v2\\. Nothing more was changed\\.|this release has moved on: .*)$`));
     expect((await snapshot()).annotations).toEqual([]);
   });
 
