@@ -50,6 +50,7 @@ export class Controller {
   readonly events: EventRecorder;
   readonly reconcileQueue: ReconcileQueue;
   private readonly redis: Redis;
+  private stopping = false;
   private readonly syncQueue: SyncQueue;
   private readonly source: GitSource;
   private readonly gitSync: RolloutSync;
@@ -78,6 +79,16 @@ export class Controller {
     collectDefaultMetrics({ register: this.registry });
     this.redis = redisConnection(options.redis);
     this.redis.on("error", (error) => log.warn({ err: error.message }, "redis connection error"));
+    // ioredis gives up on a connection in a few corner cases (a failed connect ends it, whatever the
+    // retry strategy says); a controller whose shared connection ended would refuse every queue write
+    // for good, so it connects again unless it is stopping.
+    this.redis.on("end", () => {
+      if (this.stopping) return;
+      log.error({}, "redis connection ended; connecting again in 1 s");
+      setTimeout(() => {
+        if (!this.stopping && this.redis.status === "end") this.redis.connect().catch((error: unknown) => log.warn({ err: String(error) }, "redis reconnect failed"));
+      }, 1_000).unref();
+    });
     this.rollouts = new RolloutClient(kc);
     this.events = new EventRecorder(kc);
     this.events.onError = (error) => log.warn({ err: error.message }, "event not recorded");
@@ -301,6 +312,7 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.lossWatch.stop();
     await this.http?.close();
