@@ -2,7 +2,7 @@
  * Judgment against stable: each run's counts are added to the metric's evidence in status, and
  * the comparison's verdict is combined with the metric's thresholds, if it has any.
  */
-import { addSample, DEFAULT_CONFIDENCE, describeEvidence, emptyEvidence, judge, type ComparisonVerdict } from "../judgment.js";
+import { addSample, continueEvidence, DEFAULT_CONFIDENCE, describeEvidence, judge, type ComparisonVerdict } from "../judgment.js";
 import { metricThresholds } from "../model.js";
 import type { Metric } from "../schema.js";
 import type { ReleaseStatus } from "../status.js";
@@ -18,7 +18,7 @@ export function judgeComparisons(draft: Draft, release: ReleaseStatus, results: 
     const status = release.metrics.find((m) => m.name === result.name);
     if (!metric?.compare || !status || result.outcome === "error") return plain;
     const { maxIncrease, confidence = DEFAULT_CONFIDENCE } = metric.compare;
-    const before = status.evidence?.maxIncrease === maxIncrease ? status.evidence : emptyEvidence(maxIncrease);
+    const before = continueEvidence(status.evidence, maxIncrease);
     const evidence = comparison ? addSample(before, comparison.sample) : before;
     status.evidence = evidence;
     const { verdict } = judge(evidence, confidence);
