@@ -7,7 +7,7 @@
  * verdict or a 10-minute progress deadline). No Prometheus: counts come from the simulation.
  * Then the comparison's expected requests against a fixed-size test of the same power and alpha,
  * and how many 2x regressions are caught by a 10, 15 or 20-minute deadline, against the first
- * version's mixture, the best any such test can do, and a fixed-size test at the deadline.
+ * version's mixture, a test that knows the answer (about the most any can do), and a fixed-size test at the deadline.
  * Last, windows as Prometheus gives them at a 15 s interval (rate over [1m] x 15 s, so each run's
  * window reaches 45 s back), with and without the runs whose window began before their step.
  * Run: npx tsx bench/judgment.ts [runs per case]
@@ -156,7 +156,7 @@ for (const row of fixedRows) console.log(row);
 
 /** The first version's mixture, kept to compare with: 16 alternatives rho0 * 2^(i/4), i = 1..16, equal weights. */
 const FIRST_GRID: Mixture = { rho: Array.from({ length: 16 }, (_, i) => (1 + MAX_INCREASE) * 2 ** ((i + 1) / 4)), weight: Array.from({ length: 16 }, () => 1 / 16) };
-/** A single alternative at the true ratio: the most a test of this statistic can get from the evidence, as it knows the answer. */
+/** A single alternative at the true ratio: about the most a test of this statistic can get from the evidence, as it knows the answer. */
 const AT_TRUE_RATIO: Mixture = { rho: [2], weight: [1] };
 
 /** The window (1-based) at which the worse side over `mixture` reaches 1/(1 - confidence), or Infinity. */
@@ -217,7 +217,7 @@ if (goal) {
   console.log(`${goal.label}: share caught (rolled back) by a deadline of ${deadlines.map((d) => `${(d * WINDOW_S) / 60} min`).join(" / ")}`);
   console.log(`${"this mixture (rollout/judgment.ts)".padEnd(62)} | ${caught((random) => windowOfWorseJudged(random, goal.scenario, 80))}`);
   console.log(`${"the first version's mixture (16 alternatives, equal weights)".padEnd(62)} | ${caught((random) => windowOfWorse(random, goal.scenario, FIRST_GRID, 80))}`);
-  console.log(`${"one alternative at exactly 2x (knows the answer: the ceiling)".padEnd(62)} | ${caught((random) => windowOfWorse(random, goal.scenario, AT_TRUE_RATIO, 80))}`);
+  console.log(`${"one alternative at exactly 2x (knows the answer; ~ the ceiling)".padEnd(62)} | ${caught((random) => windowOfWorse(random, goal.scenario, AT_TRUE_RATIO, 80))}`);
   console.log(`${"fixed-size test once at the deadline (not anytime-valid)".padEnd(62)} | ${deadlines.map((d) => `${(100 * fixedHorizonPower(goal.scenario, d)).toFixed(1)}%`.padStart(8)).join(" ")}`);
 }
 
