@@ -5,11 +5,15 @@
  * README steps: 10% then 50%, four checks each) and rollout/judgment.ts for
  * `compare: { maxIncrease: 0.5 }` at 99% confidence (10% for four windows, then 50%, until a
  * verdict or a 10-minute progress deadline). No Prometheus: counts come from the simulation.
- * Then the comparison's expected requests against a fixed-size test of the same power and alpha.
+ * Then the comparison's expected requests against a fixed-size test of the same power and alpha,
+ * and how many 2x regressions are caught by a 10, 15 or 20-minute deadline, against the first
+ * version's mixture, a test that knows the answer (about the most any can do), and a fixed-size test at the deadline.
+ * Last, windows as Prometheus gives them at a 15 s interval (rate over [1m] x 15 s, so each run's
+ * window reaches 45 s back), with and without the runs whose window began before their step.
  * Run: npx tsx bench/judgment.ts [runs per case]
  */
 import { classify } from "../src/analysis/classify.js";
-import { addSample, canaryShare, emptyEvidence, judge } from "../src/rollout/judgment.js";
+import { addSample, canaryShare, emptyEvidence, judge, mixtureEValue, windowLogRatio, type ComparisonSample, type Mixture } from "../src/rollout/judgment.js";
 import { seededRandom, simulateWindow, type CanaryScenario } from "../test/unit/judgment-simulation.js";
 
 const runs = Number(process.argv[2] ?? 1_000);
@@ -149,3 +153,115 @@ console.log();
 console.log("Comparison against a fixed-size test of the same power (cases with power >= 50%; alpha 1%, 50% weight):");
 console.log(`${"case".padEnd(52)} | power, mean canary req (all runs) | fixed-size test | sequential / fixed`);
 for (const row of fixedRows) console.log(row);
+
+/** The first version's mixture, kept to compare with: 16 alternatives rho0 * 2^(i/4), i = 1..16, equal weights. */
+const FIRST_GRID: Mixture = { rho: Array.from({ length: 16 }, (_, i) => (1 + MAX_INCREASE) * 2 ** ((i + 1) / 4)), weight: Array.from({ length: 16 }, () => 1 / 16) };
+/** A single alternative at the true ratio: about the most a test of this statistic can get from the evidence, as it knows the answer. */
+const AT_TRUE_RATIO: Mixture = { rho: [2], weight: [1] };
+
+/** The window (1-based) at which the worse side over `mixture` reaches 1/(1 - confidence), or Infinity. */
+function windowOfWorse(random: () => number, scenario: Case["scenario"], mixture: Mixture, windows: number): number {
+  const rho0 = 1 + MAX_INCREASE;
+  const logs = mixture.rho.map(() => 0);
+  for (let window = 0; window < windows; window++) {
+    const { canary, stable } = simulateWindow(random, { ...scenario, canaryWeight: weightAt(window), windowSeconds: WINDOW_S });
+    const k = canary.bad + stable.bad;
+    if (k > 0 && canary.requests > 0 && stable.requests > 0) {
+      const w = canary.requests / (canary.requests + stable.requests);
+      mixture.rho.forEach((rho, i) => (logs[i] = (logs[i] ?? 0) + windowLogRatio(rho, rho0, w, canary.bad, k)));
+    }
+    if (mixtureEValue(logs, mixture.weight) >= 1 / (1 - CONFIDENCE)) return window + 1;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+/** The same, through the controller's own code (addSample, judge); a no-worse verdict ends the run undecided. */
+function windowOfWorseJudged(random: () => number, scenario: Case["scenario"], windows: number): number {
+  let evidence = emptyEvidence(MAX_INCREASE);
+  for (let window = 0; window < windows; window++) {
+    evidence = addSample(evidence, simulateWindow(random, { ...scenario, canaryWeight: weightAt(window), windowSeconds: WINDOW_S }));
+    const { verdict } = judge(evidence, CONFIDENCE);
+    if (verdict === "worse") return window + 1;
+    if (verdict === "no-worse") break;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Power of a one-sided test run once at the deadline on the same statistic (the canary's bad
+ * requests given all bad requests, summed over windows, H0 at the margin, alpha 1 - confidence),
+ * by the normal approximation with the expected counts. Valid only if looked at once.
+ */
+function fixedHorizonPower(scenario: Case["scenario"], windows: number): number {
+  let [shift, null0, alt1] = [0, 0, 0];
+  for (let window = 0; window < windows; window++) {
+    const w = weightAt(window) / 100;
+    const requests = scenario.requestsPerSecond * WINDOW_S;
+    const bad = requests * w * scenario.baseline * scenario.ratio + requests * (1 - w) * scenario.baseline;
+    const [p0, p1] = [canaryShare(1 + MAX_INCREASE, w), canaryShare(scenario.ratio, w)];
+    shift += bad * (p1 - p0);
+    null0 += bad * p0 * (1 - p0);
+    alt1 += bad * p1 * (1 - p1);
+  }
+  return normalCdf((shift - normalQuantile(CONFIDENCE) * Math.sqrt(null0)) / Math.sqrt(alt1));
+}
+
+const goal = cases.find((c) => c.label === "2x errors, 200 req/s, 0.5% baseline");
+if (goal) {
+  const deadlines = [40, 60, 80];
+  const caught = (windowsOf: (random: () => number) => number) => {
+    const found = Array.from({ length: runs }, (_, run) => windowsOf(seededRandom(3_000_003 + run)));
+    return deadlines.map((d) => `${((100 * found.filter((w) => w <= d).length) / runs).toFixed(1)}%`.padStart(8)).join(" ");
+  };
+  console.log();
+  console.log(`${goal.label}: share caught (rolled back) by a deadline of ${deadlines.map((d) => `${(d * WINDOW_S) / 60} min`).join(" / ")}`);
+  console.log(`${"this mixture (rollout/judgment.ts)".padEnd(62)} | ${caught((random) => windowOfWorseJudged(random, goal.scenario, 80))}`);
+  console.log(`${"the first version's mixture (16 alternatives, equal weights)".padEnd(62)} | ${caught((random) => windowOfWorse(random, goal.scenario, FIRST_GRID, 80))}`);
+  console.log(`${"one alternative at exactly 2x (knows the answer; ~ the ceiling)".padEnd(62)} | ${caught((random) => windowOfWorse(random, goal.scenario, AT_TRUE_RATIO, 80))}`);
+  console.log(`${"fixed-size test once at the deadline (not anytime-valid)".padEnd(62)} | ${deadlines.map((d) => `${(100 * fixedHorizonPower(goal.scenario, d)).toFixed(1)}%`.padStart(8)).join(" ")}`);
+}
+
+/** Minute-long windows, one run every 15 s: each run's counts are a quarter of the last four 15 s windows. */
+const OVERLAP = 4;
+
+/**
+ * A run of the comparison on overlapping windows, 10% then 50% after three 15 s windows of stable
+ * only; `leaveOut`: the engine's rule, a run whose window began before its step adds nothing.
+ */
+function overlappingVerdict(random: () => number, scenario: Case["scenario"], confidence: number, leaveOut: boolean): Verdict {
+  const stepOf = (window: number) => (window < 0 ? -1 : window < 4 ? 0 : 1);
+  const windows: ComparisonSample[] = [];
+  for (let window = 1 - OVERLAP; window < DEADLINE_WINDOWS; window++) {
+    windows.push(simulateWindow(random, { ...scenario, canaryWeight: window < 0 ? 0 : weightAt(window), windowSeconds: WINDOW_S }));
+  }
+  let evidence = emptyEvidence(MAX_INCREASE);
+  for (let run = 0; run < DEADLINE_WINDOWS; run++) {
+    const last = windows.slice(run, run + OVERLAP);
+    const quarter = (pick: (w: ComparisonSample) => { requests: number; bad: number }) => ({
+      requests: last.reduce((sum, w) => sum + pick(w).requests, 0) / OVERLAP,
+      bad: last.reduce((sum, w) => sum + pick(w).bad, 0) / OVERLAP,
+    });
+    const straddles = stepOf(run + 1 - OVERLAP) !== stepOf(run);
+    if (!(leaveOut && straddles)) evidence = addSample(evidence, { canary: quarter((w) => w.canary), stable: quarter((w) => w.stable) });
+    const { verdict } = judge(evidence, confidence);
+    if (verdict === "worse") return "rolled back";
+    if (verdict === "no-worse") return "promoted";
+  }
+  return "inconclusive";
+}
+
+const straddleCases: { label: string; scenario: Case["scenario"]; confidence: number }[] = [
+  { label: "at the margin (1.5x), 200 req/s, 2% errors drifting (sigma 0.5), 99%", scenario: { requestsPerSecond: 200, baseline: 0.02, ratio: 1.5, noise: 0.5 }, confidence: 0.99 },
+  { label: "at the margin (1.5x), 200 req/s, 2% errors drifting (sigma 1), 90%", scenario: { requestsPerSecond: 200, baseline: 0.02, ratio: 1.5, noise: 1 }, confidence: 0.9 },
+  { label: "2x errors, 200 req/s, 0.5% baseline, 99%", scenario: { requestsPerSecond: 200, baseline: 0.005, ratio: 2 }, confidence: 0.99 },
+];
+console.log();
+console.log("Windows reaching 45 s back (rate over [1m] every 15 s); rolled back / promoted / inconclusive. At the margin both verdicts are wrong: each at most 1 - confidence.");
+console.log(`${"case".padEnd(70)} | ${"every run counted".padEnd(22)} | runs reaching back before their step left out`);
+straddleCases.forEach((c, index) => {
+  const shares = (leaveOut: boolean) => {
+    const verdicts = Array.from({ length: runs }, (_, run) => overlappingVerdict(seededRandom(4_000_003 * (index + 1) + run), c.scenario, c.confidence, leaveOut));
+    return (["rolled back", "promoted", "inconclusive"] as const).map((v) => `${((100 * verdicts.filter((o) => o === v).length) / runs).toFixed(1)}%`.padStart(6)).join(" ");
+  };
+  console.log(`${c.label.padEnd(70)} | ${shares(false).padEnd(22)} | ${shares(true)}`);
+});

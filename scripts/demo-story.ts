@@ -4,7 +4,9 @@
  * bookinfo-like `reviews` (no Deployments: the Rollout's spec.workload makes them), a mesh
  * simulator, a git repository seeded from rollouts/demo, a Slack receiver and the controller, then
  * releases v2 (healthy: pods ready, then promoted, v1 deleted), v3 (25% errors: rolled back), v4
- * (pods never ready: held at 0%, rolled back at the progress deadline) and v5 (aborted by hand).
+ * (pods never ready: held at 0%, rolled back at the progress deadline), v5 (aborted by hand), then
+ * on a service failing 2% of requests as a matter of course, v6 (as noisy as stable: shown no worse,
+ * promoted) and v7 (3x the errors: rolled back by the comparison with stable).
  * With `keep`, the dashboard runs from the start and everything stays up at the end.
  * Used by scripts/demo.ts and by the end-to-end test that runs it headless.
  */
@@ -80,6 +82,22 @@ function sourceFailureCount(mesh: MeshSimulator): number {
   return Object.values(mesh.snapshot().sourceFailures).reduce((sum, flags) => sum + Object.values(flags).reduce((a, b) => a + b, 0), 0);
 }
 
+/** Acts 5 and 6: the service's usual 2% of failed requests. */
+const NOISY = { errorRate: 0.02, latencyMs: 40, latencyJitterMs: 20 };
+
+/**
+ * The demo Rollout with success-rate judged against stable (`compare: { maxIncrease: 0.5 }`)
+ * instead of `min: 0.95`, and room for the comparison to collect evidence before it decides.
+ */
+export function judgedAgainstStable(file: string): string {
+  const judged = file
+    .replace(/^(\s*- name: success-rate[^\n]*\n\s*)min: 0\.95\b/m, "$1compare: { maxIncrease: 0.5 }")
+    .replace(/^(\s*)minRequests: 10\b(.*)$/m, "$1minRequests: 10$2\n$1inconclusiveLimit: 40           # the comparison waits for enough evidence");
+  if (judged === file || !judged.includes("compare:") || !judged.includes("inconclusiveLimit:"))
+    throw new Error("rollouts/demo/reviews.yaml: expected success-rate with min: 0.95 and minRequests: 10 to judge against stable");
+  return judged;
+}
+
 /** The demo's broken readiness probe: pods with this label never become ready (test/env/kwok-stages.yaml). */
 const NEVER_READY_LABEL = 'tideway.test/ready: "never"';
 
@@ -108,9 +126,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     remote = await createGitRemote();
     stops.push(() => remote?.stop() ?? Promise.resolve());
     const template = readFileSync(ROLLOUT_FILE, "utf8");
-    const commitVersion = (version: string, neverReady = false) => {
+    const commitVersion = (version: string, neverReady = false, judged = false) => {
       let file = template.replace(/^(\s*version:\s*)v1\b/m, `$1${version}`);
       if (neverReady) file = file.replace(/^(\s*labels: \{ app: reviews, version: "\{\{ version \}\}")/m, `$1, ${NEVER_READY_LABEL}`);
+      if (judged) file = judgedAgainstStable(file);
       return remote!.commit({ "rollouts/reviews.yaml": file }, `reviews ${version}`);
     };
     await commitVersion("v1");
@@ -199,14 +218,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     interface ActOptions {
       during?: () => Promise<void>;
       neverReady?: boolean;
+      /** The Rollout's success-rate compares the canary with stable instead of a fixed minimum. */
+      judged?: boolean;
     }
     const act = async (version: string, expected: Act["expected"], title: string, actOptions: ActOptions = {}) => {
       print(`\n${title}`);
       const actStart = Date.now();
       const errorsBefore = sourceFailureCount(mesh!);
       const stableBefore = (await readStatus())?.stableVersion;
-      await commitVersion(version, actOptions.neverReady);
-      print(`  git commit: reviews ${version}${actOptions.neverReady ? `, its pod template labelled ${NEVER_READY_LABEL}` : ""}`);
+      await commitVersion(version, actOptions.neverReady, actOptions.judged);
+      print(
+        `  git commit: reviews ${version}${actOptions.neverReady ? `, its pod template labelled ${NEVER_READY_LABEL}` : ""}${actOptions.judged ? ", success-rate: { compare: { maxIncrease: 0.5 } } instead of min: 0.95" : ""}`,
+      );
       if (actOptions.during) {
         await watch((s) => s.canaryVersion === version && s.canaryWeight > 0, 60_000);
         await actOptions.during();
@@ -252,6 +275,29 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       },
     });
 
+    // Judgment: a service whose normal error rate is 2%. A fixed minimum has to sit below it and
+    // misses a tripling; the comparison with stable over the same windows tells noise from regression.
+    mesh.setRate(1_000);
+    mesh.setBehaviour("v2", NOISY);
+    mesh.setBehaviour("v6", NOISY);
+    mesh.setBehaviour("v7", { ...NOISY, errorRate: 0.06 });
+    print(
+      "\nThe mesh simulator now sends 1,000 requests/s, and reviews fails 2% of them as a matter of course (v2, the stable, too). From here the Rollout's success-rate compares the canary with stable over the same windows, instead of a fixed minimum.",
+    );
+    const judgedStatus = (s: RolloutStatus) => s.release?.metrics.find((m) => m.name === "success-rate")?.lastMessage;
+    let lastVerdict = "";
+    await act("v6", "promoted", "5. reviews v6 fails 2% of requests, exactly like v2: the comparison shows it no worse and promotes it (a threshold of 0.99 would have rolled it back).", {
+      judged: true,
+      during: async () => {
+        // The verdict in words, as status shows it, once the comparison reaches one.
+        const status = await watch((s) => s.phase !== "Progressing" || (judgedStatus(s) ?? "").includes("no worse"), 90_000);
+        lastVerdict = judgedStatus(status) ?? "";
+        if (options.redraw) print("\n");
+        if (lastVerdict) print(`  status: success-rate ${lastVerdict}`);
+      },
+    });
+    await act("v7", "rolled-back", "6. reviews v7 fails 6% of requests, three times v6's 2%, still far below the guard's 20%: the comparison sees it and rolls it back.", { judged: true });
+
     // Traffic only ever goes where pods are ready: no act may cost a user a 503 for want of one.
     const ok = acts.every((a) => a.outcome === a.expected && a.userErrors === 0);
     print("\nSummary");
@@ -270,7 +316,7 @@ In another terminal:
   export KUBECONFIG=${kubeconfigPath}
   ${kubectl ?? "kubectl"} get rollouts,deployments -n ${NAMESPACE}
   npx tsx src/main.ts status -n ${NAMESPACE} -w
-  cd ${remote.workTree} && sed -i 's/version: v5/version: v6/' rollouts/reviews.yaml && git commit -qam v6 && git push -q origin main
+  cd ${remote.workTree} && sed -i 's/version: v7/version: v8/' rollouts/reviews.yaml && git commit -qam v8 && git push -q origin main
   npx tsx src/main.ts abort reviews -n ${NAMESPACE} --reason "changed my mind"
   npx tsx src/main.ts dashboard --listen 127.0.0.1:3101   # another dashboard, as a user would start one
 Press Ctrl-C to stop it all.`);

@@ -9,6 +9,7 @@ import { classify, judgeTraffic, type TrafficVerdict } from "./classify.js";
 import type { MetricsQuerier, QueryResult } from "./prometheus.js";
 import { parseDuration } from "../rollout/duration.js";
 import { querySample } from "./compare.js";
+import { builtInWindowMs } from "./ranges.js";
 import { builtInVariables, DEFAULT_INTERVAL_MS, isBuiltIn, queryTemplate, renderQuery, REQUEST_COUNT_QUERY } from "./templates.js";
 
 export interface AnalysisContext {
@@ -39,10 +40,11 @@ export async function runAnalysis(client: MetricsQuerier, rollout: Rollout, cont
   const countsTraffic = analysis.minRequests > 0 && analysis.metrics.some(isBuiltIn);
 
   const intervalMs = parseDuration(analysis.interval) ?? DEFAULT_INTERVAL_MS;
+  const windowMs = builtInWindowMs(intervalMs, options.scrapeIntervalMs);
   const [count, measured, samples] = await Promise.all([
     countsTraffic ? timedQuery(client, renderQuery(REQUEST_COUNT_QUERY, variables)) : undefined,
     Promise.all(analysis.metrics.map((metric) => timedQuery(client, renderQuery(queryTemplate(metric), variables)))),
-    Promise.all(analysis.metrics.map((metric) => (isBuiltIn(metric) && metric.compare ? querySample(client, rollout, metric.name, variables, intervalMs) : undefined))),
+    Promise.all(analysis.metrics.map((metric) => (isBuiltIn(metric) && metric.compare ? querySample(client, rollout, metric.name, variables, intervalMs, windowMs) : undefined))),
   ]);
 
   const traffic: TrafficVerdict | undefined = count ? judgeTraffic(count.result, analysis.minRequests) : undefined;

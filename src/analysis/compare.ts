@@ -21,7 +21,8 @@ export const COMPARISON_QUERIES = { requests: requestRate(), errors: requestRate
 /** The sample for one metric, or why there is none (Prometheus could not answer). */
 export type SampleResult = { kind: "sample"; comparison: MetricComparison } | { kind: "error"; message: string };
 
-export async function querySample(client: MetricsQuerier, rollout: Rollout, metric: BuiltInMetric, variables: BuiltInVariables, intervalMs: number): Promise<SampleResult> {
+/** `windowMs` is the range `{{ window }}` covers; the engine leaves out a sample that reaches back before its step. */
+export async function querySample(client: MetricsQuerier, rollout: Rollout, metric: BuiltInMetric, variables: BuiltInVariables, intervalMs: number, windowMs: number): Promise<SampleResult> {
   const stable: BuiltInVariables = { ...variables, version: variables.stableVersion, destinationService: destinationServiceName(rollout, variables.stableVersion) };
   const seconds = intervalMs / 1_000;
   const rate = async (template: string, vars: BuiltInVariables): Promise<number> => perSecond(await client.query(renderQuery(template, vars)));
@@ -33,7 +34,7 @@ export async function querySample(client: MetricsQuerier, rollout: Rollout, metr
         rate(COMPARISON_QUERIES.requests, stable),
         rate(COMPARISON_QUERIES.errors, stable),
       ]);
-      return { kind: "sample", comparison: { sample: { canary: counts(canaryRequests, canaryErrors, seconds), stable: counts(stableRequests, stableErrors, seconds) } } };
+      return { kind: "sample", comparison: { sample: { canary: counts(canaryRequests, canaryErrors, seconds), stable: counts(stableRequests, stableErrors, seconds) }, windowMs } };
     }
     // The bound is the stable's p99 bucket's lower edge: about 1% of its requests or more are slower.
     const p99 = perSecond(await client.query(renderQuery(BUILT_IN_QUERIES["latency-p99"], stable)));
@@ -45,7 +46,7 @@ export async function querySample(client: MetricsQuerier, rollout: Rollout, metr
       rate(bucketRate(bound), stable),
     ]);
     const sample = { canary: counts(canaryRequests, canaryRequests - canaryFast, seconds), stable: counts(stableRequests, stableRequests - stableFast, seconds) };
-    return { kind: "sample", comparison: { sample, slowerThanMs: bound } };
+    return { kind: "sample", comparison: { sample, slowerThanMs: bound, windowMs } };
   } catch (error) {
     return { kind: "error", message: error instanceof Error ? error.message : "query failed" };
   }

@@ -6,7 +6,8 @@ import type { Command } from "commander";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { userInfo } from "node:os";
 import type { RolloutClient, RolloutObject } from "../kube/rollouts.js";
-import { CLAIMED_ANNOTATION, commandAnnotation, commandAnnotations } from "../rollout/annotations.js";
+import { awaitCommandResult, giveCommand, type CommandRequest } from "../kube/commands.js";
+import { commandAnnotation } from "../rollout/annotations.js";
 import { COMMANDS, RolloutStatusSchema, type CommandName, type RolloutStatus } from "../rollout/status.js";
 
 export interface ControlIo {
@@ -175,39 +176,16 @@ export function commandValue(command: CommandName, options: { full?: boolean; re
   return options.reason ?? (command === "abort" ? "aborted with the tideway CLI" : "");
 }
 
-export interface CommandRequest {
-  namespace: string;
-  name: string;
-  command: CommandName;
-  value: string;
-  by?: string;
-}
-
-/** Writes `tideway.io/<command>` (and `tideway.io/by`) on the live Rollout: a Rollout that is not there fails with 404. */
-export async function writeCommand(client: Pick<RolloutClient, "patchMetadata">, request: CommandRequest): Promise<RolloutObject> {
-  return client.patchMetadata(request.namespace, request.name, { annotations: commandAnnotations(request.command, request.value, request.by) });
-}
-
 /** Writes `tideway.io/<command>` and waits until the controller records and removes it. */
 export async function sendCommand(client: RolloutClient, io: ControlIo, request: CommandRequest & { wait: boolean; timeoutMs: number }): Promise<number> {
   const { namespace, name, command, value } = request;
-  const annotation = commandAnnotation(command);
-  // Status records each command given by annotation with its claim's id: a new id is this one.
-  const before = new Set((statusOf(await client.get(namespace, name))?.commands ?? []).map((c) => c.id));
-  await writeCommand(client, request);
-  io.stdout(`${namespace}/${name}: ${annotation}=${JSON.stringify(value)} written\n`);
+  const given = await giveCommand(client, { namespace, name, command, value, ...(request.by !== undefined ? { by: request.by } : {}) });
+  io.stdout(`${namespace}/${name}: ${commandAnnotation(command)}=${JSON.stringify(value)} written\n`);
   if (!request.wait) return 0;
-  const deadline = Date.now() + request.timeoutMs;
-  while (Date.now() < deadline) {
-    await io.sleep(100);
-    const object = await client.get(namespace, name);
-    const status = statusOf(object);
-    const recorded = status?.commands.findLast((c) => c.command === command && c.source === "annotation" && c.id !== undefined && !before.has(c.id));
-    const annotations = object.metadata.annotations ?? {};
-    if (annotations[annotation] === undefined && annotations[CLAIMED_ANNOTATION] === undefined && recorded) {
-      io.stdout(`${namespace}/${name}: ${recorded.result}\n`);
-      return recorded.result.startsWith("ignored") ? 1 : 0;
-    }
+  const recorded = await awaitCommandResult(client, given, request.timeoutMs, io.sleep);
+  if (recorded) {
+    io.stdout(`${namespace}/${name}: ${recorded.result}\n`);
+    return recorded.result.startsWith("ignored") ? 1 : 0;
   }
   io.stderr(`${namespace}/${name}: not acknowledged within ${request.timeoutMs / 1000}s; is the controller running?\n`);
   return 1;

@@ -45,6 +45,7 @@ interface RunFlags {
   prometheusScrapeInterval: string;
   slackWebhookUrlFile?: string;
   slackChannel?: string;
+  slackSigningSecretFile?: string;
   notifyWebhookUrlFile?: string;
   notifyMaxBackoff: string;
 }
@@ -101,6 +102,13 @@ export function registerRunCommand(program: Command): void {
     )
     .addOption(flag("--slack-webhook-url-file <file>", "file holding the Slack incoming-webhook URL (or set TIDEWAY_SLACK_WEBHOOK_URL)", "TIDEWAY_SLACK_WEBHOOK_URL_FILE"))
     .addOption(flag("--slack-channel <channel>", "Slack channel when a Rollout names none", "TIDEWAY_SLACK_CHANNEL"))
+    .addOption(
+      flag(
+        "--slack-signing-secret-file <file>",
+        "file holding a Slack app's signing secret: messages get Promote and Abort buttons, answered at /slack/actions (or set TIDEWAY_SLACK_SIGNING_SECRET)",
+        "TIDEWAY_SLACK_SIGNING_SECRET_FILE",
+      ),
+    )
     .addOption(flag("--notify-webhook-url-file <file>", "file holding a generic JSON webhook URL (or set TIDEWAY_NOTIFY_WEBHOOK_URL)", "TIDEWAY_NOTIFY_WEBHOOK_URL_FILE"))
     .addOption(flag("--notify-max-backoff <duration>", "longest wait between retries of a notification", "TIDEWAY_NOTIFY_MAX_BACKOFF", "60s"))
     .addOption(flag("--resync-interval <duration>", "how often every Rollout is reconciled regardless", "TIDEWAY_RESYNC_INTERVAL", "5m"))
@@ -210,6 +218,12 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
   }
   const slackUrl = readSecret(flags.slackWebhookUrlFile, env.TIDEWAY_SLACK_WEBHOOK_URL, "--slack-webhook-url-file");
   const webhookUrl = readSecret(flags.notifyWebhookUrlFile, env.TIDEWAY_NOTIFY_WEBHOOK_URL, "--notify-webhook-url-file");
+  const signingSecret = readSecret(flags.slackSigningSecretFile, env.TIDEWAY_SLACK_SIGNING_SECRET, "--slack-signing-secret-file");
+  secrets.add(signingSecret);
+  if (signingSecret !== undefined && !signingSecret) throw new Error("--slack-signing-secret-file: the file is empty; copy the signing secret from the Slack app's Basic Information page");
+  if (signingSecret && !slackUrl) {
+    throw new Error("--slack-signing-secret-file (or TIDEWAY_SLACK_SIGNING_SECRET) needs --slack-webhook-url-file (or TIDEWAY_SLACK_WEBHOOK_URL): the buttons go on the messages posted there");
+  }
   for (const url of [slackUrl, webhookUrl]) {
     if (url === undefined) continue;
     secrets.add(url);
@@ -223,7 +237,7 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
   return {
     notify: {
       maxBackoffMs: duration("--notify-max-backoff", flags.notifyMaxBackoff),
-      ...(slackUrl ? { slack: { webhookUrl: slackUrl, ...(flags.slackChannel ? { channel: flags.slackChannel } : {}) } } : {}),
+      ...(slackUrl ? { slack: { webhookUrl: slackUrl, ...(flags.slackChannel ? { channel: flags.slackChannel } : {}), ...(signingSecret ? { signingSecret } : {}) } } : {}),
       ...(webhookUrl ? { webhookUrl } : {}),
     },
     prometheus: {

@@ -2,13 +2,14 @@
  * Wires the adapters together: git -> mirror -> Rollout objects -> informer -> reconcile queue.
  * Nothing clever lives here; decisions are made in src/rollout.
  */
+import { createHash } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Redis } from "ioredis";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { GitSource } from "../git/source.js";
 import { standingProblems } from "../git/sync-events.js";
 import { RolloutSync, type SyncOutcome } from "../git/sync.js";
-import { startHttpServer } from "../http/server.js";
+import { startHttpServer, type SlackInteractivity } from "../http/server.js";
 import { EventRecorder } from "../kube/events.js";
 import { EndpointWatch } from "../kube/endpoint-watch.js";
 import { RolloutWatch } from "../kube/informer.js";
@@ -34,6 +35,7 @@ import type { Logger } from "./log.js";
 import { ControllerMetrics } from "./metrics.js";
 import type { ControllerOptions } from "./options.js";
 import { Reconciler, type Notifier } from "./reconciler.js";
+import { SlackPresses, type ButtonClaim } from "./slack-presses.js";
 
 const SYNC_LOCK_KEY = "git:sync-lock";
 const SYNCED_KEY = "git:synced";
@@ -48,6 +50,7 @@ export class Controller {
   readonly events: EventRecorder;
   readonly reconcileQueue: ReconcileQueue;
   private readonly redis: Redis;
+  private stopping = false;
   private readonly syncQueue: SyncQueue;
   private readonly source: GitSource;
   private readonly gitSync: RolloutSync;
@@ -63,6 +66,8 @@ export class Controller {
   /** Release events go here too (Slack and the generic webhook), when a target is configured. */
   private readonly notify: Notifier | undefined;
   private readonly notifications: NotificationQueue | undefined;
+  /** Promote and Abort pressed in Slack, when the controller has a Slack app's signing secret. */
+  private readonly slackPresses: SlackPresses | undefined;
   /** Bad files, refused Rollouts and unverified commits: told once while they stay the same. */
   private readonly syncProblems: SyncAnnouncer;
 
@@ -74,6 +79,16 @@ export class Controller {
     collectDefaultMetrics({ register: this.registry });
     this.redis = redisConnection(options.redis);
     this.redis.on("error", (error) => log.warn({ err: error.message }, "redis connection error"));
+    // ioredis gives up on a connection in a few corner cases (a failed connect ends it, whatever the
+    // retry strategy says); a controller whose shared connection ended would refuse every queue write
+    // for good, so it connects again unless it is stopping.
+    this.redis.on("end", () => {
+      if (this.stopping) return;
+      log.error({}, "redis connection ended; connecting again in 1 s");
+      setTimeout(() => {
+        if (!this.stopping && this.redis.status === "end") this.redis.connect().catch((error: unknown) => log.warn({ err: String(error) }, "redis reconnect failed"));
+      }, 1_000).unref();
+    });
     this.rollouts = new RolloutClient(kc);
     this.events = new EventRecorder(kc);
     this.events.onError = (error) => log.warn({ err: error.message }, "event not recorded");
@@ -87,7 +102,7 @@ export class Controller {
       const notifications = new NotificationQueue({
         connection: this.redis,
         prefix: options.queuePrefix,
-        ...(options.notify.slack ? { slack: options.notify.slack } : {}),
+        ...(options.notify.slack ? { slack: { webhookUrl: options.notify.slack.webhookUrl, channel: options.notify.slack.channel, buttons: options.notify.slack.signingSecret !== undefined } } : {}),
         ...(options.notify.webhookUrl ? { webhook: { url: options.notify.webhookUrl } } : {}),
         log: (level, message, fields) => log[level](fields, message),
         maxBackoffMs: options.notify.maxBackoffMs,
@@ -96,6 +111,9 @@ export class Controller {
       this.notifications = notifications;
       // Which target hears which event is decided in one place, the notification queue.
       this.notify = (event, rollout, commit) => notifications.enqueue(event, { rollout, ...(commit ? { commit } : {}) });
+    }
+    if (options.notify.slack?.signingSecret !== undefined) {
+      this.slackPresses = new SlackPresses({ rollouts: this.rollouts, log, claimButton: (button, presser) => this.claimSlackButton(button, presser) });
     }
     this.metrics = new ControllerMetrics(this.registry);
     this.syncProblems = new SyncAnnouncer({
@@ -159,6 +177,25 @@ export class Controller {
     });
   }
 
+  /** Button presses from Slack: replays are refused across replicas by remembering each signature in Redis. */
+  private slackInteractivity(signingSecret: string, presses: SlackPresses): SlackInteractivity {
+    return {
+      signingSecret,
+      firstSighting: async (signature, ttlSeconds) => {
+        const key = this.key(`slack-seen:${createHash("sha256").update(signature).digest("hex")}`);
+        return (await this.redis.set(key, "1", "EX", ttlSeconds, "NX")) === "OK";
+      },
+      onPress: (press) => presses.handle(press),
+    };
+  }
+
+  /** A button is pressed once: kept for as long as Slack lets its message be answered (30 minutes). */
+  private async claimSlackButton(button: string, presser: string): Promise<ButtonClaim> {
+    const key = this.key(`slack-pressed:${createHash("sha256").update(button).digest("hex")}`);
+    if ((await this.redis.set(key, presser, "EX", 30 * 60, "NX")) === "OK") return { taken: true, undo: async () => void (await this.redis.del(key)) };
+    return { takenBy: (await this.redis.get(key)) ?? "someone" };
+  }
+
   /** Rollouts with a release in flight, by namespace: the ones endpoint changes wake. */
   private trackInFlight(ref: { namespace: string; name: string }, inFlight: boolean): void {
     const names = this.inFlight.get(ref.namespace) ?? new Set<string>();
@@ -196,6 +233,7 @@ export class Controller {
         const queued = await this.syncQueue.requestSync(`webhook-${provider}`);
         log.info({ provider, queued }, "webhook push received");
       },
+      ...(this.slackPresses && options.notify.slack?.signingSecret ? { slack: this.slackInteractivity(options.notify.slack.signingSecret, this.slackPresses) } : {}),
       ready: async () => (this.redis.status !== "ready" ? `redis ${this.redis.status}` : !this.watch.connected ? "rollout watch not connected" : undefined),
       log: (level, message, fields) => log[level](fields ?? {}, message),
     });
@@ -274,9 +312,11 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.lossWatch.stop();
     await this.http?.close();
+    await this.slackPresses?.close();
     await this.watch.stop();
     this.endpointWatch.stop();
     await this.syncQueue.close();

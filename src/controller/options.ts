@@ -23,8 +23,11 @@ export interface ControllerOptions {
   /** A Redis URL, or Sentinels and the name of the primary they watch. */
   redis: RedisTarget;
   notify: {
-    /** Incoming-webhook URL (a secret) and the channel used when a Rollout names none. */
-    slack?: { webhookUrl: string; channel?: string };
+    /**
+     * Incoming-webhook URL (a secret) and the channel used when a Rollout names none; with a Slack
+     * app's signing secret (a secret), messages carry Promote and Abort buttons answered at /slack/actions.
+     */
+    slack?: { webhookUrl: string; channel?: string; signingSecret?: string };
     /** A generic JSON webhook for other chat tools (a secret). */
     webhookUrl?: string;
     /** Longest wait between delivery retries. */

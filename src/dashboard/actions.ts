@@ -1,6 +1,7 @@
 /**
- * The dashboard's buttons as commands: each is the annotation `tideway <command>` writes, built
- * by the same code (src/cli/control.ts), so the controller cannot tell a button from the CLI.
+ * The dashboard's buttons as commands: each is the annotation `tideway <command>` writes, its value
+ * made by the CLI's own code (src/cli/control.ts) and written by the same giveCommand
+ * (src/kube/commands.ts) as the CLI and the Slack buttons, so the controller cannot tell them apart.
  */
 import { commandValue } from "../cli/control.js";
 import type { CommandName } from "../rollout/status.js";

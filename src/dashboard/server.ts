@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { writeCommand } from "../cli/control.js";
+import { giveCommand } from "../kube/commands.js";
 import { kubeError } from "../kube/errors.js";
 import type { RolloutStore } from "../kube/rollouts.js";
 import { actionCommand } from "./actions.js";
@@ -18,7 +18,7 @@ export interface DashboardServerOptions {
   port: number;
   board: Board;
   assets: PageAssets;
-  rollouts: Pick<RolloutStore, "patchMetadata">;
+  rollouts: RolloutStore;
   /** Recorded as `tideway.io/by` with each command. */
   user: string;
   /** More Host names to answer besides the loopback ones (e.g. behind a port-forward under another name). */
@@ -101,7 +101,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     const command = actionCommand(action, body.reason);
     if (!command.ok) return send(response, command.status, { error: command.error });
     try {
-      await writeCommand(options.rollouts, { namespace, name, command: command.command, value: command.value, by: options.user });
+      await giveCommand(options.rollouts, { namespace, name, command: command.command, value: command.value, by: options.user });
     } catch (error) {
       const failure = kubeError(error, `${action} ${namespace}/${name}`);
       const status = failure.code === 404 ? 404 : failure.code === 403 ? 403 : 502;

@@ -7,8 +7,11 @@ import type { WebhookProvider } from "./webhooks.js";
 /** Distinct client addresses named in one line, enough to find a misconfigured sender. */
 const MAX_REMOTES = 5;
 
+/** Who sent the refused request: a git host's webhook, or Slack's interactivity. */
+export type RefusedSender = WebhookProvider | "slack";
+
 export interface RefusalCount {
-  provider: WebhookProvider;
+  provider: RefusedSender;
   /** The verdict's reason, e.g. "invalid signature": never a secret or a signature value. */
   reason: string;
   count: number;
@@ -30,7 +33,7 @@ export class RefusalLog {
     private readonly intervalMs: number,
   ) {}
 
-  record(provider: WebhookProvider, reason: string, remote: string | undefined): void {
+  record(provider: RefusedSender, reason: string, remote: string | undefined): void {
     const key = `${provider}\n${reason}`;
     const entry = this.counts.get(key) ?? { provider, reason, count: 0 };
     entry.count += 1;

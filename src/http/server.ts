@@ -1,8 +1,9 @@
-/** The controller's HTTP port: webhooks, /metrics, /healthz and /readyz. */
+/** The controller's HTTP port: webhooks, Slack's button presses, /metrics, /healthz and /readyz. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { RefusalLog } from "./refusals.js";
+import { parseButtonPress, SLACK_MAX_AGE_SECONDS, verifySlackRequest, type SlackButtonPress } from "./slack-requests.js";
 import { verifyWebhook, type WebhookProvider } from "./webhooks.js";
 
 /** What one client may hold: a port open to the internet must not be held open by slow or silent clients. */
@@ -36,10 +37,29 @@ export interface HttpServerOptions {
   onPush: (provider: WebhookProvider) => Promise<void>;
   /** The branch syncs follow; pushes to other branches are acknowledged and ignored. */
   branch: string;
+  /** `/slack/actions`, the interactivity endpoint of a Slack app; answered 404 without it. */
+  slack?: SlackInteractivity;
   /** Readiness: everything the controller needs is connected. */
   ready: () => Promise<string | undefined>;
   log: (level: "info" | "warn", message: string, fields?: Record<string, unknown>) => void;
 }
+
+export interface SlackInteractivity {
+  /** The Slack app's signing secret. */
+  signingSecret: string;
+  /**
+   * True the first time `signature` is seen within `ttlSeconds`, false for a replay; shared by
+   * every replica (Redis), so a request replayed to another one is refused too.
+   */
+  firstSighting: (signature: string, ttlSeconds: number) => Promise<boolean>;
+  /** Acts on an authentic press; answers the presser through its response_url, not through this request. */
+  onPress: (press: SlackButtonPress) => Promise<void>;
+  /** The clock, in seconds; Date.now() by default. */
+  nowSeconds?: () => number;
+}
+
+/** A signature is remembered while a request carrying it could still be accepted: 5 minutes each side of its timestamp. */
+const SEEN_TTL_SECONDS = 2 * SLACK_MAX_AGE_SECONDS + 60;
 
 const PROVIDERS: Record<string, WebhookProvider> = { "/webhooks/github": "github", "/webhooks/gitlab": "gitlab", "/webhooks/generic": "generic" };
 
@@ -77,6 +97,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
       response.end(await options.registry.metrics());
       return;
     }
+    if (path === "/slack/actions") return handleSlack(request, response);
     const provider = PROVIDERS[path];
     if (!provider) return reply(response, 404, "not found");
     if (request.method !== "POST") return reply(response, 405, "POST only");
@@ -93,6 +114,31 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     if (verdict.reason === "ping") return reply(response, 200, "pong");
     await options.onPush(provider);
     return reply(response, 202, "sync queued");
+  }
+
+  /** A button press: signed by Slack, not seen before, then acted on; Slack wants the 200 within 3 s. */
+  async function handleSlack(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const slack = options.slack;
+    if (!slack) return reply(response, 404, "Slack interactivity is not configured: start the controller with --slack-signing-secret-file");
+    if (request.method !== "POST") return reply(response, 405, "POST only");
+    const body = await readBody(request, maxBody);
+    if (body === "aborted") return;
+    if (body === "too-large") return reply(response, 413, `body over ${maxBody} bytes`);
+    const verdict = verifySlackRequest(slack.signingSecret, request.headers, body, slack.nowSeconds?.() ?? Math.floor(Date.now() / 1000));
+    if (!verdict.ok) {
+      refusals.record("slack", verdict.reason, request.socket.remoteAddress);
+      return reply(response, 401, verdict.reason);
+    }
+    if (!(await slack.firstSighting(verdict.signature, SEEN_TTL_SECONDS))) {
+      refusals.record("slack", "replayed", request.socket.remoteAddress);
+      return reply(response, 409, "replayed: a request with this signature was already handled");
+    }
+    const press = parseButtonPress(body);
+    if ("error" in press) return reply(response, 400, press.error);
+    await slack.onPress(press);
+    // Slack shows nothing of this answer for a button; the presser hears back through the response_url.
+    response.writeHead(200);
+    response.end();
   }
 
   server.maxConnections = limits.maxConnections;

@@ -10,6 +10,7 @@ import { destinationFor, destinationServiceName, namesService } from "../rollout
 import type { Rollout } from "../rollout/model.js";
 import type { VersionReadiness } from "../rollout/status.js";
 import { isNotFound, kubeError } from "./errors.js";
+import { podFailure } from "./pod-failure.js";
 
 /** The port the reconciler reads readiness through. */
 export interface ReadinessSource {
@@ -17,8 +18,6 @@ export interface ReadinessSource {
 }
 
 /** Waiting reasons of a container that will not become ready by waiting. */
-const FAILING = new Set(["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"]);
-
 const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
 
 /** The label EndpointSlices carry to name their Service. */
@@ -187,15 +186,11 @@ export function count(version: string, pods: readonly V1Pod[], slices: readonly 
   return { version, ready: ready.size, total: live.length, ...(failure !== undefined ? { failure } : {}) };
 }
 
-/** "reviews-v2-5d9c-x: container reviews CrashLoopBackOff: back-off 10s restarting failed container". */
+/** "pod reviews-v2-5d9c-x: container reviews CrashLoopBackOff: back-off 10s restarting failed container". */
 function failureOf(pods: readonly V1Pod[]): string | undefined {
   for (const pod of pods) {
-    for (const container of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
-      const waiting = container.state?.waiting;
-      if (waiting?.reason === undefined || !FAILING.has(waiting.reason)) continue;
-      const message = waiting.message ? `: ${waiting.message.slice(0, 200)}` : "";
-      return `pod ${pod.metadata?.name ?? "?"}: container ${container.name} ${waiting.reason}${message}`;
-    }
+    const failure = podFailure(pod);
+    if (failure !== undefined) return `pod ${pod.metadata?.name ?? "?"}: ${failure}`;
   }
   return undefined;
 }

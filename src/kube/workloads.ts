@@ -5,19 +5,17 @@
  * precondition, only the version's subset changed, and checked in what the server returns.
  * What to write comes from src/rollout/workload.ts.
  */
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ContainerStatus, type V1Deployment, type V1Pod } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1Pod } from "@kubernetes/client-node";
 import { VERSION_LABEL } from "../rollout/annotations.js";
 import { destinationRuleOf } from "../rollout/destination.js";
 import type { Rollout } from "../rollout/model.js";
 import { renderDeployment, renderSubset, rolloutSelector, withSubset, workloadName, type DeploymentManifest, type WorkloadState } from "../rollout/workload.js";
 import { isConflict, isNotFound, kubeError } from "./errors.js";
+import { brief, podFailure } from "./pod-failure.js";
 
 export const FIELD_MANAGER = "tideway";
 
 const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
-
-/** Waiting reasons of a container that mean the version will not come up by itself. */
-export const FAILING_REASONS = ["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff"] as const;
 
 /** A Deployment of a Rollout, as list() finds it. */
 export interface VersionWorkload {
@@ -168,12 +166,12 @@ export class KubeWorkloads implements WorkloadManager {
       // As `kubectl rollout status` has it: the controller saw this spec and every pod is updated and available.
       available: current && (status.updatedReplicas ?? 0) >= replicas && availableReplicas >= replicas && (status.replicas ?? 0) <= replicas,
     };
-    const failure = deadlineExceeded(name, deployment) ?? (await this.podFailure(namespace, name, deployment));
+    const failure = deadlineExceeded(name, deployment) ?? (await this.failingPod(namespace, name, deployment));
     return failure === undefined ? state : { ...state, failure };
   }
 
   /** The first failing container among the Deployment's pods. */
-  private async podFailure(namespace: string, name: string, deployment: V1Deployment): Promise<string | undefined> {
+  private async failingPod(namespace: string, name: string, deployment: V1Deployment): Promise<string | undefined> {
     const selector = deployment.spec?.selector.matchLabels;
     if (selector === undefined || Object.keys(selector).length === 0) return undefined;
     let pods: V1Pod[];
@@ -191,11 +189,8 @@ export class KubeWorkloads implements WorkloadManager {
     }
     for (const pod of pods) {
       if (pod.metadata?.deletionTimestamp !== undefined) continue;
-      const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-      for (const status of statuses) {
-        const failure = containerFailure(status);
-        if (failure !== undefined) return `${name}: container ${status.name} ${failure}`;
-      }
+      const failure = podFailure(pod);
+      if (failure !== undefined) return `${name}: ${failure}`;
     }
     return undefined;
   }
@@ -215,21 +210,6 @@ function deadlineExceeded(name: string, deployment: V1Deployment): string | unde
   const condition = deployment.status?.conditions?.find((c) => c.type === "Progressing");
   if (condition?.status !== "False" || condition.reason !== "ProgressDeadlineExceeded") return undefined;
   return `${name}: ProgressDeadlineExceeded${condition.message ? `: ${brief(condition.message)}` : ""}`;
-}
-
-function containerFailure(status: V1ContainerStatus): string | undefined {
-  const waiting = status.state?.waiting;
-  const reason = waiting?.reason;
-  if (reason === undefined || !(FAILING_REASONS as readonly string[]).includes(reason)) return undefined;
-  const last = status.lastState?.terminated;
-  const exit = last !== undefined ? ` (last exit code ${last.exitCode}${last.reason ? `, ${last.reason}` : ""})` : "";
-  return `${reason}${waiting?.message ? `: ${brief(waiting.message)}` : ""}${exit}`;
-}
-
-/** The kubelet's and the controller's messages can be long; the first 300 characters tell the story. */
-function brief(message: string): string {
-  const line = message.replace(/\s+/g, " ").trim();
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

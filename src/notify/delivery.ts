@@ -51,8 +51,11 @@ export interface NotificationQueueOptions {
   connection: Redis;
   /** BullMQ key prefix. Default "tideway". */
   prefix?: string;
-  /** The incoming webhook (a secret) and the channel used when a Rollout names none. */
-  slack?: { webhookUrl: string; channel?: string };
+  /**
+   * The incoming webhook (a secret), the channel used when a Rollout names none, and whether
+   * messages of a release in flight carry Promote and Abort buttons (a Slack app answers them).
+   */
+  slack?: { webhookUrl: string; channel?: string; buttons?: boolean };
   /** A generic JSON webhook; its URL and headers are secrets too. */
   webhook?: { url: string; headers?: Record<string, string> };
   log: NotifyLog;
@@ -179,7 +182,7 @@ export class NotificationQueue {
   }
 
   private slackBody(event: Notice, context: NotificationContext): SlackMessage {
-    const message = slackMessage(event, context);
+    const message = slackMessage(event, context, { buttons: this.options.slack?.buttons === true });
     const channel = message.channel ?? this.options.slack?.channel;
     return { ...message, ...(channel !== undefined ? { channel } : {}) };
   }

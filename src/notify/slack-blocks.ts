@@ -14,7 +14,24 @@ export type SlackBlock =
   | { type: "section"; text: MarkdownText; fields?: MarkdownText[] }
   | { type: "section"; fields: MarkdownText[] }
   | { type: "context"; elements: MarkdownText[] }
-  | { type: "divider" };
+  | { type: "divider" }
+  | { type: "actions"; block_id: string; elements: SlackButton[] };
+
+export interface PlainText {
+  type: "plain_text";
+  text: string;
+}
+
+/** A Block Kit button; its `value` comes back in the interaction payload when someone presses it. */
+export interface SlackButton {
+  type: "button";
+  action_id: string;
+  text: PlainText;
+  value: string;
+  style?: "primary" | "danger";
+  /** A dialog Slack shows before it sends the press. */
+  confirm?: { title: PlainText; text: PlainText; confirm: PlainText; deny: PlainText; style?: "primary" | "danger" };
+}
 
 /** One incoming-webhook post. */
 export interface SlackMessage {

@@ -8,6 +8,7 @@ import type { MetricResult, ReleaseEvent } from "../rollout/engine.js";
 import type { Rollout } from "../rollout/model.js";
 import { isSyncEvent } from "../rollout/sync-event.js";
 import type { Notice } from "./notice.js";
+import { actionButtons } from "./slack-actions.js";
 import { code, commitLine, context, escapeText, fields, FALLBACK_TEXT_LIMIT, header, oneLine, progressBar, section, type SlackBlock, type SlackMessage } from "./slack-blocks.js";
 import { syncProblemMessage } from "./slack-sync-message.js";
 
@@ -50,13 +51,16 @@ const OUTCOME_ICONS: Record<MetricResult["outcome"], string> = {
   error: ":warning:",
 };
 
-export function slackMessage(notice: Notice, notificationContext: NotificationContext = {}): SlackMessage {
+/** `buttons`: Promote and Abort on the messages of a release in flight (the controller has a Slack app's signing secret). */
+export function slackMessage(notice: Notice, notificationContext: NotificationContext = {}, options: { buttons?: boolean } = {}): SlackMessage {
   if (isSyncEvent(notice)) return syncProblemMessage(notice);
   const event = notice;
   const { rollout, commit } = notificationContext;
   const { icon, title } = PRESENTATION[event.kind];
   const blocks: SlackBlock[] = [header(`${icon} ${event.rollout.name} ${event.version} ${title}`), section(escapeText(event.message), releaseFields(event)), ...detailBlocks(event, rollout)];
   if (commit) blocks.push(context([commitLine(commit)]));
+  const buttons = options.buttons ? actionButtons(event) : undefined;
+  if (buttons) blocks.push(buttons);
   const channel = rollout?.spec.notifications?.slack?.channel;
   return { text: escapeText(oneLine(event.message, FALLBACK_TEXT_LIMIT)), blocks, ...(channel !== undefined ? { channel } : {}) };
 }

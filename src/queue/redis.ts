@@ -24,8 +24,11 @@ export function redisConnection(target: string | RedisTarget, options: RedisOpti
     role: "master",
     ...(target.password ? { password: target.password } : {}),
     ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
-    // Hear +switch-master from the Sentinels instead of waiting for the old primary's socket to fail.
-    failoverDetector: true,
+    // No `failoverDetector`: in ioredis 6 its +switch-master handler disconnects the connector even
+    // while a reconnect is resolving the primary through the Sentinels; that reconnect then fails
+    // with "Connection is closed." and the client ends for good (seen in CI: every queue write
+    // refused after a fail-over). A killed primary's socket closes by itself, and a demoted one
+    // answers READONLY (reconnectOnReadOnly above), so both paths reach the new primary without it.
     // While the Sentinels elect a new primary, look again at least every second (ioredis' default backs off to 5 s).
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
     ...options,

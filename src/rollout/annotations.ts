@@ -50,8 +50,3 @@ export const FINALIZER = "tideway.io/traffic";
 /** Labels on every workload Tideway manages (spec.workload): which Rollout, which version. */
 export const ROLLOUT_LABEL = "tideway.io/rollout";
 export const VERSION_LABEL = "tideway.io/version";
-
-/** What gives a command on a Rollout: its annotation with the value, and who asked. The CLI and the dashboard write exactly this. */
-export function commandAnnotations(command: CommandName, value: string, by?: string): Record<string, string> {
-  return { [commandAnnotation(command)]: value, ...(by !== undefined ? { [COMMAND_BY_ANNOTATION]: by } : {}) };
-}

@@ -8,13 +8,16 @@
  * rate to the stable's. Conditioning on each window makes a baseline that drifts over time, or
  * weights that change between steps, cancel out.
  *
- * Two e-processes, each a mixture (uniform prior over a grid of ratios) of likelihood ratios
- * against the margin rho0 = 1 + maxIncrease:
+ * Two e-processes, each a mixture of likelihood ratios against the margin rho0 = 1 + maxIncrease:
  *   worse:    alternatives rho > rho0; large when the canary is worse beyond the margin.
  *   no worse: alternatives rho < rho0; large when the canary is shown to be within the margin.
  * Because pi is increasing in rho, each ratio is a supermartingale under every rho on the other
  * side of rho0, so by Ville's inequality P(ever >= 1/alpha) <= alpha however often it is looked at:
  * a canary within the margin is judged worse with probability at most 1 - confidence.
+ *
+ * The mixture (the prior over alternatives) decides how fast a verdict comes, never whether it is
+ * valid. Alternatives near the margin take the most requests to tell apart, so they get the most
+ * weight: see `alternatives()`.
  *
  * Pure and small: the engine keeps the evidence in status and adds each run's sample to it.
  */
@@ -31,33 +34,69 @@ export interface ComparisonSample {
   stable: Counts;
 }
 
-/** Everything the test has seen: running totals, and the running log likelihood ratios per grid ratio. */
+/** Everything the test has seen: running totals, and the running log likelihood ratios per alternative. */
 export interface Evidence {
   /** The margin the log ratios were computed against; evidence for another margin starts over. */
   maxIncrease: number;
   canary: Counts;
   stable: Counts;
-  /** log LR of rho0 * GRID[i] against rho0, summed over windows. */
+  /** log LR of each worse alternative (`alternatives(maxIncrease).worse`) against rho0, summed over windows. */
   logWorse: number[];
-  /** log LR of rho0 / GRID[i] against rho0, summed over windows. */
+  /** log LR of each no-worse alternative against rho0, summed over windows. */
   logNoWorse: number[];
 }
 
 export type ComparisonVerdict = "worse" | "no-worse" | "undecided";
 
-/** Alternatives, as multiples of the margin: 2^(1/4) .. 16, a quarter octave apart. */
-export const RATIO_GRID: readonly number[] = Array.from({ length: 16 }, (_, i) => 2 ** ((i + 1) / 4));
-
 export const DEFAULT_CONFIDENCE = 0.99;
+
+/** One side's mixture: rate ratios rho (canary's bad rate over the stable's) and their prior weights, summing to 1. */
+export interface Mixture {
+  rho: readonly number[];
+  weight: readonly number[];
+}
+
+/** Alternatives per side. The first mixture had 16: evidence kept by it has another length, and starts over. */
+export const ALTERNATIVES = 24;
+
+/** How far the alternatives reach: the farthest is 20 times as far from the margin, in log ratio, as the nearest. */
+const SPAN = 20;
+
+/**
+ * The mixtures for a margin. Each side's alternatives are log(rho / rho0) = +-theta, theta spaced
+ * evenly in log from theta_min to SPAN x theta_min, each weighted in proportion to 1/sqrt(theta) (a
+ * prior density of about theta^-1.5): the near ones, which need the most bad requests to show, get the
+ * most weight; the far ones are shown by a few bad requests and can afford less. Tuned on
+ * bench/judgment.ts (docs/performance.md); weights of 1/theta win ~2 points of power at 2x and lose
+ * as much where bad requests are few.
+ *   worse:    theta_min = log(1 + m/3), a third of the margin beyond it (m = 0.5: canary 1.75x stable);
+ *   no worse: theta_min = log(1 + m/2), so that a canary as good as stable (theta = log(1 + m)) is well inside.
+ */
+export function alternatives(maxIncrease: number): { worse: Mixture; noWorse: Mixture } {
+  const rho0 = 1 + maxIncrease;
+  const side = (nearest: number, sign: 1 | -1): Mixture => {
+    const theta = Array.from({ length: ALTERNATIVES }, (_, i) => nearest * SPAN ** (i / (ALTERNATIVES - 1)));
+    const raw = theta.map((t) => 1 / Math.sqrt(t));
+    const total = raw.reduce((sum, r) => sum + r, 0);
+    return { rho: theta.map((t) => rho0 * Math.exp(sign * t)), weight: raw.map((r) => r / total) };
+  };
+  return { worse: side(Math.log(1 + maxIncrease / 3), 1), noWorse: side(Math.log(1 + maxIncrease / 2), -1) };
+}
 
 export function emptyEvidence(maxIncrease: number): Evidence {
   return {
     maxIncrease,
     canary: { requests: 0, bad: 0 },
     stable: { requests: 0, bad: 0 },
-    logWorse: RATIO_GRID.map(() => 0),
-    logNoWorse: RATIO_GRID.map(() => 0),
+    logWorse: Array.from({ length: ALTERNATIVES }, () => 0),
+    logNoWorse: Array.from({ length: ALTERNATIVES }, () => 0),
   };
+}
+
+/** The stored evidence when it was collected for this margin by this mixture; otherwise none yet. */
+export function continueEvidence(stored: Evidence | undefined, maxIncrease: number): Evidence {
+  const fits = stored !== undefined && stored.maxIncrease === maxIncrease && stored.logWorse.length === ALTERNATIVES && stored.logNoWorse.length === ALTERNATIVES;
+  return fits ? stored : emptyEvidence(maxIncrease);
 }
 
 /** The canary's probability of owning a bad request, for canary traffic share w and rate ratio rho. */
@@ -89,30 +128,28 @@ export function addSample(evidence: Evidence, sample: ComparisonSample): Evidenc
   if (k === 0 || canary.requests === 0 || stable.requests === 0) return next;
   const w = canary.requests / (canary.requests + stable.requests);
   const rho0 = 1 + evidence.maxIncrease;
-  next.logWorse = evidence.logWorse.map((sum, i) => sum + windowLogRatio(rho0 * gridAt(i), rho0, w, canary.bad, k));
-  next.logNoWorse = evidence.logNoWorse.map((sum, i) => sum + windowLogRatio(rho0 / gridAt(i), rho0, w, canary.bad, k));
+  const { worse, noWorse } = alternatives(evidence.maxIncrease);
+  next.logWorse = evidence.logWorse.map((sum, i) => sum + windowLogRatio(worse.rho[i] ?? rho0, rho0, w, canary.bad, k));
+  next.logNoWorse = evidence.logNoWorse.map((sum, i) => sum + windowLogRatio(noWorse.rho[i] ?? rho0, rho0, w, canary.bad, k));
   return next;
 }
 
-/** The mixture e-value: the mean over the grid of exp(log LR), computed without overflow. */
-export function mixtureEValue(logRatios: readonly number[]): number {
-  if (logRatios.length === 0) return 1;
-  const top = Math.max(...logRatios);
-  const sum = logRatios.reduce((total, l) => total + Math.exp(l - top), 0);
-  return Math.exp(top + Math.log(sum / logRatios.length));
+/** The mixture e-value: the prior-weighted mean of exp(log LR), computed without overflow. */
+export function mixtureEValue(logRatios: readonly number[], weights: readonly number[]): number {
+  const terms = logRatios.map((l, i) => l + Math.log(weights[i] ?? 0));
+  const top = Math.max(...terms);
+  if (!Number.isFinite(top)) return logRatios.length === 0 ? 1 : Math.exp(top);
+  return Math.exp(top + Math.log(terms.reduce((total, t) => total + Math.exp(t - top), 0)));
 }
 
 /** Worse when the worse e-value reaches 1/(1 - confidence); no worse when the other one does. */
 export function judge(evidence: Evidence, confidence: number): { verdict: ComparisonVerdict; worse: number; noWorse: number } {
-  const worse = mixtureEValue(evidence.logWorse);
-  const noWorse = mixtureEValue(evidence.logNoWorse);
+  const mixtures = alternatives(evidence.maxIncrease);
+  const worse = mixtureEValue(evidence.logWorse, mixtures.worse.weight);
+  const noWorse = mixtureEValue(evidence.logNoWorse, mixtures.noWorse.weight);
   const bar = 1 / (1 - confidence);
   const verdict = worse >= bar ? "worse" : noWorse >= bar ? "no-worse" : "undecided";
   return { verdict, worse, noWorse };
-}
-
-function gridAt(i: number): number {
-  return RATIO_GRID[i] ?? 1;
 }
 
 function clean(counts: Counts): Counts {

@@ -247,11 +247,22 @@ export type ReleaseEventKind = (typeof RELEASE_EVENT_KINDS)[number];
 export const EVENT_KINDS = [...RELEASE_EVENT_KINDS, "invalid"] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
+/** A Slack user id (U…/W…) or a user name, with or without its "@". */
+const SLACK_APPROVER = /^(?:[UW][A-Z0-9]{2,}|@?[a-z0-9][a-z0-9._-]*)$/;
+
 export const NotificationsSchema = z.strictObject({
   slack: z
     .strictObject({
       channel: z.string().min(1).optional().meta({ description: "Channel override, e.g. #deploys." }),
       events: z.array(z.enum(EVENT_KINDS)).optional().meta({ description: "Only these events are posted; all when absent." }),
+      approvers: z
+        .array(z.string().regex(SLACK_APPROVER, { error: 'expected a Slack user id such as "U024BE7LH" or a user name such as "@ana"' }).max(80))
+        .min(1, { error: "expected at least one Slack user id or name; leave approvers out to let everyone who sees the message use its buttons" })
+        .optional()
+        .meta({
+          description:
+            'Who may use the Promote and Abort buttons of this Rollout\'s Slack messages: Slack user ids ("U024BE7LH", which never change) or user names ("@ana"); everyone in the channel when absent.',
+        }),
     })
     .optional(),
 });

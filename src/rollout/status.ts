@@ -96,6 +96,8 @@ export const HistoryEntrySchema = z.strictObject({
   reason: z.string(),
   startedAt: timestamp,
   finishedAt: timestamp,
+  /** Each check's last verdict in the release, kept past its end (e.g. "v2 error rate 0.41% vs v1 0.38% over 1,204 requests: no worse"). */
+  checks: z.array(z.strictObject({ name: z.string(), outcome: z.enum(OUTCOMES).optional(), message: z.string() })).optional(),
 });
 export type HistoryEntry = z.output<typeof HistoryEntrySchema>;
 

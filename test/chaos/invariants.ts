@@ -120,9 +120,16 @@ export function releaseTexts(version: string, stable: string, outcome: "promoted
   return [...started, `reviews ${version}: step 3/4, 60% to canary`, `reviews ${version} promoted`];
 }
 
-/** Slack told what `expected` lists (prefixes, in order), each once: nothing lost, doubled or added. */
+/**
+ * Texts a release may add when the machine is slow, without anything being lost or doubled: a
+ * check that saw fewer requests than minRequests is inconclusive, and says so (a 1 s mesh stall
+ * under load is enough). They are checks' verdicts, not steps or outcomes.
+ */
+const MAY_ADD = [/^reviews v\d+: check inconclusive: /];
+
+/** Slack told what `expected` lists (prefixes, in order), each once: nothing lost, doubled or added (besides MAY_ADD). */
 export function expectAnnouncedOnce(texts: string[], expected: string[]): void {
-  const unmatched = [...texts];
+  const unmatched = texts.filter((t) => !MAY_ADD.some((pattern) => pattern.test(t)));
   const missing = expected.filter((prefix) => {
     const at = unmatched.findIndex((t) => t.startsWith(prefix));
     if (at >= 0) unmatched.splice(at, 1);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { get as httpsGet, request as httpsRequest, type RequestOptions } from "node:https";
+import { connect } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ApiextensionsV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -33,6 +34,8 @@ export interface KubeEnvironment {
   kubectl: string | undefined;
   /** A fresh client configuration for @kubernetes/client-node. */
   kubeConfig(): KubeConfig;
+  /** Stops the API server (SIGTERM, SIGKILL after 5 s; etcd kept), waits `downMs`, starts it again on the same port and waits until it is ready. */
+  restartApiServer(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -102,31 +105,29 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeEnvironm
       writeFileSync(join(dir, "audit-policy.yaml"), AUDIT_POLICY);
       audit.push(`--audit-policy-file=${join(dir, "audit-policy.yaml")}`, `--audit-log-path=${options.auditLogPath}`, "--audit-log-mode=blocking");
     }
-    const apiserver = new ServerProcess(
-      "kube-apiserver",
-      join(assets, "kube-apiserver"),
-      [
-        `--etcd-servers=${etcdUrl}`,
-        `--secure-port=${apiPort}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        `--tls-cert-file=${pki.servingCert}`,
-        `--tls-private-key-file=${pki.servingKey}`,
-        `--client-ca-file=${pki.caCert}`,
-        "--authorization-mode=RBAC",
-        `--service-account-issuer=${server}/`,
-        `--service-account-key-file=${pki.serviceAccountPub}`,
-        `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-        // Room for bench/scale.ts's 1,000 Services (a /24 ran out at 254).
-        "--service-cluster-ip-range=10.96.0.0/16",
-        "--disable-admission-plugins=ServiceAccount",
-        "--allow-privileged=true",
-        `--cert-dir=${dir}`,
-        ...audit,
-        "--v=0",
-      ],
-      { logDir: dir },
-    );
+    const apiArgs = [
+      `--etcd-servers=${etcdUrl}`,
+      `--secure-port=${apiPort}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--tls-cert-file=${pki.servingCert}`,
+      `--tls-private-key-file=${pki.servingKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      "--authorization-mode=RBAC",
+      `--service-account-issuer=${server}/`,
+      `--service-account-key-file=${pki.serviceAccountPub}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      // Room for bench/scale.ts's 1,000 Services (a /24 ran out at 254).
+      "--service-cluster-ip-range=10.96.0.0/16",
+      "--disable-admission-plugins=ServiceAccount",
+      "--allow-privileged=true",
+      `--cert-dir=${dir}`,
+      ...audit,
+      "--v=0",
+    ];
+    let restarts = 0;
+    const startApiServer = () => new ServerProcess(restarts === 0 ? "kube-apiserver" : `kube-apiserver-${restarts}`, join(assets, "kube-apiserver"), apiArgs, { logDir: dir });
+    let apiserver = startApiServer();
     processes.push(apiserver);
 
     const kubeconfigYaml = kubeconfig(server, pki.caCert, pki.adminCert, pki.adminKey);
@@ -150,6 +151,17 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeEnvironm
       kubeconfigYaml,
       kubectl: existsSync(kubectlPath) ? kubectlPath : undefined,
       kubeConfig,
+      async restartApiServer(downMs = 0) {
+        const at = processes.indexOf(apiserver);
+        await apiserver.stop();
+        // Its port is free once nothing answers on it (a killed server's socket closes with it).
+        await waitUntil("kube-apiserver's port to close", () => portClosed(apiPort), { timeoutMs: 30_000, intervalMs: 100 });
+        if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+        restarts += 1;
+        apiserver = startApiServer();
+        processes[at] = apiserver;
+        await waitUntil("kube-apiserver /readyz after a restart", () => readyz(server, pki), { timeoutMs: 90_000, intervalMs: 250, process: apiserver });
+      },
       stop,
     };
   } catch (error) {
@@ -261,4 +273,15 @@ export async function installCrds(kc: KubeConfig, files: readonly string[]): Pro
     );
   }
   return names;
+}
+
+function portClosed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
 }

@@ -1,5 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
+
+/** Where response_urls point: Slack's own are https://hooks.slack.com/actions/<team>/<id>/<token>. */
+const ACTIONS_PATH = "/actions/";
 
 export interface SlackPost {
   path: string;
@@ -15,19 +19,30 @@ export interface SlackReceiver {
   webhookUrl: string;
   /** Every post received, in order, including the ones answered with an error. */
   posts: SlackPost[];
-  /** Posts answered with 200: what a Slack channel would show. */
+  /** Incoming-webhook posts answered with 200: what a Slack channel would show (answers to button presses excepted). */
   delivered(): SlackPost[];
+  /**
+   * A new response_url, as Slack puts one in each button press's payload (e.g.
+   * http://127.0.0.1:port/actions/T000TEST/3/k2j4h5): what is posted there answers that press.
+   */
+  responseUrl(): string;
+  /** The posts to `responseUrl`, in order. */
+  answersTo(responseUrl: string): SlackPost[];
   /** Answers the next `count` posts with `status` (429 carries Retry-After: `retryAfterSeconds`). */
   failNext(count: number, status: 429 | 500, retryAfterSeconds?: number): void;
   waitForPosts(count: number, timeoutMs?: number): Promise<SlackPost[]>;
   stop(): Promise<void>;
 }
 
-/** A local HTTP server in Slack's place that records what an incoming webhook receives. */
+/**
+ * A local HTTP server in Slack's place that records what an incoming webhook receives, and what
+ * is posted to the response_url of a button press (to update the message or answer the presser).
+ */
 export async function startSlackReceiver(): Promise<SlackReceiver> {
   const posts: SlackPost[] = [];
   const failures: { status: 429 | 500; retryAfterSeconds: number }[] = [];
   const waiters = new Set<() => void>();
+  let responseUrls = 0;
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -53,7 +68,9 @@ export async function startSlackReceiver(): Promise<SlackReceiver> {
   return {
     webhookUrl: `http://127.0.0.1:${port}/services/T000TEST/B000TEST/testsecrettoken`,
     posts,
-    delivered: () => posts.filter((p) => p.status === 200),
+    delivered: () => posts.filter((p) => p.status === 200 && !p.path.startsWith(ACTIONS_PATH)),
+    responseUrl: () => `http://127.0.0.1:${port}${ACTIONS_PATH}T000TEST/${++responseUrls}/${randomBytes(6).toString("hex")}`,
+    answersTo: (responseUrl) => posts.filter((p) => p.path === new URL(responseUrl).pathname),
     failNext(count, status, retryAfterSeconds = 1) {
       for (let i = 0; i < count; i++) failures.push({ status, retryAfterSeconds });
     },

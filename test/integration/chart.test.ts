@@ -174,21 +174,44 @@ describe("the Helm chart", () => {
   });
 
   it("passes secrets as files, from its own Secret or from an existing one", () => {
-    const own = manifests(template("tideway", { "git.url": GIT_URL, "git.token": "tok-123", webhookSecret: "hook-456", "slack.webhookUrl": "https://hooks.slack.com/services/x" }));
-    expect(find(own, "Secret")).toMatchObject({ stringData: { "git-token": "tok-123", "webhook-secret": "hook-456", "slack-webhook-url": "https://hooks.slack.com/services/x" } });
+    const own = manifests(
+      template("tideway", { "git.url": GIT_URL, "git.token": "tok-123", webhookSecret: "hook-456", "slack.webhookUrl": "https://hooks.slack.com/services/x", "slack.signingSecret": "sign-789" }),
+    );
+    expect(find(own, "Secret")).toMatchObject({
+      stringData: { "git-token": "tok-123", "webhook-secret": "hook-456", "slack-webhook-url": "https://hooks.slack.com/services/x", "slack-signing-secret": "sign-789" },
+    });
     const ownEnv = envOf(podSpec(find(own, "Deployment", "tideway")).containers[0]);
     expect(ownEnv).toMatchObject({
       TIDEWAY_GIT_TOKEN_FILE: "/etc/tideway/secrets/git-token",
       TIDEWAY_WEBHOOK_SECRET_FILE: "/etc/tideway/secrets/webhook-secret",
       TIDEWAY_SLACK_WEBHOOK_URL_FILE: "/etc/tideway/secrets/slack-webhook-url",
+      TIDEWAY_SLACK_SIGNING_SECRET_FILE: "/etc/tideway/secrets/slack-signing-secret",
     });
     expect(JSON.stringify(podSpec(find(own, "Deployment", "tideway")).containers[0]?.env)).not.toContain("tok-123");
+    expect(JSON.stringify(podSpec(find(own, "Deployment", "tideway")).containers[0]?.env)).not.toContain("sign-789");
+    // Without a signing secret there are no buttons, and nothing of it in the Deployment.
+    expect(
+      envOf(podSpec(find(manifests(template("tideway", { "git.url": GIT_URL, "slack.webhookUrl": "https://hooks.slack.com/services/x" })), "Deployment", "tideway")).containers[0])
+        .TIDEWAY_SLACK_SIGNING_SECRET_FILE,
+    ).toBeUndefined();
 
-    const existing = manifests(template("tideway", { "git.url": GIT_URL, existingSecret: "deploy-creds", "existingSecretKeys.gitSshKey": "ssh-privatekey", "existingSecretKeys.gitToken": "" }));
+    const existing = manifests(
+      template("tideway", {
+        "git.url": GIT_URL,
+        existingSecret: "deploy-creds",
+        "existingSecretKeys.gitSshKey": "ssh-privatekey",
+        "existingSecretKeys.gitToken": "",
+        "existingSecretKeys.slackSigningSecret": "slack-signing",
+      }),
+    );
     expect(find(existing, "Secret")).toBeUndefined();
     const pod = podSpec(find(existing, "Deployment", "tideway"));
     expect(pod.volumes.find((v) => v.name === "secrets")?.secret).toMatchObject({ secretName: "deploy-creds" });
-    expect(envOf(pod.containers[0])).toMatchObject({ TIDEWAY_GIT_SSH_KEY_FILE: "/etc/tideway/secrets/ssh-privatekey", TIDEWAY_SLACK_WEBHOOK_URL_FILE: "/etc/tideway/secrets/slack-webhook-url" });
+    expect(envOf(pod.containers[0])).toMatchObject({
+      TIDEWAY_GIT_SSH_KEY_FILE: "/etc/tideway/secrets/ssh-privatekey",
+      TIDEWAY_SLACK_WEBHOOK_URL_FILE: "/etc/tideway/secrets/slack-webhook-url",
+      TIDEWAY_SLACK_SIGNING_SECRET_FILE: "/etc/tideway/secrets/slack-signing",
+    });
     expect(envOf(pod.containers[0]).TIDEWAY_GIT_TOKEN_FILE).toBeUndefined();
   });
 
@@ -280,6 +303,7 @@ describe("the Helm chart", () => {
         "git.token": "t0ken",
         webhookSecret: "s3cret",
         "slack.webhookUrl": "https://hooks.slack.com/services/x",
+        "slack.signingSecret": "s1gning",
       },
     ],
   ])("is accepted by the API server (server-side dry run) with %s", (_case, set: Record<string, string>) => {

@@ -8,7 +8,7 @@ function canaryWeight(line: string, version: string): number | undefined {
 }
 
 describe("the demo", () => {
-  it("tells the whole story headless: v2 made, ready, promoted and v1 deleted; v3 rolled back on its errors; v4 never ready, held and rolled back at the deadline; v5 aborted by hand", async () => {
+  it("tells the whole story headless: v2 made, ready, promoted and v1 deleted; v3 rolled back on its errors; v4 never ready, held and rolled back at the deadline; v5 aborted by hand; v6 as noisy as stable promoted and v7 with 3x its errors rolled back by the comparison", async () => {
     const lines: string[] = [];
     const result = await runDemo({ keep: false, redraw: false, print: (line) => lines.push(line) });
     const at = (pattern: RegExp) => lines.findIndex((l) => pattern.test(l));
@@ -18,6 +18,8 @@ describe("the demo", () => {
       ["v3", "rolled-back"],
       ["v4", "rolled-back"],
       ["v5", "aborted"],
+      ["v6", "promoted"],
+      ["v7", "rolled-back"],
     ]);
     // The guard (every 1 s) normally sees the errors before the first 5 s check is due; on a
     // loaded machine the check can come first. Either way it is v3's errors that roll it back.
@@ -26,7 +28,14 @@ describe("the demo", () => {
     expect(result.acts[2]?.reason).toBe("progress deadline 20s passed: waited for v4: 0/2 pods ready");
     expect(result.acts[3]?.reason).toBe("demo: stopped by hand");
     // Traffic only ever went where pods were ready: no caller's sidecar answered 503 for want of one.
-    expect(result.acts.map((a) => a.userErrors)).toEqual([0, 0, 0, 0]);
+    expect(result.acts.map((a) => a.userErrors)).toEqual([0, 0, 0, 0, 0, 0]);
+    // v6 and v7 fail 2% and 6% of requests on a service whose stable fails 2%: judged against stable, not a fixed minimum.
+    const noWorse = lines.find((l) => /^ {2}status: success-rate v6 error rate \d\.\d\d% vs v2 \d\.\d\d% over [\d,]+ requests: no worse \(99% confidence\)$/.test(l));
+    expect(noWorse, lines.filter((l) => l.includes("status:")).join("\n")).toBeDefined();
+    expect(result.acts[5]?.reason).toMatch(/^success-rate v7 error rate \d\.\d\d% vs v6 \d\.\d\d% over [\d,]+ requests: worse by more than 50% \(99% confidence\)$/);
+    console.log(
+      `[measure] demo: ${noWorse?.trim() ?? ""} (v6 promoted in ${result.acts[4]?.seconds ?? "?"} s); v7 rolled back in ${result.acts[5]?.seconds ?? "?"} s: ${result.acts[5]?.reason ?? ""}`,
+    );
     expect(result.ok).toBe(true);
 
     // v1 is made by Tideway from spec.workload, not by the demo.

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { RolloutStatus } from "../../src/rollout/status.js";
 import { createWorld, type World } from "./release-harness.js";
 
 let world: World | undefined;
@@ -28,16 +27,6 @@ const analysis = (metric: string) =>
 const COMPARE = analysis("compare: { maxIncrease: 0.5 }");
 const THRESHOLD = analysis("min: 0.99");
 
-/** Waits for `check`, remembering the last success-rate message the release showed. */
-async function waitWithMessage(w: World, check: (s: RolloutStatus) => boolean, timeoutMs: number): Promise<{ status: RolloutStatus; message: string | undefined }> {
-  let message: string | undefined;
-  const status = await w.waitForStatus((s) => {
-    message = s.release?.metrics.find((m) => m.name === "success-rate")?.lastMessage ?? message;
-    return check(s);
-  }, timeoutMs);
-  return { status, message };
-}
-
 describe("judging the canary against stable on a noisy service", () => {
   it("promotes a canary as noisy as stable (2% errors, drifting) that a 0.99 threshold rolls back", async () => {
     const noisy = { errorRate: 0.02, latencyMs: 20 };
@@ -46,11 +35,13 @@ describe("judging the canary against stable on a noisy service", () => {
     await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v1");
 
     const started = Date.now();
-    // A second step, so the verdict shows in status before promotion clears the release's checks.
     await world.release("v2", { steps: ["- setWeight: 50", "- pause: 5s", "- setWeight: 60", "- pause: 6s"], analysis: COMPARE });
-    const { status, message } = await waitWithMessage(world, (s) => s.phase === "Healthy" && s.stableVersion === "v2", 180_000);
+    const status = await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v2", 180_000);
+    // The release's last verdict per check stays in its history entry after promotion.
+    const message = status.history.at(-1)?.checks?.find((c) => c.name === "success-rate")?.message;
     console.log(`[measure] comparison: noisy healthy canary promoted in ${Date.now() - started} ms; last check: ${message}`);
     expect(status.history.at(-1)).toMatchObject({ version: "v2", fromVersion: "v1", outcome: "promoted" });
+    expect(status.history.at(-1)?.checks?.find((c) => c.name === "success-rate")?.outcome).toBe("pass");
     expect(message).toMatch(/^v2 error rate \d\.\d\d% vs v1 \d\.\d\d% over [\d,]+ requests: no worse \(99% confidence\)$/);
 
     // The same canary against a fixed threshold: the baseline alone fails it.

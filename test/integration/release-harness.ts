@@ -8,6 +8,7 @@ import { startController as startControllerWith } from "../env/controller-proces
 import type { ControllerProcess } from "./controller-process.js";
 import { rolloutYaml } from "./rollout-yaml.js";
 import { kubeConfig, services, uniqueName } from "./services.js";
+import type { KubeEnvironment } from "../env/kube.js";
 
 export { createMesh, DR, VS, type MeshOptions } from "../env/index.js";
 
@@ -72,10 +73,12 @@ export interface WorldOptions {
   redisArgs?: string[];
   /** More `tideway run` flags; a flag given here wins over the harness's own. */
   controllerArgs?: string[];
+  /** An API server of the test's own (one it may restart) instead of the shared one. */
+  kube?: Pick<KubeEnvironment, "kubeConfig" | "kubeconfigPath" | "kubeconfigYaml" | "server">;
 }
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
-  const kc = kubeConfig();
+  const kc = options.kube ? options.kube.kubeConfig() : kubeConfig();
   const namespace = uniqueName("rel");
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
   const objects = kc.makeApiClient(CustomObjectsApi);
@@ -120,6 +123,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const env = options.controllerEnv ?? {};
   const endpoints = {
     ...services(),
+    ...(options.kube ? { kubeServer: options.kube.server, kubeconfigPath: options.kube.kubeconfigPath, kubeconfigYaml: options.kube.kubeconfigYaml } : {}),
     ...(options.controllerKubeconfig ? { kubeconfigPath: options.controllerKubeconfig } : {}),
     ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
   };

@@ -46,6 +46,14 @@ describe("the counts a comparison is judged on", () => {
     expect(result?.comparison?.sample.canary.bad).toBeCloseTo(1.5, 10);
     expect(result?.comparison?.sample.stable.bad).toBeCloseTo(3, 10);
     expect(client.queries.filter((q) => q.includes("[15s]")).length).toBe(client.queries.length);
+    expect(result?.comparison?.windowMs).toBe(15_000);
+  });
+
+  it("say how far back they reach: a minute (four scrapes of 15 s) for a 15 s interval, so the engine can leave out a window that began before its step", async () => {
+    const client = prometheus([[/^sum\(rate\(istio_requests_total/, value(2)]]);
+    const [result] = await runAnalysis(client, rollout([{ name: "success-rate", compare: { maxIncrease: 0.5 } }]), context, { scrapeIntervalMs: 15_000 });
+    expect(result?.comparison).toMatchObject({ windowMs: 60_000, sample: { canary: { requests: 30 } } });
+    expect(client.queries.every((q) => q.includes("[1m]"))).toBe(true);
   });
 
   it("count a latency-p99 request as bad when it is slower than the stable's p99 bucket's lower bound", async () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { controllerOptions } from "../../src/cli/run.js";
 import { Secrets } from "../../src/controller/log.js";
@@ -65,6 +68,52 @@ describe("the secrets each adapter scrubs", () => {
     const secrets = new Secrets();
     controllerOptions(flags({ prometheusHeader: ["Authorization: Bearer t0k"] }), { TIDEWAY_GIT_TOKEN: "gh1" }, secrets);
     expect(secrets.scrub("401 for Bearer t0k; token gh1")).toBe("401 for ***; token ***");
+  });
+
+  it("the log scrubs the Slack signing secret, from its file or the environment, and the buttons follow it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tideway-signing-"));
+    try {
+      const file = join(dir, "secret");
+      writeFileSync(file, "8f14e45fceea167a5a36dedd4bea2543\n");
+      const secrets = new Secrets();
+      const options = controllerOptions(flags({ slackSigningSecretFile: file }), { TIDEWAY_SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/xyz" }, secrets);
+      expect(options.notify.slack).toMatchObject({ signingSecret: "8f14e45fceea167a5a36dedd4bea2543" });
+      expect(secrets.scrub("signed with 8f14e45fceea167a5a36dedd4bea2543")).toBe("signed with ***");
+      const fromEnv = new Secrets();
+      controllerOptions(flags({}), { TIDEWAY_SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/xyz", TIDEWAY_SLACK_SIGNING_SECRET: "s1g" }, fromEnv);
+      expect(fromEnv.scrub("s1g")).toBe("***");
+      expect(controllerOptions(flags({}), { TIDEWAY_SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/xyz" }, new Secrets()).notify.slack?.signingSecret).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [
+      "without a webhook URL",
+      {},
+      "--slack-signing-secret-file (or TIDEWAY_SLACK_SIGNING_SECRET) needs --slack-webhook-url-file (or TIDEWAY_SLACK_WEBHOOK_URL): the buttons go on the messages posted there",
+    ],
+    [
+      "from an empty file",
+      { TIDEWAY_SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/xyz" },
+      "--slack-signing-secret-file: the file is empty; copy the signing secret from the Slack app's Basic Information page",
+    ],
+  ])("a Slack signing secret %s is refused with the fix", (_, env, message) => {
+    const dir = mkdtempSync(join(tmpdir(), "tideway-signing-"));
+    try {
+      const file = join(dir, "secret");
+      writeFileSync(file, Object.keys(env).length > 0 ? "\n" : "s3cret");
+      expect(() => controllerOptions(flags({ slackSigningSecretFile: file }), env, new Secrets())).toThrow(message);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a Slack signing secret file that cannot be read is named, never its content", () => {
+    expect(() => controllerOptions(flags({ slackSigningSecretFile: "/nonexistent/signing-secret" }), {}, new Secrets())).toThrow(
+      "--slack-signing-secret-file: cannot read /nonexistent/signing-secret",
+    );
   });
 
   it("git lists a short token, a URL's password and a long user name, but not a short user name", () => {

@@ -64,7 +64,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* True when the chart creates a Secret from the values. */}}
 {{- define "tideway.createSecret" -}}
 {{- $sentinelPasswords := and (include "tideway.redisSentinels" .) (or .Values.redis.password .Values.redis.sentinelPassword) }}
-{{- if and (not .Values.existingSecret) (or .Values.git.token .Values.git.sshKey .Values.webhookSecret .Values.slack.webhookUrl .Values.notify.webhookUrl (include "tideway.externalRedisUrl" .) $sentinelPasswords) }}true{{ end }}
+{{- if and (not .Values.existingSecret) (or .Values.git.token .Values.git.sshKey .Values.webhookSecret .Values.slack.webhookUrl .Values.slack.signingSecret .Values.notify.webhookUrl (include "tideway.externalRedisUrl" .) $sentinelPasswords) }}true{{ end }}
 {{- end }}
 
 {{- define "tideway.secretName" -}}
@@ -87,6 +87,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.git.sshKey }}{{ $_ := set $keys "gitSshKey" "git-ssh-key" }}{{ end }}
 {{- if .Values.webhookSecret }}{{ $_ := set $keys "webhookSecret" "webhook-secret" }}{{ end }}
 {{- if .Values.slack.webhookUrl }}{{ $_ := set $keys "slackWebhookUrl" "slack-webhook-url" }}{{ end }}
+{{- if .Values.slack.signingSecret }}{{ $_ := set $keys "slackSigningSecret" "slack-signing-secret" }}{{ end }}
 {{- if .Values.notify.webhookUrl }}{{ $_ := set $keys "notifyWebhookUrl" "notify-webhook-url" }}{{ end }}
 {{- if and (include "tideway.externalRedisUrl" .) (not (include "tideway.redisSentinels" .)) }}{{ $_ := set $keys "redisUrl" "redis-url" }}{{ end }}
 {{- if and (include "tideway.redisSentinels" .) .Values.redis.password }}{{ $_ := set $keys "redisPassword" "redis-password" }}{{ end }}

@@ -29,7 +29,7 @@ export function recordAnalysis(draft: Draft, observation: AnalysisObservation): 
   const release = draft.release;
   const analysis = draft.rollout.spec.analysis;
   if (!awaitsAnalysis(release, observation) || !analysis || draft.intervalMs === undefined) return;
-  const results = judgeComparisons(draft, release, observation.results);
+  const results = judgeComparisons(draft, release, observation.results, observation.scheduledFor);
   const outcome = overallOutcome(results);
   const counter = COUNTER[outcome];
   release.checks[counter] += 1;

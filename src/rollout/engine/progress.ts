@@ -161,7 +161,7 @@ export function resumeRelease(draft: Draft): void {
   release.inconclusiveStreak = 0;
   release.errorStreak = 0;
   draft.status.phase = "Progressing";
-  draft.notify("resumed", `${draft.rollout.name} ${release.version}: resumed at step ${draft.stepLabel(release.stepIndex)}`);
+  draft.notify("resumed", `${draft.rollout.name} ${release.version}: resumed at step ${draft.stepLabel(release.stepIndex)}`, { step: draft.stepLabel(release.stepIndex) });
 }
 
 /** 100% to the canary, which becomes stable. */
@@ -211,9 +211,19 @@ export function dropRelease(draft: Draft, outcome: "superseded" | "reverted" | "
 }
 
 function endRelease(draft: Draft, release: ReleaseStatus, outcome: ReleaseOutcome, reason: string): void {
+  const checks = release.metrics.flatMap((m) => (m.lastMessage === undefined ? [] : [{ name: m.name, ...(m.lastOutcome ? { outcome: m.lastOutcome } : {}), message: m.lastMessage }]));
   draft.status.history = [
     ...draft.status.history,
-    { id: release.id, version: release.version, fromVersion: draft.status.stableVersion, outcome, reason, startedAt: release.startedAt, finishedAt: draft.iso },
+    {
+      id: release.id,
+      version: release.version,
+      fromVersion: draft.status.stableVersion,
+      outcome,
+      reason,
+      startedAt: release.startedAt,
+      finishedAt: draft.iso,
+      ...(checks.length > 0 ? { checks } : {}),
+    },
   ].slice(-HISTORY_LIMIT);
   delete draft.status.release;
 }

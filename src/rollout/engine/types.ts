@@ -21,6 +21,12 @@ export interface MetricComparison {
   sample: ComparisonSample;
   /** latency-p99: the bound (ms) above which a request counted as bad (slow). */
   slowerThanMs?: number;
+  /**
+   * How far back before the run the counts reach (the built-ins' range, which can be longer than
+   * the interval). A sample reaching back before the step's traffic was in place mixes two traffic
+   * splits, which the test cannot tell apart, and is left out of the evidence.
+   */
+  windowMs?: number;
 }
 
 export type Observation =

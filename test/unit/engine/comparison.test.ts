@@ -75,6 +75,21 @@ describe("judging the canary against stable", () => {
     expect(sim.status?.history.at(-1)?.reason).toMatch(/^success-rate 0\.98 < 0\.99; v2 error rate 2\.00% vs v1 1\.11%/);
   });
 
+  it("leaves out a run whose counts reach back before the step's traffic (two traffic splits in one window), and counts the next", () => {
+    const sim = compare({}, { inconclusiveLimit: 10 }).start();
+    sim.release("v2");
+    const overMinute = (canary: [number, number], stable: [number, number]): MetricResult => {
+      const plain = counted(canary, stable);
+      return plain.comparison ? { ...plain, comparison: { ...plain.comparison, windowMs: 60_000 } } : plain;
+    };
+    // Every 15 s from the step's start: the first three windows of a minute began before it.
+    for (let i = 0; i < 3; i++) run(sim, overMinute([100, 1], [900, 8]));
+    expect(sim.status?.release?.metrics[0]?.evidence?.canary).toEqual({ requests: 0, bad: 0 });
+    expect(sim.status?.release?.metrics[0]?.lastMessage).toBe("no v2 requests yet: nothing to compare");
+    run(sim, overMinute([100, 1], [900, 8]));
+    expect(sim.status?.release?.metrics[0]?.evidence?.canary).toEqual({ requests: 100, bad: 1 });
+  });
+
   it("starts the evidence over for a new release", () => {
     const sim = compare({}, { inconclusiveLimit: 10 }).start();
     sim.release("v2");
