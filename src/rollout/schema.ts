@@ -193,16 +193,49 @@ export const AnalysisSchema = z
     });
   });
 
+export const VirtualServiceRefSchema = z
+  .strictObject({
+    name: dnsLabel("VirtualService name"),
+    namespace: dnsLabel("namespace")
+      .optional()
+      .meta({ description: "Its namespace; the Rollout's by default. Another namespace needs the controller's RBAC there (the chart's ClusterRole grants it)." }),
+    routes: z.array(z.string().min(1)).min(1).optional().meta({ description: "Names of the http routes Tideway manages; optional when the VirtualService has one route." }),
+  })
+  .superRefine((vs, ctx) => {
+    const seen = new Set<string>();
+    vs.routes?.forEach((route, index) => {
+      if (seen.has(route)) ctx.addIssue({ code: "custom", path: ["routes", index], message: `route "${route}" is listed twice` });
+      seen.add(route);
+    });
+  })
+  .meta({ description: "A VirtualService whose routes Tideway shifts." });
+
 export const IstioRoutingSchema = z
   .strictObject({
-    virtualService: z.strictObject({
-      name: dnsLabel("VirtualService name"),
-      routes: z.array(z.string().min(1)).min(1).optional().meta({ description: "Names of the http routes Tideway manages; optional when the VirtualService has one route." }),
-    }),
+    virtualService: VirtualServiceRefSchema.optional(),
+    virtualServices: z
+      .array(VirtualServiceRefSchema)
+      .min(1, { error: "expected at least one VirtualService" })
+      .max(16)
+      .optional()
+      .meta({ description: "Several VirtualServices (e.g. the mesh's and the gateway's) that all get the same weights; instead of virtualService." }),
     subset: z.string().min(1).optional().meta({ description: 'DestinationRule subset per version, e.g. "{{ version }}" (the default).' }),
     host: z.string().min(1).optional().meta({ description: 'Destination host per version instead of a subset, e.g. "reviews-{{ version }}".' }),
   })
   .superRefine((istio, ctx) => {
+    if (istio.virtualService !== undefined && istio.virtualServices !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["virtualServices"], message: "expected virtualService or virtualServices, not both: list every VirtualService in virtualServices" });
+    }
+    if (istio.virtualService === undefined && istio.virtualServices === undefined) {
+      ctx.addIssue({ code: "custom", path: ["virtualService"], message: "expected virtualService: { name: ... } or virtualServices: [{ name: ... }, ...]" });
+    }
+    const seen = new Set<string>();
+    istio.virtualServices?.forEach((vs, index) => {
+      const key = `${vs.namespace ?? ""}/${vs.name}`;
+      if (seen.has(key))
+        ctx.addIssue({ code: "custom", path: ["virtualServices", index, "name"], message: `VirtualService ${vs.namespace !== undefined ? `${vs.namespace}/` : ""}${vs.name} is listed twice` });
+      seen.add(key);
+    });
     if (istio.subset !== undefined && istio.host !== undefined) {
       ctx.addIssue({ code: "custom", path: ["host"], message: "expected subset or host, not both" });
     }

@@ -6,6 +6,7 @@
  */
 import { destinationFor, versionOfDestination, type Destination } from "../rollout/destination.js";
 import type { Rollout } from "../rollout/model.js";
+import type { VirtualServiceRef } from "../rollout/routing.js";
 import type { Traffic } from "../rollout/traffic.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -26,14 +27,14 @@ function destinationScheme(rollout: Rollout): DestinationScheme {
   return { destination: (version) => destinationFor(rollout, version), versionOf: versionOfDestination(rollout) };
 }
 
-/** The http routes Tideway manages: those named in the Rollout, or the only one there is. */
-export function managedRouteIndexes(http: Json[], rollout: Rollout, headerRouteName?: string): number[] {
-  const names = rollout.spec.trafficRouting.istio.virtualService.routes;
-  const vsName = rollout.spec.trafficRouting.istio.virtualService.name;
+/** The http routes Tideway manages in `vs`: those named in the Rollout, or the only one there is. */
+export function managedRouteIndexes(http: Json[], vs: Pick<VirtualServiceRef, "name" | "routes" | "where">, headerRouteName?: string): number[] {
+  const names = vs.routes;
+  const vsName = vs.name;
   if (names === undefined) {
     const candidates = http.flatMap((route, index) => (isObject(route) && route.name === headerRouteName && headerRouteName !== undefined ? [] : [index]));
     if (candidates.length !== 1) {
-      throw new RoutingError(`VirtualService ${vsName} has ${candidates.length} http routes; name the ones Tideway manages in trafficRouting.istio.virtualService.routes`);
+      throw new RoutingError(`VirtualService ${vsName} has ${candidates.length} http routes; name the ones Tideway manages in ${vs.where}.routes`);
     }
     return candidates;
   }
@@ -125,10 +126,10 @@ function headerMatch(match: Record<string, { exact?: string | undefined; prefix?
  * routed. `formerVersions`: versions this Rollout released before (status history), whose
  * destinations are its own to remove.
  */
-export function routeTraffic(http: Json[], rollout: Rollout, traffic: Traffic, headerRouteName: string, formerVersions: readonly string[] = []): Json[] {
-  const vsName = rollout.spec.trafficRouting.istio.virtualService.name;
+export function routeTraffic(http: Json[], rollout: Rollout, vs: VirtualServiceRef, traffic: Traffic, headerRouteName: string, formerVersions: readonly string[] = []): Json[] {
+  const vsName = vs.name;
   const scheme = destinationScheme(rollout);
-  const indexes = managedRouteIndexes(http, rollout, headerRouteName);
+  const indexes = managedRouteIndexes(http, vs, headerRouteName);
   const next = http.map((route, index) => (indexes.includes(index) && isObject(route) ? rewriteRoute(route, scheme, traffic, vsName, formerVersions) : route));
   const withoutHeaderRoute = next.filter((route) => !(isObject(route) && route.name === headerRouteName));
   if (!traffic.headerRoute || traffic.canaryVersion === undefined) return withoutHeaderRoute;
@@ -138,15 +139,15 @@ export function routeTraffic(http: Json[], rollout: Rollout, traffic: Traffic, h
     match: [{ headers: headerMatch(traffic.headerRoute.headers) }],
     route: [{ destination: { ...canary }, weight: 100 }],
   };
-  const first = Math.min(...managedRouteIndexes(withoutHeaderRoute, rollout, headerRouteName));
+  const first = Math.min(...managedRouteIndexes(withoutHeaderRoute, vs, headerRouteName));
   return [...withoutHeaderRoute.slice(0, first), headerRoute, ...withoutHeaderRoute.slice(first)];
 }
 
 /** What the managed routes send where now: for verifying a write and for reporting. */
-export function observedWeights(http: Json[], rollout: Rollout, headerRouteName: string): { weights: Record<string, number>; headerRoute: boolean } {
+export function observedWeights(http: Json[], rollout: Rollout, vs: VirtualServiceRef, headerRouteName: string): { weights: Record<string, number>; headerRoute: boolean } {
   const scheme = destinationScheme(rollout);
   const weightsByVersion: Record<string, number> = {};
-  for (const index of managedRouteIndexes(http, rollout, headerRouteName)) {
+  for (const index of managedRouteIndexes(http, vs, headerRouteName)) {
     const route = http[index];
     const destinations = isObject(route) && Array.isArray(route.route) ? route.route : [];
     for (const entry of destinations) {
