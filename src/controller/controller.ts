@@ -29,6 +29,7 @@ import { guardOf } from "../rollout/model.js";
 import { PrometheusClient } from "../analysis/prometheus.js";
 import { NotificationQueue } from "../notify/delivery.js";
 import { SyncAnnouncer } from "../notify/sync-announcer.js";
+import { HttpRouteTraffic } from "../traffic/gateway-api.js";
 import { IstioTraffic } from "../traffic/istio.js";
 import { RouterByKind } from "../traffic/routers.js";
 import type { Logger } from "./log.js";
@@ -110,7 +111,7 @@ export class Controller {
     const observeQuery: QueryObserver = (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds);
     this.reconciler = new Reconciler({
       rollouts: this.rollouts,
-      traffic: new RouterByKind({ istio: new IstioTraffic(kc) }),
+      traffic: new RouterByKind({ istio: new IstioTraffic(kc), gatewayAPI: new HttpRouteTraffic(kc) }),
       analysis: (rollout, context) => runAnalysis(prometheus, rollout, context, { observe: observeQuery, scrapeIntervalMs }),
       guard: (rollout, { releaseStartedAt, ...context }) =>
         readGuard(

@@ -247,6 +247,47 @@ export const IstioRoutingSchema = z
     }
   });
 
+export const HttpRouteRefSchema = z
+  .strictObject({
+    name: dnsLabel("HTTPRoute name"),
+    namespace: dnsLabel("namespace").optional().meta({ description: "Its namespace; the Rollout's by default." }),
+    rules: z.array(z.string().min(1)).min(1).optional().meta({ description: "Names (rules[].name) of the rules Tideway manages; optional when the HTTPRoute has one rule." }),
+  })
+  .superRefine((route, ctx) => {
+    const seen = new Set<string>();
+    route.rules?.forEach((rule, index) => {
+      if (seen.has(rule)) ctx.addIssue({ code: "custom", path: ["rules", index], message: `rule "${rule}" is listed twice` });
+      seen.add(rule);
+    });
+  })
+  .meta({ description: "A Gateway API HTTPRoute (gateway.networking.k8s.io/v1) whose rules' backendRefs Tideway weighs." });
+
+export const GatewayApiRoutingSchema = z
+  .strictObject({
+    httpRoute: HttpRouteRefSchema,
+    host: z.string().min(1).optional().meta({ description: 'The Service of each version, the backendRef name: "{{ service }}-{{ version }}" by default (HTTPRoute has no subsets).' }),
+  })
+  .superRefine((gateway, ctx) => {
+    if (gateway.host === undefined) return;
+    for (const problem of checkTemplate(gateway.host, DESTINATION_VARIABLES)) ctx.addIssue({ code: "custom", path: ["host"], message: problem.message });
+    if (!gateway.host.includes("{{"))
+      ctx.addIssue({ code: "custom", path: ["host"], message: `expected a template naming the version, such as "{{ service }}-{{ version }}", found "${gateway.host}"` });
+  });
+
+export const TrafficRoutingSchema = z
+  .strictObject({
+    istio: IstioRoutingSchema.optional().meta({ description: "Istio VirtualServices." }),
+    gatewayAPI: GatewayApiRoutingSchema.optional().meta({ description: "A Gateway API HTTPRoute (Istio's gateways and ambient waypoints, or any implementation)." }),
+  })
+  .superRefine((routing, ctx) => {
+    if (routing.istio !== undefined && routing.gatewayAPI !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["gatewayAPI"], message: "expected one router, istio or gatewayAPI, not both" });
+    }
+    if (routing.istio === undefined && routing.gatewayAPI === undefined) {
+      ctx.addIssue({ code: "custom", message: "expected a router: istio: { virtualService: ... } or gatewayAPI: { httpRoute: ... }" });
+    }
+  });
+
 /** What the release engine announces about one Rollout. */
 export const RELEASE_EVENT_KINDS = [
   "adopted",
@@ -374,7 +415,7 @@ export const RolloutSpecSchema = z.strictObject({
     .max(63)
     .regex(LABEL_VALUE, { error: 'expected a version: letters, digits, "-", "_" and ".", up to 63 characters' })
     .meta({ description: "The release. Committing a new value starts a canary." }),
-  trafficRouting: z.strictObject({ istio: IstioRoutingSchema }),
+  trafficRouting: TrafficRoutingSchema,
   workload: WorkloadSchema.optional(),
   steps: z.array(StepSchema).min(1, { error: "expected at least one step" }).max(100),
   analysis: AnalysisSchema.optional(),

@@ -8,13 +8,12 @@
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { isConflict, isNotFound, kubeError } from "../kube/errors.js";
-import { GROUP, PLURAL, VERSION } from "../kube/rollouts.js";
-import { destinationFor, destinationRuleOf } from "../rollout/destination.js";
+import { destinationFor, destinationRuleOf, servicePerVersion } from "../rollout/destination.js";
 import { headerRouteName, type Rollout } from "../rollout/model.js";
 import { virtualServiceLabel, virtualServicesOf, type VirtualServiceRef } from "../rollout/routing.js";
-import { RolloutSpecSchema } from "../rollout/schema.js";
 import type { Traffic } from "../rollout/traffic.js";
 import { claimedRoutes, claimRoutes, describeConflict, otherOwners, ownerName, readRouteOwners, releaseRoutes, stillClaims, withRouteOwners, type RouteOwners } from "./route-owners.js";
+import { findClaimant } from "./claimants.js";
 import { TrafficError, type Sighting, type TrafficOutcome, type TrafficRouter } from "./router.js";
 import { isObject, observedWeights, routeTraffic, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
@@ -200,27 +199,12 @@ export class IstioTraffic implements TrafficRouter {
     }
     const takenOver: string[] = [];
     for (const [owner, held] of otherOwners(owners, routes, ownerName(rollout))) {
-      const claimant = await this.findRollout(owner);
+      const claimant = await findClaimant(this.api, owner);
       const contested = claimant === "unreadable" ? held : claimant === undefined ? [] : held.filter((route) => stillClaims(claimant, { namespace, name }, http, route));
       if (contested.length > 0) throw new TrafficError(describeConflict(rollout, ref, contested, owner), false, owner);
       takenOver.push(...held);
     }
     return { owners: claimRoutes(owners, routes, ownerName(rollout)), takenOver };
-  }
-
-  /** The Rollout named in a claim as it is now; undefined when it is gone, "unreadable" when its spec cannot be read. */
-  private async findRollout(owner: string): Promise<Rollout | "unreadable" | undefined> {
-    const [namespace = "", name = ""] = owner.split("/");
-    let object: unknown;
-    try {
-      object = await this.api.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name });
-    } catch (error) {
-      const failure = kubeError(error, `reading Rollout ${owner}, which owns a route`);
-      if (isNotFound(failure)) return undefined;
-      throw new TrafficError(failure.message);
-    }
-    const spec = RolloutSpecSchema.safeParse(isObject(object) ? object.spec : undefined);
-    return spec.success ? { namespace, name, spec: spec.data } : "unreadable";
   }
 
   private async read(ref: VirtualServiceRef): Promise<JsonObject> {
@@ -262,8 +246,7 @@ export class IstioTraffic implements TrafficRouter {
 
   /** In subset mode, the DestinationRule for the service must define each subset routed to. */
   private async checkSubsets(rollout: Rollout, traffic: Traffic): Promise<void> {
-    const istio = rollout.spec.trafficRouting.istio;
-    if (istio.host !== undefined) return;
+    if (servicePerVersion(rollout)) return;
     const wanted = [traffic.stableVersion, ...(traffic.canaryVersion ? [traffic.canaryVersion] : [])].map((v) => destinationFor(rollout, v).subset ?? v);
     let rules: unknown;
     try {

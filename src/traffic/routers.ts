@@ -1,19 +1,12 @@
 /**
  * Which router drives a Rollout's traffic: the one named by the key of its `spec.trafficRouting`
- * (`istio` today). The reconciler holds this as its one TrafficRouter and never learns which
+ * (`istio`, `gatewayAPI`). The reconciler holds this as its one TrafficRouter and never learns which
  * mesh or API is behind it.
  */
 import type { Rollout } from "../rollout/model.js";
+import { routerKind, type RouterKind } from "../rollout/routing.js";
 import type { Traffic } from "../rollout/traffic.js";
 import { TrafficError, type Sighting, type TrafficOutcome, type TrafficRouter } from "./router.js";
-
-/** The routers Tideway has, by the key of `spec.trafficRouting` that selects each. */
-export type RouterKind = "istio";
-
-export function routerKind(rollout: Rollout): RouterKind {
-  void rollout;
-  return "istio";
-}
 
 export class RouterByKind implements TrafficRouter {
   constructor(private readonly routers: Partial<Record<RouterKind, TrafficRouter>>) {}

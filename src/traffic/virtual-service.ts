@@ -49,7 +49,7 @@ export function managedRouteIndexes(http: Json[], vs: Pick<VirtualServiceRef, "n
 }
 
 /** Splits what the Rollout's destinations may have (100 minus unrelated destinations) by the canary weight. */
-function weights(total: number, canaryWeight: number): { stable: number; canary: number } {
+export function splitWeights(total: number, canaryWeight: number): { stable: number; canary: number } {
   const canary = Math.round((total * canaryWeight) / 100);
   return { stable: total - canary, canary };
 }
@@ -60,7 +60,7 @@ function weights(total: number, canaryWeight: number): { stable: number; canary:
  * unless it is the stable or canary version or one this Rollout released before. Only when the
  * route holds none of those (the first sighting, taking the route over) are look-alikes its own.
  */
-function ownedVersions(destinations: Json[], versionAt: (entry: Json | undefined) => string | undefined, known: ReadonlySet<string>): (version: string | undefined) => boolean {
+export function ownedVersions(destinations: Json[], versionAt: (entry: Json | undefined) => string | undefined, known: ReadonlySet<string>): (version: string | undefined) => boolean {
   const anyKnown = destinations.some((entry) => {
     const version = versionAt(entry);
     return version !== undefined && known.has(version);
@@ -89,7 +89,7 @@ function rewriteRoute(route: JsonObject, scheme: DestinationScheme, traffic: Tra
   }
   if (unrelatedWeight >= 100) throw new RoutingError(`VirtualService ${vsName}: other destinations of a managed route already take ${unrelatedWeight}% of its traffic`);
   const canaryVersion = traffic.canaryVersion !== traffic.stableVersion ? traffic.canaryVersion : undefined;
-  const split = weights(100 - unrelatedWeight, canaryVersion === undefined ? 0 : traffic.canaryWeight);
+  const split = splitWeights(100 - unrelatedWeight, canaryVersion === undefined ? 0 : traffic.canaryWeight);
   const template = managed.get(traffic.stableVersion) ?? managed.values().next().value;
   const entryFor = (version: string, weight: number): JsonObject => {
     const own = managed.get(version);

@@ -58,7 +58,7 @@ async function createGateway(name: string): Promise<void> {
   });
 }
 
-function rollout(virtualServices: RolloutSpecInput["trafficRouting"]["istio"]["virtualServices"]): Rollout {
+function rollout(virtualServices: NonNullable<NonNullable<RolloutSpecInput["trafficRouting"]["istio"]>>["virtualServices"]): Rollout {
   return { name: "reviews", namespace, spec: RolloutSpecSchema.parse({ service: "reviews", version: "v2", trafficRouting: { istio: { virtualServices } }, steps: [{ setWeight: 30 }] }) };
 }
 

@@ -6,7 +6,7 @@ import { RolloutSpecSchema, type RolloutSpecInput } from "../../src/rollout/sche
 import { claimedRoutes, claimRoutes, describeConflict, otherOwners, readRouteOwners, releaseRoutes, stillClaims, withRouteOwners } from "../../src/traffic/route-owners.js";
 import { RoutingError, type Json } from "../../src/traffic/virtual-service.js";
 
-function rollout(name: string, istio: Partial<RolloutSpecInput["trafficRouting"]["istio"]> = {}, steps: RolloutSpecInput["steps"] = [{ setWeight: 10 }]): Rollout {
+function rollout(name: string, istio: Partial<NonNullable<RolloutSpecInput["trafficRouting"]["istio"]>> = {}, steps: RolloutSpecInput["steps"] = [{ setWeight: 10 }]): Rollout {
   const spec = RolloutSpecSchema.parse({ service: "reviews", version: "v2", trafficRouting: { istio: { virtualService: { name: "reviews" }, ...istio } }, steps });
   return { name, namespace: "bookinfo", spec };
 }
@@ -27,7 +27,7 @@ const vs = { namespace: "bookinfo", name: "reviews" };
 const annotated = (value: string) => ({ name: "reviews", annotations: { "team.example.com/owner": "reviews-team", [ROUTE_OWNERS_ANNOTATION]: value } });
 
 describe("the routes a Rollout claims", () => {
-  it.each<{ case: string; http: Json[]; istio?: Partial<RolloutSpecInput["trafficRouting"]["istio"]>; steps?: RolloutSpecInput["steps"]; claimed: string[] }>([
+  it.each<{ case: string; http: Json[]; istio?: Partial<NonNullable<RolloutSpecInput["trafficRouting"]["istio"]>>; steps?: RolloutSpecInput["steps"]; claimed: string[] }>([
     {
       case: "the routes it names and its default header route",
       http,

@@ -4,7 +4,7 @@ import { RolloutSpecSchema, type RolloutSpecInput } from "../../src/rollout/sche
 import { virtualServicesOf, type VirtualServiceRef } from "../../src/rollout/routing.js";
 import { observedWeights, routeTraffic, type Json } from "../../src/traffic/virtual-service.js";
 
-function rollout(istio: Partial<RolloutSpecInput["trafficRouting"]["istio"]> = {}): Rollout {
+function rollout(istio: Partial<NonNullable<RolloutSpecInput["trafficRouting"]["istio"]>> = {}): Rollout {
   const spec = RolloutSpecSchema.parse({
     service: "reviews",
     version: "v2",
