@@ -19,13 +19,13 @@ export interface SimulatedRequest {
 
 export type RoutingResult = { version: string } | { unrouted: string };
 
-interface RouteDestination {
+export interface RouteDestination {
   host: string;
   version: string | undefined;
   weight: number;
 }
 
-interface RoutingRoute {
+export interface RoutingRoute {
   label: string;
   name: string | undefined;
   /** Undefined: matches every request. Otherwise any one condition matching is enough. */
@@ -168,7 +168,7 @@ function hostCovers(host: string, scope: RoutingScope): boolean {
   return host.startsWith("*.") && `${scope.service}.${scope.namespace}.svc.cluster.local`.endsWith(host.slice(1));
 }
 
-function versionOf(destination: { host: string; subset?: string | undefined }, scope: RoutingScope): string | undefined {
+export function versionOf(destination: { host: string; subset?: string | undefined }, scope: RoutingScope): string | undefined {
   const { versionFrom, service } = scope;
   if (typeof versionFrom === "function") {
     return versionFrom(destination.subset === undefined ? { host: destination.host } : { host: destination.host, subset: destination.subset });

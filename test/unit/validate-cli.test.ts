@@ -111,6 +111,33 @@ describe("tideway validate", () => {
     expect({ code, stderr }).toEqual({ code: 1, stderr: `${problem}\n` });
   });
 
+  it.each([
+    {
+      case: "two routers, istio and gatewayAPI",
+      routing: "    istio:\n      virtualService: { name: reviews }\n    gatewayAPI:\n      httpRoute: { name: reviews }",
+      problem: "rollouts/reviews.yaml:12:7: spec.trafficRouting.gatewayAPI: expected one router, istio or gatewayAPI, not both",
+    },
+    {
+      case: "no router",
+      routing: "    {}",
+      problem: "rollouts/reviews.yaml:9:5: spec.trafficRouting: expected a router: istio: { virtualService: ... } or gatewayAPI: { httpRoute: ... }",
+    },
+    {
+      case: "an HTTPRoute rule listed twice",
+      routing: "    gatewayAPI:\n      httpRoute: { name: reviews, rules: [primary, primary] }",
+      problem: 'rollouts/reviews.yaml:10:52: spec.trafficRouting.gatewayAPI.httpRoute.rules[1]: rule "primary" is listed twice',
+    },
+    {
+      case: "an HTTPRoute without a name",
+      routing: "    gatewayAPI:\n      httpRoute: { rules: [primary] }",
+      problem: 'rollouts/reviews.yaml:10:18: spec.trafficRouting.gatewayAPI.httpRoute: missing required field "name"',
+    },
+  ])("reports a wrong router reference ($case) at its file:line", async ({ routing, problem }) => {
+    tree({ "rollouts/reviews.yaml": rollout("reviews").replace("    istio:\n      virtualService: { name: reviews }", routing) });
+    const { code, stderr } = await run(["rollouts"]);
+    expect({ code, stderr }).toEqual({ code: 1, stderr: `${problem}\n` });
+  });
+
   it("reports the second of two Rollouts naming the same VirtualService route at its virtualService field, naming the first", async () => {
     tree({ "rollouts/reviews.yaml": rollout("reviews"), "rollouts/shadow.yaml": rollout("shadow").replace("virtualService: { name: shadow }", "virtualService: { name: reviews }") });
     expect(await run(["rollouts"])).toEqual({
