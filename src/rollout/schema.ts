@@ -58,14 +58,32 @@ export const StepSchema = z
       })
       .optional()
       .meta({ description: "A/B routing: requests whose headers match go to the canary, whatever the weight." }),
+    setMirrorRoute: z
+      .strictObject({
+        percentage: z
+          .number()
+          .gt(0, { error: "expected a percentage above 0 and at most 100, e.g. 20" })
+          .max(100, { error: "expected a percentage above 0 and at most 100, e.g. 20" })
+          .meta({ description: "Share of the stable's requests (of the managed routes, or of those matching) copied to the canary; their answers are dropped." }),
+        match: z
+          .strictObject({
+            headers: z.record(z.string().min(1), HeaderMatchSchema).refine((h) => Object.keys(h).length > 0, { error: "expected at least one header match" }),
+          })
+          .optional()
+          .meta({ description: "Mirror only requests whose headers match; all of the managed routes' requests when absent." }),
+      })
+      .optional()
+      .meta({ description: "Shadow traffic: copies a share of the stable's requests to the canary; users only ever see the stable's answers." }),
   })
   .superRefine((step, ctx) => {
-    const kinds = (["setWeight", "pause", "setHeaderRoute"] as const).filter((k) => step[k] !== undefined);
+    const kinds = (["setWeight", "pause", "setHeaderRoute", "setMirrorRoute"] as const).filter((k) => step[k] !== undefined);
     if (kinds.length !== 1) {
       ctx.addIssue({
         code: "custom",
         message:
-          kinds.length === 0 ? "expected a step: one of setWeight, pause or setHeaderRoute" : `expected exactly one of setWeight, pause or setHeaderRoute in a step, found ${kinds.join(" and ")}`,
+          kinds.length === 0
+            ? "expected a step: one of setWeight, pause, setHeaderRoute or setMirrorRoute"
+            : `expected exactly one of setWeight, pause, setHeaderRoute or setMirrorRoute in a step, found ${kinds.join(" and ")}`,
       });
     }
     const pause = step.pause;
@@ -78,7 +96,7 @@ export const StepSchema = z
       });
     }
   })
-  .meta({ description: "One step of a release: setWeight, pause or setHeaderRoute." });
+  .meta({ description: "One step of a release: setWeight, pause, setHeaderRoute or setMirrorRoute." });
 
 /**
  * Judgment against the stable version over the same windows, with an anytime-valid sequential

@@ -7,16 +7,18 @@
  */
 import { destinationFor, versionOfDestination } from "../rollout/destination.js";
 import type { HeaderMatch } from "../rollout/schema.js";
-import type { Rollout } from "../rollout/model.js";
+import { mirrorRouteName, type Rollout } from "../rollout/model.js";
 import type { HttpRouteRef } from "../rollout/routing.js";
 import type { Traffic } from "../rollout/traffic.js";
 import { isObject, ownedVersions, RoutingError, splitWeights, type Json, type JsonObject } from "./virtual-service.js";
 
 /** The rules Tideway manages in `route`: those named in the Rollout, or the only one there is besides its header rule. */
-export function managedRuleIndexes(rules: Json[], route: Pick<HttpRouteRef, "name" | "rules" | "where">, headerRuleName?: string): number[] {
+export function managedRuleIndexes(rules: Json[], route: Pick<HttpRouteRef, "name" | "rules" | "where">, ownRules?: string | readonly string[]): number[] {
   const names = route.rules;
+  const own: readonly string[] = ownRules === undefined ? [] : typeof ownRules === "string" ? [ownRules] : ownRules;
   if (names === undefined) {
-    const candidates = rules.flatMap((rule, index) => (isObject(rule) && rule.name === headerRuleName && headerRuleName !== undefined ? [] : [index]));
+    // Tideway's own rules (header rule, mirror rule) are never the one rule it manages.
+    const candidates = rules.flatMap((rule, index) => (isObject(rule) && typeof rule.name === "string" && own.includes(rule.name) ? [] : [index]));
     if (candidates.length !== 1) throw new RoutingError(`HTTPRoute ${route.name} has ${candidates.length} rules; name the ones Tideway manages (rules[].name) in ${route.where}.rules`);
     return candidates;
   }
@@ -101,31 +103,100 @@ function headerMatches(headers: Record<string, HeaderMatch>): JsonObject[] {
  * and it is placed first besides.
  */
 export function routeHttpTraffic(rules: Json[], rollout: Rollout, route: HttpRouteRef, traffic: Traffic, headerRuleName: string, formerVersions: readonly string[] = []): Json[] {
-  const indexes = managedRuleIndexes(rules, route, headerRuleName);
-  const next = rules.map((rule, index) => (indexes.includes(index) && isObject(rule) ? rewriteRule(rule, rollout, route, traffic, formerVersions) : rule));
-  const withoutHeaderRule = next.filter((rule) => !(isObject(rule) && rule.name === headerRuleName));
-  if (!traffic.headerRoute || traffic.canaryVersion === undefined) return withoutHeaderRule;
-  const first = Math.min(...managedRuleIndexes(withoutHeaderRule, route, headerRuleName));
-  const base = withoutHeaderRule[first];
-  const baseMatches = isObject(base) && Array.isArray(base.matches) && base.matches.length > 0 ? base.matches : [{}];
-  const added = headerMatches(traffic.headerRoute.headers);
-  const matches = baseMatches.map((match): Json => {
-    const own = isObject(match) ? match : {};
-    return { ...own, headers: [...(Array.isArray(own.headers) ? own.headers : []), ...added] };
-  });
-  const baseBackends = isObject(base) && Array.isArray(base.backendRefs) ? base.backendRefs : [];
+  const mirrorName = mirrorRouteName(rollout.spec);
+  const own = [headerRuleName, mirrorName];
+  const indexes = managedRuleIndexes(rules, route, own);
   const versionAt = versionOfBackend(rollout);
+  const known = new Set([traffic.stableVersion, ...(traffic.canaryVersion !== undefined ? [traffic.canaryVersion] : []), ...formerVersions]);
+  const canaryVersion = traffic.canaryVersion;
+  const mirrorAll = traffic.mirror !== undefined && traffic.mirror.headers === undefined && canaryVersion !== undefined ? traffic.mirror.percentage : undefined;
+  const next = rules.map((rule, index) => {
+    if (!indexes.includes(index) || !isObject(rule)) return rule;
+    const rewritten = rewriteRule(rule, rollout, route, traffic, formerVersions);
+    return withMirrorFilter(rewritten, rollout, known, mirrorAll !== undefined && canaryVersion !== undefined ? { version: canaryVersion, percentage: mirrorAll } : undefined);
+  });
+  const withoutOwn = next.filter((rule) => !(isObject(rule) && typeof rule.name === "string" && own.includes(rule.name)));
+  if (canaryVersion === undefined) return withoutOwn;
+  const first = Math.min(...managedRuleIndexes(withoutOwn, route, own));
+  const base = withoutOwn[first];
+  const baseMatches = isObject(base) && Array.isArray(base.matches) && base.matches.length > 0 ? base.matches : [{}];
+  const matching = (headers: Record<string, HeaderMatch>): Json[] =>
+    baseMatches.map((match): Json => {
+      const given = isObject(match) ? match : {};
+      return { ...given, headers: [...(Array.isArray(given.headers) ? given.headers : []), ...headerMatches(headers)] };
+    });
+  const baseBackends = isObject(base) && Array.isArray(base.backendRefs) ? base.backendRefs : [];
   const template = baseBackends.find((entry) => versionAt(entry) !== undefined);
-  const canary: JsonObject = { ...(isObject(template) ? template : {}), name: destinationFor(rollout, traffic.canaryVersion).host, weight: 100 };
-  const headerRule: JsonObject = { name: headerRuleName, matches, backendRefs: [canary] };
-  return [...withoutHeaderRule.slice(0, first), headerRule, ...withoutHeaderRule.slice(first)];
+  const canary: JsonObject = { ...(isObject(template) ? template : {}), name: destinationFor(rollout, canaryVersion).host };
+  const added: JsonObject[] = [];
+  if (traffic.headerRoute) added.push({ name: headerRuleName, matches: matching(traffic.headerRoute.headers), backendRefs: [{ ...canary, weight: 100 }] });
+  if (traffic.mirror?.headers !== undefined) {
+    // Matching requests are answered by the managed rule's backends, as written above, and copied to the canary.
+    added.push({ name: mirrorName, matches: matching(traffic.mirror.headers), backendRefs: baseBackends, filters: [mirrorFilter(canary, traffic.mirror.percentage)] });
+  }
+  if (added.length === 0) return withoutOwn;
+  return [...withoutOwn.slice(0, first), ...added, ...withoutOwn.slice(first)];
+}
+
+/** A RequestMirror filter to `backend`: `percent` when whole, else a fraction of 10,000. */
+function mirrorFilter(backend: JsonObject, percentage: number): JsonObject {
+  const ref: JsonObject = { ...backend };
+  delete ref.weight;
+  delete ref.filters;
+  const share: JsonObject = Number.isInteger(percentage) ? { percent: percentage } : { fraction: { numerator: Math.round(percentage * 100), denominator: 10_000 } };
+  return { type: "RequestMirror", requestMirror: { backendRef: ref, ...share } };
+}
+
+/** The version a RequestMirror filter copies requests to, when it is one of this Rollout's Services. */
+function mirroredVersion(filter: Json, rollout: Rollout): string | undefined {
+  if (!isObject(filter) || filter.type !== "RequestMirror" || !isObject(filter.requestMirror)) return undefined;
+  return versionOfBackend(rollout)(filter.requestMirror.backendRef);
+}
+
+/** The managed rule with Tideway's RequestMirror filter set (`wanted`) or removed; other filters stay as they were. */
+function withMirrorFilter(rule: JsonObject, rollout: Rollout, known: ReadonlySet<string>, wanted: { version: string; percentage: number } | undefined): JsonObject {
+  const filters = Array.isArray(rule.filters) ? rule.filters : [];
+  const kept = filters.filter((filter) => {
+    const version = mirroredVersion(filter, rollout);
+    return version === undefined || !known.has(version);
+  });
+  if (wanted === undefined) {
+    if (kept.length === filters.length) return rule;
+    const rest: JsonObject = { ...rule };
+    delete rest.filters;
+    return kept.length > 0 ? { ...rest, filters: kept } : rest;
+  }
+  const backends = Array.isArray(rule.backendRefs) ? rule.backendRefs : [];
+  const template = backends.find((entry) => versionOfBackend(rollout)(entry) !== undefined);
+  const canary: JsonObject = { ...(isObject(template) ? template : {}), name: destinationFor(rollout, wanted.version).host };
+  return { ...rule, filters: [...kept, mirrorFilter(canary, wanted.percentage)] };
 }
 
 /** What the managed rules send where now: for verifying a write and for the first sighting. */
-export function observedHttpWeights(rules: Json[], rollout: Rollout, route: HttpRouteRef, headerRuleName: string): { weights: Record<string, number>; headerRoute: boolean } {
+export function observedHttpWeights(
+  rules: Json[],
+  rollout: Rollout,
+  route: HttpRouteRef,
+  headerRuleName: string,
+): { weights: Record<string, number>; headerRoute: boolean; mirrors?: Record<string, number> } {
   const versionAt = versionOfBackend(rollout);
   const weights: Record<string, number> = {};
-  for (const index of managedRuleIndexes(rules, route, headerRuleName)) {
+  const mirrors: Record<string, number> = {};
+  for (const rule of rules) {
+    for (const filter of isObject(rule) && Array.isArray(rule.filters) ? rule.filters : []) {
+      const version = mirroredVersion(filter, rollout);
+      if (version === undefined || !isObject(filter) || !isObject(filter.requestMirror)) continue;
+      const { percent, fraction } = filter.requestMirror;
+      const share =
+        typeof percent === "number"
+          ? percent
+          : isObject(fraction) && typeof fraction.numerator === "number"
+            ? (fraction.numerator * 100) / (typeof fraction.denominator === "number" ? fraction.denominator : 100)
+            : 100;
+      mirrors[version] = Math.max(mirrors[version] ?? 0, share);
+    }
+  }
+  for (const index of managedRuleIndexes(rules, route, [headerRuleName, mirrorRouteName(rollout.spec)])) {
     const rule = rules[index];
     const backends = isObject(rule) && Array.isArray(rule.backendRefs) ? rule.backendRefs : [];
     const total = backends.reduce<number>((sum, entry) => sum + weightOf(entry), 0);
@@ -136,14 +207,17 @@ export function observedHttpWeights(rules: Json[], rollout: Rollout, route: Http
       weights[version] = Math.max(weights[version] ?? 0, weight);
     }
   }
-  return { weights, headerRoute: rules.some((rule) => isObject(rule) && rule.name === headerRuleName) };
+  const headerRoute = rules.some((rule) => isObject(rule) && rule.name === headerRuleName);
+  return { weights, headerRoute, ...(Object.keys(mirrors).length > 0 ? { mirrors } : {}) };
 }
 
 /** The rules a Rollout claims on its HTTPRoute: its managed rules and its header rule. */
 export function claimedRules(rules: Json[], rollout: Rollout, route: HttpRouteRef, headerRuleName: string): string[] {
-  const managed = managedRuleIndexes(rules, route, headerRuleName).map((index) => {
+  const mirrorName = mirrorRouteName(rollout.spec);
+  const mirror = rollout.spec.steps.some((step) => step.setMirrorRoute?.match !== undefined) ? [mirrorName] : [];
+  const managed = managedRuleIndexes(rules, route, [headerRuleName, mirrorName]).map((index) => {
     const rule = rules[index];
     return isObject(rule) && typeof rule.name === "string" ? rule.name : "(unnamed)";
   });
-  return [...new Set([...managed, headerRuleName])];
+  return [...new Set([...managed, headerRuleName, ...mirror])];
 }

@@ -7,7 +7,7 @@
  */
 import { ROUTE_OWNERS_ANNOTATION } from "../rollout/annotations.js";
 import type { RouteConflict } from "../rollout/engine.js";
-import { headerRouteName, type Rollout } from "../rollout/model.js";
+import { headerRouteName, mirrorRouteName, type Rollout } from "../rollout/model.js";
 import { virtualServicesOf, type VirtualServiceRef } from "../rollout/routing.js";
 import { isObject, managedRouteIndexes, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
@@ -29,11 +29,13 @@ export function ownerName(rollout: Pick<Rollout, "namespace" | "name">): string 
  */
 export function claimedRoutes(http: Json[], rollout: Rollout, vs: VirtualServiceRef): string[] {
   const header = headerRouteName(rollout.spec);
-  const managed = managedRouteIndexes(http, vs, header).map((index) => {
+  // The mirror route is its own only when it mirrors matching requests (a route it adds and removes).
+  const mirror = rollout.spec.steps.some((step) => step.setMirrorRoute?.match !== undefined) ? [mirrorRouteName(rollout.spec)] : [];
+  const managed = managedRouteIndexes(http, vs, [header, mirrorRouteName(rollout.spec)]).map((index) => {
     const route = http[index];
     return isObject(route) && typeof route.name === "string" ? route.name : UNNAMED_ROUTE;
   });
-  return [...new Set([...managed, header])];
+  return [...new Set([...managed, header, ...mirror])];
 }
 
 /** The owners recorded in a VirtualService's metadata; RoutingError when the annotation is not readable. */

@@ -93,6 +93,24 @@ describe("the Gateway API HTTPRoute router", () => {
     expect((await read()).metadata.annotations?.[OWNERS]).toBeUndefined();
   });
 
+  it("mirrors a share of the managed rule's requests to the canary's Service (the API server accepts the filter), and takes the mirror out at the end", async () => {
+    const mirror = { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 0, mirror: { percentage: 20 } };
+    expect(await router.setTraffic(rollout(), mirror)).toMatchObject({ wrote: true, writes: 1 });
+    const on = await read();
+    expect((on.spec.rules[1] as { filters?: unknown[] }).filters).toEqual([
+      { type: "RequestMirror", requestMirror: { backendRef: { group: "", kind: "Service", name: "reviews-v2", port: 9080 }, percent: 20 } },
+    ]);
+    expect(await router.setTraffic(rollout(), mirror)).toMatchObject({ wrote: false });
+    await router.setTraffic(rollout(), { stableVersion: "v1", canaryWeight: 0 }, ["v1", "v2"]);
+    // The API server defaulted the backendRef's weight to 1 when the HTTPRoute was created; the router wrote 100 for it.
+    expect((await read()).spec.rules[1]).toEqual({
+      name: "primary",
+      matches: [{ path: { type: "PathPrefix", value: "/" } }],
+      backendRefs: [{ group: "", kind: "Service", name: "reviews-v1", port: 9080, weight: 100 }],
+      timeouts: { request: "5s" },
+    });
+  });
+
   it("says which HTTPRoute is missing and which field names it", async () => {
     const lost = { ...rollout(), spec: RolloutSpecSchema.parse({ ...rollout().spec, trafficRouting: { gatewayAPI: { httpRoute: { name: "ratings" } } } }) };
     const failure = await router.setTraffic(lost, { stableVersion: "v1", canaryWeight: 0 }).catch((error: unknown) => error);

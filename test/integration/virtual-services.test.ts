@@ -99,6 +99,20 @@ describe("a Rollout listing several VirtualServices", () => {
     expect(await router.sighting(both())).toEqual({ liveVersion: "v1" });
   });
 
+  it("mirrors on every listed VirtualService, and takes the mirror out of each at the end", async () => {
+    await router.setTraffic(both(), { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 0, mirror: { percentage: 20 } });
+    const mirrored = await read(edge, "gateway");
+    expect(mirrored.spec.http[1]).toMatchObject({ mirror: { host: `reviews.${namespace}.svc.cluster.local`, subset: "v2", port: { number: 9080 } }, mirrorPercentage: { value: 20 } });
+    expect((await read(namespace, "reviews")).spec.http[0]).toMatchObject({ mirror: { host: "reviews", subset: "v2" }, mirrorPercentage: { value: 20 } });
+    await router.setTraffic(both(), { stableVersion: "v1", canaryWeight: 0 }, ["v1", "v2"]);
+    for (const [ns, name] of [
+      [namespace, "reviews"],
+      [edge, "gateway"],
+    ] as const) {
+      for (const route of (await read(ns, name)).spec.http) expect(route).not.toHaveProperty("mirror");
+    }
+  });
+
   it("names the one that failed and routes the others; once it exists, the next call writes only it", async () => {
     const three = rollout([{ name: "reviews" }, { name: "gateway", namespace: edge, routes: ["reviews"] }, { name: "canary-gateway", namespace: edge, routes: ["reviews"] }]);
     const traffic = { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 30 };

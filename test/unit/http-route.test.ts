@@ -92,3 +92,37 @@ describe("routing an HTTPRoute's rule by per-version Services", () => {
     ]);
   });
 });
+
+describe("mirroring an HTTPRoute rule", () => {
+  const rules: Json[] = [{ name: "primary", backendRefs: [backend("reviews-v1")], filters: [{ type: "RequestHeaderModifier", requestHeaderModifier: { set: [{ name: "x-team", value: "a" }] } }] }];
+  const r = rollout();
+
+  it("adds a RequestMirror filter to the canary's Service beside the rule's own filters, and removes only it when the mirror ends", () => {
+    const on = routeHttpTraffic(rules, r, routeOf(r), { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 0, mirror: { percentage: 20 } }, HEADER, ["v1"]);
+    const filters = (on[0] as { filters: unknown[] }).filters;
+    expect(filters).toEqual([...((rules[0] as { filters: unknown[] }).filters ?? []), { type: "RequestMirror", requestMirror: { backendRef: { name: "reviews-v2", port: 9080 }, percent: 20 } }]);
+    expect(observedHttpWeights(on, r, routeOf(r), HEADER)).toEqual({ weights: { v1: 100 }, headerRoute: false, mirrors: { v2: 20 } });
+    expect(routeHttpTraffic(on, r, routeOf(r), { stableVersion: "v1", canaryWeight: 0 }, HEADER, ["v1", "v2"])).toEqual(rules);
+  });
+
+  it("writes a share that is not a whole percent as a fraction", () => {
+    const on = routeHttpTraffic(rules, r, routeOf(r), { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 0, mirror: { percentage: 0.5 } }, HEADER, ["v1"]);
+    expect((on[0] as { filters: unknown[] }).filters.at(-1)).toEqual({
+      type: "RequestMirror",
+      requestMirror: { backendRef: { name: "reviews-v2", port: 9080 }, fraction: { numerator: 50, denominator: 10_000 } },
+    });
+  });
+
+  it("mirrors only matching requests through a rule of its own before the managed one", () => {
+    const on = routeHttpTraffic(rules, r, routeOf(r), { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 0, mirror: { percentage: 100, headers: { "x-shadow": { exact: "1" } } } }, HEADER, [
+      "v1",
+    ]);
+    expect(on[0]).toEqual({
+      name: "reviews-canary-mirror",
+      matches: [{ headers: [{ type: "Exact", name: "x-shadow", value: "1" }] }],
+      backendRefs: [backend("reviews-v1")],
+      filters: [{ type: "RequestMirror", requestMirror: { backendRef: { name: "reviews-v2", port: 9080 }, percent: 100 } }],
+    });
+    expect(on[1]).toEqual(rules[0]);
+  });
+});

@@ -152,3 +152,40 @@ describe("weights", () => {
     expect(weights.reduce((a, b) => a + b, 0)).toBe(100);
   });
 });
+
+describe("mirroring a VirtualService route", () => {
+  const http: Json[] = [{ name: "primary", route: [dest("v1")] }];
+  const r = rollout();
+  const on = { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 0, mirror: { percentage: 20 } };
+
+  it("sets mirror and mirrorPercentage on the managed route, and removes them when the mirror ends", () => {
+    const mirrored = routeTraffic(http, r, vsOf(r), on, HEADER, ["v1"]);
+    expect(mirrored).toEqual([{ name: "primary", route: [dest("v1")], mirror: { host: "reviews", subset: "v2" }, mirrorPercentage: { value: 20 } }]);
+    expect(observedWeights(mirrored, r, vsOf(r), HEADER)).toEqual({ weights: { v1: 100 }, headerRoute: false, mirrors: { v2: 20 } });
+    expect(routeTraffic(mirrored, r, vsOf(r), { stableVersion: "v1", canaryWeight: 0 }, HEADER, ["v1", "v2"])).toEqual(http);
+  });
+
+  it("leaves someone else's mirror alone, and refuses to mirror over it", () => {
+    const theirs: Json[] = [{ name: "primary", route: [dest("v1")], mirror: { host: "ratings-shadow" } }];
+    expect(routeTraffic(theirs, r, vsOf(r), { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 10 }, HEADER, ["v1"])).toEqual([
+      { name: "primary", route: [dest("v1", 90), dest("v2", 10)], mirror: { host: "ratings-shadow" } },
+    ]);
+    expect(() => routeTraffic(theirs, r, vsOf(r), on, HEADER, ["v1"])).toThrow('VirtualService reviews: route primary already mirrors to {"host":"ratings-shadow"}; Tideway cannot mirror it as well');
+  });
+
+  it("mirrors only matching requests through a route of its own before the managed one, answered by the managed route's destinations", () => {
+    const matching = { ...on, canaryWeight: 10, mirror: { percentage: 50, headers: { "x-shadow": { exact: "1" } } } };
+    const next = routeTraffic(http, r, vsOf(r), matching, HEADER, ["v1"]);
+    expect(next).toEqual([
+      {
+        name: "reviews-canary-mirror",
+        match: [{ headers: { "x-shadow": { exact: "1" } } }],
+        route: [dest("v1", 90), dest("v2", 10)],
+        mirror: { host: "reviews", subset: "v2" },
+        mirrorPercentage: { value: 50 },
+      },
+      { name: "primary", route: [dest("v1", 90), dest("v2", 10)] },
+    ]);
+    expect(routeTraffic(next, r, vsOf(r), { stableVersion: "v2", canaryWeight: 0 }, HEADER, ["v1", "v2"])).toEqual([{ name: "primary", route: [dest("v2", 100)] }]);
+  });
+});
