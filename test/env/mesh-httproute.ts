@@ -17,8 +17,20 @@ const RuleMatch = z.looseObject({
 });
 type RuleMatch = z.infer<typeof RuleMatch>;
 
+const Filter = z.looseObject({
+  type: z.string(),
+  requestMirror: z
+    .looseObject({
+      backendRef: z.looseObject({ name: z.string().min(1) }),
+      percent: z.int().min(0).max(100).optional(),
+      fraction: z.looseObject({ numerator: z.int().min(0), denominator: z.int().min(1).optional() }).optional(),
+    })
+    .optional(),
+});
+
 const Rule = z.looseObject({
   name: z.string().optional(),
+  filters: z.array(Filter).optional(),
   matches: z.array(RuleMatch).optional(),
   backendRefs: z.array(z.looseObject({ name: z.string().min(1), kind: z.string().optional(), weight: z.int().min(0).optional() })).optional(),
 });
@@ -76,7 +88,11 @@ export function parseHttpRouteTable(object: unknown, scope: RoutingScope, routeN
     // No backend with weight: Gateway API answers 500 itself; the simulator counts it unrouted.
     const destinations: RouteDestination[] | undefined =
       total > 0 ? backends.map((ref) => ({ host: ref.name, version: versionOf({ host: ref.name }, scope), weight: ((ref.weight ?? 1) * 100) / total })) : undefined;
-    return { label, name: rule.name, matches, matchesHeaders: headerCount(rule) > 0, destinations };
+    const mirrorFilter = (rule.filters ?? []).find((filter) => filter.type === "RequestMirror")?.requestMirror;
+    const fraction = mirrorFilter?.fraction;
+    const percentage = mirrorFilter?.percent ?? (fraction ? (fraction.numerator * 100) / (fraction.denominator ?? 100) : 100);
+    const mirror = mirrorFilter ? { version: versionOf({ host: mirrorFilter.backendRef.name }, scope), percentage } : undefined;
+    return { label, name: rule.name, matches, matchesHeaders: headerCount(rule) > 0, destinations, ...(mirror ? { mirror } : {}) };
   });
   let followed: number[];
   if (scope.routes && scope.routes.length > 0) {

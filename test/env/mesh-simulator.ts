@@ -1,5 +1,7 @@
 /**
- * A small mesh simulator for tests and the demo. It reads the live VirtualService, sends
+ * A small mesh simulator for tests and the demo. It reads the live VirtualService (or a Gateway
+ * API HTTPRoute, mesh-httproute.ts), copies mirrored requests to their version (reported under
+ * "<host>-shadow", as Istio does), sends
  * simulated requests to the service's versions the way Istio would route them (header routes,
  * then weights), and exports what a destination sidecar would report: `istio_requests_total`
  * and `istio_request_duration_milliseconds`, with Istio's standard labels, on `/metrics`.
@@ -89,6 +91,8 @@ export interface TrafficSnapshot {
    * 503 itself: per version, per response flag, e.g. { v2: { UH: 40 } }. Not in `versions`.
    */
   sourceFailures: Record<string, Record<string, number>>;
+  /** Mirrored copies each version served (not in `versions`: no user saw their answers). */
+  mirrored: Record<string, number>;
 }
 
 export interface MeshSimulator {
@@ -167,7 +171,7 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
   });
   const target = telemetry.target;
 
-  const counts: TrafficSnapshot = { requests: 0, versions: {}, unrouted: {}, sourceFailures: {} };
+  const counts: TrafficSnapshot = { requests: 0, versions: {}, unrouted: {}, sourceFailures: {}, mirrored: {} };
   let table: RoutingTable | undefined;
   const readUpstreams = upstreamReader(options.kubeConfig, scope);
   let upstreams: UpstreamHealth = ALL_HEALTHY;
@@ -176,6 +180,15 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
   let stopped = false;
   let owed = 0; // fractional requests carried from tick to tick, so low rates stay exact
   let lastTick = performance.now();
+
+  // A mirrored copy: served by the canary's pods when they are reachable, reported under "<host>-shadow", its answer dropped.
+  const mirrorOne = (version: string) => {
+    if (upstreams(version) !== undefined) return;
+    const behaviour = behaviours.get(version) ?? defaultBehaviour;
+    const responseCode = random() < behaviour.errorRate * errorFactor.value ? "503" : "200";
+    telemetry.record(version, responseCode, behaviour.latencyMs, true);
+    counts.mirrored[version] = (counts.mirrored[version] ?? 0) + 1;
+  };
 
   const sendOne = () => {
     if (!table) return;
@@ -187,6 +200,7 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
       return;
     }
     const { version } = routed;
+    if (routed.mirror !== undefined) mirrorOne(routed.mirror);
     const failure = upstreams(version);
     if (failure !== undefined) {
       telemetry.recordUpstreamFailure(version, failure);

@@ -9,7 +9,7 @@ import type { ControllerProcess } from "./controller-process.js";
 import { rolloutYaml } from "./rollout-yaml.js";
 import { kubeConfig, services, uniqueName } from "./services.js";
 
-export { createMesh, DR, VS, type MeshOptions } from "../env/index.js";
+export { createMesh, DR, HTTP_ROUTE, VS, type MeshOptions } from "../env/index.js";
 
 /**
  * Fast steps for tests: two weights, each baked for a few seconds with 3 s analysis. The guard is

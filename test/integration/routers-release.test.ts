@@ -5,7 +5,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorld, type World, type WorldOptions } from "./release-harness.js";
+import { readGuard } from "../../src/analysis/guard.js";
+import { PrometheusClient } from "../../src/analysis/prometheus.js";
+import { RolloutSpecSchema } from "../../src/rollout/schema.js";
+import { createWorld, HTTP_ROUTE, VS, type World, type WorldOptions } from "./release-harness.js";
 import { services } from "./services.js";
 
 let world: World | undefined;
@@ -60,5 +63,42 @@ describe.each<{ router: NonNullable<WorldOptions["router"]> }>([{ router: "istio
     const status = await world.waitForStatus((s) => s.phase === "Aborted");
     expect(status.history.at(-1)).toMatchObject({ outcome: "aborted", reason: "bad latency" });
     await expect.poll(async () => (await world?.mesh.refresh(), world?.mesh.currentWeights()?.headerRoute), { timeout: 10_000 }).toBe(false);
+  });
+
+  it("mirrors requests to the canary, which the guard does not count as its traffic, and takes the mirror out on abort", async () => {
+    world = await createWorld({ router, behaviour: { v2: { errorRate: 1, latencyMs: 20 } } });
+    await world.release("v1");
+    await world.waitForStatus((s) => s.phase === "Healthy");
+    await world.release("v2", { steps: ["- setMirrorRoute: { percentage: 50 }", "- pause: 1h"], analysis: "" });
+    await world.waitForStatus((s) => s.release?.mirrorRoute === true && s.release.trafficApplied);
+    await expect.poll(() => world?.mesh.snapshot().mirrored.v2 ?? 0, { timeout: 15_000 }).toBeGreaterThan(20);
+    expect(world.mesh.snapshot().versions.v2).toBeUndefined();
+    expect(await world.weights()).toEqual({ v1: 100 });
+
+    // Prometheus has the failing copies, under the "-shadow" host; the guard's reading of the canary does not.
+    const prometheus = new PrometheusClient({ url: services().prometheusUrl });
+    const shadow = `sum(istio_requests_total{destination_service_namespace="${world.namespace}", destination_service_name=~".*-shadow", response_code="503"})`;
+    await expect
+      .poll(
+        async () => {
+          const result = await prometheus.query(shadow);
+          return result.kind === "value" ? result.value : 0;
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBeGreaterThan(0);
+    const steps = [{ setMirrorRoute: { percentage: 50 } }, { pause: "1h" }];
+    const trafficRouting = router === "gatewayAPI" ? { gatewayAPI: { httpRoute: { name: "reviews" } } } : { istio: { virtualService: { name: "reviews" } } };
+    const rollout = { name: "reviews", namespace: world.namespace, spec: RolloutSpecSchema.parse({ service: "reviews", version: "v2", trafficRouting, steps }) };
+    expect(await readGuard(prometheus, rollout, { canaryVersion: "v2", stableVersion: "v1", windowMs: 60_000 })).toEqual({ requests: 0, errors: 0 });
+
+    const { kubectl, kubeconfigPath } = services();
+    execFileSync(kubectl!, ["--kubeconfig", kubeconfigPath, "-n", world.namespace, "annotate", "rollout", "reviews", "tideway.io/abort=shadow errors"]);
+    await world.waitForStatus((s) => s.phase === "Aborted");
+    const mirroring = async () => {
+      const object = (await world!.objects.getNamespacedCustomObject({ ...(router === "gatewayAPI" ? HTTP_ROUTE : VS), namespace: world!.namespace, name: "reviews" })) as { spec: unknown };
+      return JSON.stringify(object.spec).includes(router === "gatewayAPI" ? "RequestMirror" : '"mirror"');
+    };
+    await expect.poll(mirroring, { timeout: 10_000 }).toBe(false);
   });
 });
