@@ -5,7 +5,7 @@
 # tests); etcd, kube-apiserver, kubectl, and
 # for workloads kube-controller-manager, kube-scheduler and KWOK, built from the Go module proxy
 # (cached in ~/.cache/tideway; about 10 minutes on 2 cores the first time, instant after); and the
-# npm dependencies. Idempotent.
+# Gateway API CRDs (sigs.k8s.io/gateway-api, the same proxy); and the npm dependencies. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,7 @@ command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v git >/dev/null || missing+=(git)
+command -v unzip >/dev/null || missing+=(unzip)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 # Tests start their own sshd on a loopback port with their own config; the package's service on
 # port 22 (if its postinst starts one) is not used.
@@ -29,6 +30,7 @@ if ((${#missing[@]})); then
 fi
 
 bash scripts/k8s-binaries.sh >/dev/null
+bash scripts/gateway-api-crds.sh >/dev/null
 bash scripts/helm-binary.sh >/dev/null
 
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then

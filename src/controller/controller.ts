@@ -30,7 +30,9 @@ import { guardOf } from "../rollout/model.js";
 import { PrometheusClient } from "../analysis/prometheus.js";
 import { NotificationQueue } from "../notify/delivery.js";
 import { SyncAnnouncer } from "../notify/sync-announcer.js";
+import { HttpRouteTraffic } from "../traffic/gateway-api.js";
 import { IstioTraffic } from "../traffic/istio.js";
+import { RouterByKind } from "../traffic/routers.js";
 import type { Logger } from "./log.js";
 import { ControllerMetrics } from "./metrics.js";
 import type { ControllerOptions } from "./options.js";
@@ -127,7 +129,7 @@ export class Controller {
     const observeQuery: QueryObserver = (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds);
     this.reconciler = new Reconciler({
       rollouts: this.rollouts,
-      traffic: new IstioTraffic(kc),
+      traffic: new RouterByKind({ istio: new IstioTraffic(kc), gatewayAPI: new HttpRouteTraffic(kc) }),
       analysis: (rollout, context) => runAnalysis(prometheus, rollout, context, { observe: observeQuery, scrapeIntervalMs }),
       guard: (rollout, { releaseStartedAt, ...context }) =>
         readGuard(

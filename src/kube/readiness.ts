@@ -6,7 +6,7 @@
  * A pod that cannot run (CrashLoopBackOff, ImagePullBackOff, ...) is named as the version's failure.
  */
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Pod } from "@kubernetes/client-node";
-import { destinationFor, destinationServiceName, namesService } from "../rollout/destination.js";
+import { destinationFor, destinationServiceName, namesService, servicePerVersion } from "../rollout/destination.js";
 import type { Rollout } from "../rollout/model.js";
 import type { VersionReadiness } from "../rollout/status.js";
 import { isNotFound, kubeError } from "./errors.js";
@@ -40,7 +40,7 @@ export class KubeReadiness implements ReadinessSource {
 
   async read(rollout: Rollout, versions: readonly string[]): Promise<VersionReadiness[]> {
     const namespace = rollout.namespace;
-    const hostMode = rollout.spec.trafficRouting.istio.host !== undefined;
+    const hostMode = servicePerVersion(rollout);
     const subsets = hostMode
       ? undefined
       : await this.subsetLabels(

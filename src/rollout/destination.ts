@@ -1,6 +1,7 @@
 /**
- * Where a version's traffic goes, from spec.trafficRouting.istio: a DestinationRule subset of
- * spec.service (`subset:`, "{{ version }}" by default), or a Service of its own (`host:`). The
+ * Where a version's traffic goes, from spec.trafficRouting: with istio, a DestinationRule subset
+ * of spec.service (`subset:`, "{{ version }}" by default) or a Service of its own (`host:`); with
+ * gatewayAPI always a Service of its own (`host:`, "{{ service }}-{{ version }}" by default). The
  * traffic adapter routes to it, the analysis queries its telemetry: both derive it here.
  */
 import type { Rollout } from "./model.js";
@@ -12,13 +13,27 @@ export interface Destination {
 }
 
 const DEFAULT_SUBSET = "{{ version }}";
+const DEFAULT_SERVICE_PER_VERSION = "{{ service }}-{{ version }}";
+
+/** The template of a version's destination: its host (a Service per version), or its subset of spec.service. */
+function destinationTemplate(rollout: Rollout): { host: string } | { subset: string } {
+  const { istio, gatewayAPI } = rollout.spec.trafficRouting;
+  if (gatewayAPI !== undefined) return { host: gatewayAPI.host ?? DEFAULT_SERVICE_PER_VERSION };
+  if (istio?.host !== undefined) return { host: istio.host };
+  return { subset: istio?.subset ?? DEFAULT_SUBSET };
+}
+
+/** Whether each version is a Service of its own (no DestinationRule subsets). */
+export function servicePerVersion(rollout: Rollout): boolean {
+  return "host" in destinationTemplate(rollout);
+}
 
 /** The destination of `version`'s requests, as a VirtualService route names it. */
 export function destinationFor(rollout: Rollout, version: string): Destination {
-  const istio = rollout.spec.trafficRouting.istio;
+  const template = destinationTemplate(rollout);
   const values = { service: rollout.spec.service, namespace: rollout.namespace, version };
-  if (istio.host !== undefined) return { host: renderTemplate(istio.host, values) };
-  return { host: rollout.spec.service, subset: renderTemplate(istio.subset ?? DEFAULT_SUBSET, values) };
+  if ("host" in template) return { host: renderTemplate(template.host, values) };
+  return { host: rollout.spec.service, subset: renderTemplate(template.subset, values) };
 }
 
 /**
@@ -65,17 +80,17 @@ function templatePattern(template: string, values: Record<string, string>): RegE
  * or undefined when it does not look like one of this Rollout's.
  */
 export function versionOfDestination(rollout: Rollout): (destination: { host?: unknown; subset?: unknown }) => string | undefined {
-  const istio = rollout.spec.trafficRouting.istio;
+  const template = destinationTemplate(rollout);
   const values = { service: rollout.spec.service, namespace: rollout.namespace };
-  if (istio.host !== undefined) {
-    const pattern = templatePattern(istio.host, values);
+  if ("host" in template) {
+    const pattern = templatePattern(template.host, values);
     return ({ host }) => {
       if (typeof host !== "string") return undefined;
       const short = host.split(".")[0] ?? host;
       return pattern.exec(host)?.[1] ?? pattern.exec(short)?.[1];
     };
   }
-  const pattern = templatePattern(istio.subset ?? DEFAULT_SUBSET, values);
+  const pattern = templatePattern(template.subset, values);
   return ({ host, subset }) => {
     if (typeof host !== "string" || typeof subset !== "string" || !namesService(rollout, host)) return undefined;
     return pattern.exec(subset)?.[1];

@@ -42,13 +42,24 @@ export interface HeaderRoute {
   headers: Record<string, HeaderMatch>;
 }
 
-export type NormalizedStep = { kind: "setWeight"; weight: number } | { kind: "pause"; durationMs: number | undefined } | { kind: "setHeaderRoute"; route: HeaderRoute };
+/** Shadow traffic: `percentage` of the stable's requests (those matching `headers`, when given) copied to the canary. */
+export interface MirrorRoute {
+  percentage: number;
+  headers?: Record<string, HeaderMatch>;
+}
+
+export type NormalizedStep =
+  { kind: "setWeight"; weight: number } | { kind: "pause"; durationMs: number | undefined } | { kind: "setHeaderRoute"; route: HeaderRoute } | { kind: "setMirrorRoute"; mirror: MirrorRoute };
 
 /** The step as a tagged union; `pause: {}` (no duration) is a manual gate. */
 export function normalizeStep(step: Step, serviceName: string): NormalizedStep {
   if (step.setWeight !== undefined) return { kind: "setWeight", weight: step.setWeight };
   if (step.setHeaderRoute !== undefined) {
     return { kind: "setHeaderRoute", route: { name: step.setHeaderRoute.name ?? defaultHeaderRouteName(serviceName), headers: step.setHeaderRoute.headers } };
+  }
+  if (step.setMirrorRoute !== undefined) {
+    const { percentage, match } = step.setMirrorRoute;
+    return { kind: "setMirrorRoute", mirror: { percentage, ...(match !== undefined ? { headers: match.headers } : {}) } };
   }
   const pause = step.pause;
   const text = typeof pause === "string" ? pause : pause?.duration;
@@ -81,6 +92,18 @@ export function headerRouteAt(spec: RolloutSpec, stepIndex: number): HeaderRoute
       if (step.kind === "setHeaderRoute") route = step.route;
     });
   return route;
+}
+
+/** The mirror in force at `stepIndex`: the last setMirrorRoute at or before it. */
+export function mirrorRouteAt(spec: RolloutSpec, stepIndex: number): MirrorRoute | undefined {
+  let mirror: MirrorRoute | undefined;
+  for (const step of normalizeSteps(spec).slice(0, stepIndex + 1)) if (step.kind === "setMirrorRoute") mirror = step.mirror;
+  return mirror;
+}
+
+/** The name of the route Tideway adds to mirror only matching requests: `<service>-canary-mirror`. */
+export function mirrorRouteName(spec: RolloutSpec): string {
+  return `${spec.service}-canary-mirror`;
 }
 
 /** Milliseconds between checks, or undefined when the Rollout has no analysis. */

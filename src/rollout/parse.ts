@@ -7,7 +7,8 @@ import { DEFAULT_NAMESPACE, toRollout, type Rollout } from "./model.js";
 import { describeIssue, explainIssues } from "./parse-messages.js";
 import { flowDepth, measure, positionAtOffset, positionOf, renderPath, syntaxErrorOffset, unresolvedAliasOffset, type FieldPath, type Position } from "./parse-positions.js";
 import type { Problem } from "./problem.js";
-import { refuseSharedRoutes, VIRTUAL_SERVICE_PATH } from "./shared-routes.js";
+import { virtualServicesOf } from "./routing.js";
+import { refuseSharedRoutes } from "./shared-routes.js";
 import { API_VERSION, KIND, RolloutDocumentSchema, RolloutMetadataSchema, type RolloutDocument } from "./schema.js";
 
 export interface ParsedRollout {
@@ -20,8 +21,8 @@ export interface ParsedRollout {
   namePosition?: Position;
   /** Where `metadata.namespace` is (or `metadata`, when it names none): for a namespace the cluster lacks. */
   namespacePosition?: Position;
-  /** Where `spec.trafficRouting.istio.virtualService` is, for a route another Rollout names. */
-  virtualServicePosition?: Position;
+  /** Where each VirtualService of `virtualServicesOf` is named, for a route another Rollout names. */
+  virtualServicePositions?: Position[];
   /** Where a field is, for findings made after parsing; only with `ParseOptions.locate`. */
   locate?: (path: FieldPath) => Position;
 }
@@ -153,9 +154,9 @@ function parseDocuments(file: string, text: string, limits: Required<ParseOption
       const rollout = toRollout(result.data, DEFAULT_NAMESPACE);
       const namePosition = positionOf(document, lineCounter, ["metadata", "name"], "value");
       const namespacePosition = positionOf(document, lineCounter, ["metadata", "namespace"], "key");
-      const virtualServicePosition = positionOf(document, lineCounter, VIRTUAL_SERVICE_PATH, "value");
+      const virtualServicePositions = virtualServicesOf(rollout).map((ref) => positionOf(document, lineCounter, ref.field, "value"));
       const locate = limits.locate ? (path: FieldPath) => positionOf(document, lineCounter, path, "value") : undefined;
-      rollouts.push({ file, ...start, document: result.data, rollout, namePosition, namespacePosition, virtualServicePosition, ...(locate ? { locate } : {}) });
+      rollouts.push({ file, ...start, document: result.data, rollout, namePosition, namespacePosition, virtualServicePositions, ...(locate ? { locate } : {}) });
       continue;
     }
     const identity = identityFromValue(value);

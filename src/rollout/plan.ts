@@ -6,7 +6,7 @@ import type { RolloutSpec } from "./schema.js";
 export interface PlanLine {
   /** 1-based, as `kubectl get rollouts` shows it ("2/5"); undefined for the final check. */
   step: number | undefined;
-  kind: "setWeight" | "setHeaderRoute" | "pause" | "gate" | "finalCheck";
+  kind: "setWeight" | "setHeaderRoute" | "setMirrorRoute" | "pause" | "gate" | "finalCheck";
   /** What the step does, in words. */
   action: string;
   /** Percent of traffic to the canary once the step is done. */
@@ -37,6 +37,15 @@ export function planRelease(spec: RolloutSpec): PlanLine[] {
       case "setHeaderRoute":
         headerRoute = true;
         return { ...at, kind: "setHeaderRoute", action: `send requests with ${describeHeaders(step.route)} to the canary`, canaryWeight, headerRoute, minimumMs: 0 };
+      case "setMirrorRoute":
+        return {
+          ...at,
+          kind: "setMirrorRoute",
+          action: `mirror ${step.mirror.percentage}% of stable's requests${step.mirror.headers ? ` with ${describeHeaders({ name: "", headers: step.mirror.headers })}` : ""} to the canary`,
+          canaryWeight,
+          headerRoute,
+          minimumMs: 0,
+        };
       case "pause":
         if (step.durationMs === undefined) {
           return { ...at, kind: "gate", action: `wait for a manual promote${checking}`, canaryWeight, headerRoute, minimumMs: undefined };

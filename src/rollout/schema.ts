@@ -58,14 +58,32 @@ export const StepSchema = z
       })
       .optional()
       .meta({ description: "A/B routing: requests whose headers match go to the canary, whatever the weight." }),
+    setMirrorRoute: z
+      .strictObject({
+        percentage: z
+          .number()
+          .gt(0, { error: "expected a percentage above 0 and at most 100, e.g. 20" })
+          .max(100, { error: "expected a percentage above 0 and at most 100, e.g. 20" })
+          .meta({ description: "Share of the stable's requests (of the managed routes, or of those matching) copied to the canary; their answers are dropped." }),
+        match: z
+          .strictObject({
+            headers: z.record(z.string().min(1), HeaderMatchSchema).refine((h) => Object.keys(h).length > 0, { error: "expected at least one header match" }),
+          })
+          .optional()
+          .meta({ description: "Mirror only requests whose headers match; all of the managed routes' requests when absent." }),
+      })
+      .optional()
+      .meta({ description: "Shadow traffic: copies a share of the stable's requests to the canary; users only ever see the stable's answers." }),
   })
   .superRefine((step, ctx) => {
-    const kinds = (["setWeight", "pause", "setHeaderRoute"] as const).filter((k) => step[k] !== undefined);
+    const kinds = (["setWeight", "pause", "setHeaderRoute", "setMirrorRoute"] as const).filter((k) => step[k] !== undefined);
     if (kinds.length !== 1) {
       ctx.addIssue({
         code: "custom",
         message:
-          kinds.length === 0 ? "expected a step: one of setWeight, pause or setHeaderRoute" : `expected exactly one of setWeight, pause or setHeaderRoute in a step, found ${kinds.join(" and ")}`,
+          kinds.length === 0
+            ? "expected a step: one of setWeight, pause, setHeaderRoute or setMirrorRoute"
+            : `expected exactly one of setWeight, pause, setHeaderRoute or setMirrorRoute in a step, found ${kinds.join(" and ")}`,
       });
     }
     const pause = step.pause;
@@ -78,7 +96,7 @@ export const StepSchema = z
       });
     }
   })
-  .meta({ description: "One step of a release: setWeight, pause or setHeaderRoute." });
+  .meta({ description: "One step of a release: setWeight, pause, setHeaderRoute or setMirrorRoute." });
 
 /**
  * Judgment against the stable version over the same windows, with an anytime-valid sequential
@@ -193,16 +211,49 @@ export const AnalysisSchema = z
     });
   });
 
+export const VirtualServiceRefSchema = z
+  .strictObject({
+    name: dnsLabel("VirtualService name"),
+    namespace: dnsLabel("namespace")
+      .optional()
+      .meta({ description: "Its namespace; the Rollout's by default. Another namespace needs the controller's RBAC there (the chart's ClusterRole grants it)." }),
+    routes: z.array(z.string().min(1)).min(1).optional().meta({ description: "Names of the http routes Tideway manages; optional when the VirtualService has one route." }),
+  })
+  .superRefine((vs, ctx) => {
+    const seen = new Set<string>();
+    vs.routes?.forEach((route, index) => {
+      if (seen.has(route)) ctx.addIssue({ code: "custom", path: ["routes", index], message: `route "${route}" is listed twice` });
+      seen.add(route);
+    });
+  })
+  .meta({ description: "A VirtualService whose routes Tideway shifts." });
+
 export const IstioRoutingSchema = z
   .strictObject({
-    virtualService: z.strictObject({
-      name: dnsLabel("VirtualService name"),
-      routes: z.array(z.string().min(1)).min(1).optional().meta({ description: "Names of the http routes Tideway manages; optional when the VirtualService has one route." }),
-    }),
+    virtualService: VirtualServiceRefSchema.optional(),
+    virtualServices: z
+      .array(VirtualServiceRefSchema)
+      .min(1, { error: "expected at least one VirtualService" })
+      .max(16)
+      .optional()
+      .meta({ description: "Several VirtualServices (e.g. the mesh's and the gateway's) that all get the same weights; instead of virtualService." }),
     subset: z.string().min(1).optional().meta({ description: 'DestinationRule subset per version, e.g. "{{ version }}" (the default).' }),
     host: z.string().min(1).optional().meta({ description: 'Destination host per version instead of a subset, e.g. "reviews-{{ version }}".' }),
   })
   .superRefine((istio, ctx) => {
+    if (istio.virtualService !== undefined && istio.virtualServices !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["virtualServices"], message: "expected virtualService or virtualServices, not both: list every VirtualService in virtualServices" });
+    }
+    if (istio.virtualService === undefined && istio.virtualServices === undefined) {
+      ctx.addIssue({ code: "custom", path: ["virtualService"], message: "expected virtualService: { name: ... } or virtualServices: [{ name: ... }, ...]" });
+    }
+    const seen = new Set<string>();
+    istio.virtualServices?.forEach((vs, index) => {
+      const key = `${vs.namespace ?? ""}/${vs.name}`;
+      if (seen.has(key))
+        ctx.addIssue({ code: "custom", path: ["virtualServices", index, "name"], message: `VirtualService ${vs.namespace !== undefined ? `${vs.namespace}/` : ""}${vs.name} is listed twice` });
+      seen.add(key);
+    });
     if (istio.subset !== undefined && istio.host !== undefined) {
       ctx.addIssue({ code: "custom", path: ["host"], message: "expected subset or host, not both" });
     }
@@ -211,6 +262,47 @@ export const IstioRoutingSchema = z
       if (template === undefined) continue;
       for (const problem of checkTemplate(template, DESTINATION_VARIABLES)) ctx.addIssue({ code: "custom", path: [key], message: problem.message });
       if (!template.includes("{{")) ctx.addIssue({ code: "custom", path: [key], message: `expected a template naming the version, such as "{{ version }}", found "${template}"` });
+    }
+  });
+
+export const HttpRouteRefSchema = z
+  .strictObject({
+    name: dnsLabel("HTTPRoute name"),
+    namespace: dnsLabel("namespace").optional().meta({ description: "Its namespace; the Rollout's by default." }),
+    rules: z.array(z.string().min(1)).min(1).optional().meta({ description: "Names (rules[].name) of the rules Tideway manages; optional when the HTTPRoute has one rule." }),
+  })
+  .superRefine((route, ctx) => {
+    const seen = new Set<string>();
+    route.rules?.forEach((rule, index) => {
+      if (seen.has(rule)) ctx.addIssue({ code: "custom", path: ["rules", index], message: `rule "${rule}" is listed twice` });
+      seen.add(rule);
+    });
+  })
+  .meta({ description: "A Gateway API HTTPRoute (gateway.networking.k8s.io/v1) whose rules' backendRefs Tideway weighs." });
+
+export const GatewayApiRoutingSchema = z
+  .strictObject({
+    httpRoute: HttpRouteRefSchema,
+    host: z.string().min(1).optional().meta({ description: 'The Service of each version, the backendRef name: "{{ service }}-{{ version }}" by default (HTTPRoute has no subsets).' }),
+  })
+  .superRefine((gateway, ctx) => {
+    if (gateway.host === undefined) return;
+    for (const problem of checkTemplate(gateway.host, DESTINATION_VARIABLES)) ctx.addIssue({ code: "custom", path: ["host"], message: problem.message });
+    if (!gateway.host.includes("{{"))
+      ctx.addIssue({ code: "custom", path: ["host"], message: `expected a template naming the version, such as "{{ service }}-{{ version }}", found "${gateway.host}"` });
+  });
+
+export const TrafficRoutingSchema = z
+  .strictObject({
+    istio: IstioRoutingSchema.optional().meta({ description: "Istio VirtualServices." }),
+    gatewayAPI: GatewayApiRoutingSchema.optional().meta({ description: "A Gateway API HTTPRoute (Istio's gateways and ambient waypoints, or any implementation)." }),
+  })
+  .superRefine((routing, ctx) => {
+    if (routing.istio !== undefined && routing.gatewayAPI !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["gatewayAPI"], message: "expected one router, istio or gatewayAPI, not both" });
+    }
+    if (routing.istio === undefined && routing.gatewayAPI === undefined) {
+      ctx.addIssue({ code: "custom", message: "expected a router: istio: { virtualService: ... } or gatewayAPI: { httpRoute: ... }" });
     }
   });
 
@@ -352,7 +444,7 @@ export const RolloutSpecSchema = z.strictObject({
     .max(63)
     .regex(LABEL_VALUE, { error: 'expected a version: letters, digits, "-", "_" and ".", up to 63 characters' })
     .meta({ description: "The release. Committing a new value starts a canary." }),
-  trafficRouting: z.strictObject({ istio: IstioRoutingSchema }),
+  trafficRouting: TrafficRoutingSchema,
   workload: WorkloadSchema.optional(),
   steps: z.array(StepSchema).min(1, { error: "expected at least one step" }).max(100),
   analysis: AnalysisSchema.optional(),

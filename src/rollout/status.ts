@@ -64,6 +64,8 @@ export const ReleaseStatusSchema = z.strictObject({
   /** Traffic this release wants: canary weight and whether the header route is on. */
   canaryWeight: z.int().min(0).max(100),
   headerRoute: z.boolean(),
+  /** Whether the mirror (setMirrorRoute) is on; absent when never. */
+  mirrorRoute: z.boolean().optional(),
   /** Whether the traffic above is confirmed applied. */
   trafficApplied: z.boolean(),
   /** Checks in the current step, and in the whole release, and the current streaks. */

@@ -1,5 +1,5 @@
 /** The traffic a Rollout's status asks for: what the traffic adapter drives the mesh to. */
-import { headerRouteAt, type HeaderRoute, type Rollout } from "./model.js";
+import { headerRouteAt, mirrorRouteAt, type HeaderRoute, type MirrorRoute, type Rollout } from "./model.js";
 import type { RolloutStatus } from "./status.js";
 
 export interface Traffic {
@@ -10,17 +10,21 @@ export interface Traffic {
   canaryWeight: number;
   /** Requests matching this go to the canary whatever the weights. */
   headerRoute?: HeaderRoute;
+  /** A share of the stable's requests copied to the canary (answers dropped). */
+  mirror?: MirrorRoute;
 }
 
 export function desiredTraffic(rollout: Rollout, status: RolloutStatus): Traffic {
   const release = status.release;
   if (!release) return { stableVersion: status.stableVersion, canaryWeight: 0 };
   const headerRoute = release.headerRoute ? headerRouteAt(rollout.spec, release.stepIndex) : undefined;
+  const mirror = release.mirrorRoute === true ? mirrorRouteAt(rollout.spec, release.stepIndex) : undefined;
   return {
     stableVersion: status.stableVersion,
     canaryVersion: release.version,
     canaryWeight: release.canaryWeight,
     ...(headerRoute ? { headerRoute } : {}),
+    ...(mirror ? { mirror } : {}),
   };
 }
 
@@ -30,7 +34,8 @@ export function sameTraffic(a: Traffic, b: Traffic): boolean {
     a.stableVersion === b.stableVersion &&
     (a.canaryVersion ?? "") === (b.canaryVersion ?? "") &&
     a.canaryWeight === b.canaryWeight &&
-    JSON.stringify(a.headerRoute ?? null) === JSON.stringify(b.headerRoute ?? null)
+    JSON.stringify(a.headerRoute ?? null) === JSON.stringify(b.headerRoute ?? null) &&
+    JSON.stringify(a.mirror ?? null) === JSON.stringify(b.mirror ?? null)
   );
 }
 

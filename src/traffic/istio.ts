@@ -1,18 +1,19 @@
 /**
- * The Istio VirtualService router (see router.ts): reads the live VirtualService, writes only the managed weights, Tideway's
- * header route and the claim on those routes (route-owners.ts) with a resourceVersion
- * precondition (retrying from a fresh read on conflict), and reads it back to verify. Checks that
- * the DestinationRule has the subsets it routes to.
+ * The Istio VirtualService router (see router.ts): for each VirtualService of the Rollout, reads
+ * it live, writes only the managed weights, Tideway's header route and the claim on those routes
+ * (route-owners.ts) with a resourceVersion precondition (retrying from a fresh read on conflict),
+ * and reads it back to verify. Checks that the DestinationRule has the subsets it routes to.
+ * Several VirtualServices get the same traffic in one call; it counts as applied only when all do.
  */
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { isConflict, isNotFound, kubeError } from "../kube/errors.js";
-import { GROUP, PLURAL, VERSION } from "../kube/rollouts.js";
-import { destinationFor, destinationRuleOf } from "../rollout/destination.js";
+import { destinationFor, destinationRuleOf, servicePerVersion } from "../rollout/destination.js";
 import { headerRouteName, type Rollout } from "../rollout/model.js";
-import { RolloutSpecSchema } from "../rollout/schema.js";
+import { virtualServiceLabel, virtualServicesOf, type VirtualServiceRef } from "../rollout/routing.js";
 import type { Traffic } from "../rollout/traffic.js";
 import { claimedRoutes, claimRoutes, describeConflict, otherOwners, ownerName, readRouteOwners, releaseRoutes, stillClaims, withRouteOwners, type RouteOwners } from "./route-owners.js";
+import { findClaimant } from "./claimants.js";
 import { TrafficError, type Sighting, type TrafficOutcome, type TrafficRouter } from "./router.js";
 import { isObject, observedWeights, routeTraffic, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
@@ -30,25 +31,57 @@ export class IstioTraffic implements TrafficRouter {
   }
 
   /**
-   * Claims the Rollout's routes and routes them as `traffic` says, in one write. A route another
-   * Rollout owns is refused (TrafficError with `ownedBy`) and nothing is written.
+   * Claims the Rollout's routes and routes them as `traffic` says, one write per VirtualService. A
+   * route another Rollout owns, on any of its VirtualServices, is refused (TrafficError with
+   * `ownedBy`) and nothing is written. One VirtualService that fails does not stop the others;
+   * the error names each that failed, and the next try writes only what is still wrong.
    * `formerVersions`: versions the Rollout released before, whose leftover destinations are its own.
    */
   async setTraffic(rollout: Rollout, traffic: Traffic, formerVersions: readonly string[] = []): Promise<TrafficOutcome> {
-    const namespace = rollout.namespace;
-    const name = rollout.spec.trafficRouting.istio.virtualService.name;
+    const refs = virtualServicesOf(rollout);
+    const [only] = refs;
+    if (refs.length === 1 && only !== undefined) return this.routeOne(rollout, only, traffic, formerVersions, true);
+    for (const ref of refs) await this.refuseIfOwned(rollout, ref);
+    await this.checkSubsets(rollout, traffic);
+    const outcome: TrafficOutcome = { wrote: false, writes: 0, takenOver: [] };
+    const failures: TrafficError[] = [];
+    for (const ref of refs) {
+      try {
+        const one = await this.routeOne(rollout, ref, traffic, formerVersions, false);
+        outcome.wrote ||= one.wrote;
+        outcome.writes += one.writes;
+        outcome.takenOver.push(...one.takenOver.map((route) => `${virtualServiceLabel(rollout, ref)}: ${route}`));
+      } catch (error) {
+        if (!(error instanceof TrafficError)) throw error;
+        failures.push(error);
+      }
+    }
+    const [first] = failures;
+    if (first === undefined) return outcome;
+    const routed = refs.length - failures.length;
+    throw new TrafficError(
+      `${failures.map((f) => f.message).join("; ")} (${routed} of ${refs.length} VirtualServices routed as wanted)`,
+      failures.every((f) => f.notFound),
+      failures.find((f) => f.ownedBy !== undefined)?.ownedBy,
+      first.failureCause,
+    );
+  }
+
+  /** One VirtualService: claim, route, write with a precondition (retried on conflict), verify. */
+  private async routeOne(rollout: Rollout, ref: VirtualServiceRef, traffic: Traffic, formerVersions: readonly string[], checkSubsets: boolean): Promise<TrafficOutcome> {
+    const { namespace, name } = ref;
     const routeName = headerRouteName(rollout.spec);
     let writes = 0;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const vs = await this.read(namespace, name);
+      const vs = await this.read(ref);
       const spec = isObject(vs.spec) ? vs.spec : {};
       const metadata = isObject(vs.metadata) ? vs.metadata : {};
       const http = Array.isArray(spec.http) ? spec.http : [];
-      const claim = await this.claim(rollout, metadata, http);
-      if (attempt === 1) await this.checkSubsets(rollout, traffic);
+      const claim = await this.claim(rollout, ref, metadata, http);
+      if (attempt === 1 && checkSubsets) await this.checkSubsets(rollout, traffic);
       let next: Json[];
       try {
-        next = routeTraffic(http, rollout, traffic, routeName, formerVersions);
+        next = routeTraffic(http, rollout, ref, traffic, routeName, formerVersions);
       } catch (error) {
         if (error instanceof RoutingError) throw new TrafficError(error.message);
         throw error;
@@ -65,42 +98,65 @@ export class IstioTraffic implements TrafficRouter {
         throw new TrafficError(failure.message);
       }
       // A write that only records the claim changed no route: the accepted write is proof enough.
-      if (!isDeepStrictEqual(next, http)) await this.verify(rollout, next, routeName, claim.owners);
+      if (!isDeepStrictEqual(next, http)) await this.verify(rollout, ref, next, routeName, claim.owners);
       return { wrote: true, writes, takenOver: claim.takenOver };
     }
     throw new TrafficError(`VirtualService ${namespace}/${name} kept changing; gave up after ${this.maxAttempts} attempts`);
   }
 
-  /**
-   * What the VirtualService routes to now and whether another Rollout owns a route this one
-   * names. The live version is undefined when there is none (no destination that is a version
-   * of the service, routes not found). Throws TrafficError when the VirtualService cannot be read.
-   */
-  async sighting(rollout: Rollout): Promise<Sighting> {
-    const vs = await this.read(rollout.namespace, rollout.spec.trafficRouting.istio.virtualService.name);
-    const spec = isObject(vs.spec) ? vs.spec : {};
-    const http = Array.isArray(spec.http) ? spec.http : [];
+  /** Throws the TrafficError of a route another Rollout owns on `ref`; any other trouble is left for the write to report. */
+  private async refuseIfOwned(rollout: Rollout, ref: VirtualServiceRef): Promise<void> {
     try {
-      await this.claim(rollout, isObject(vs.metadata) ? vs.metadata : {}, http);
+      const vs = await this.read(ref);
+      const spec = isObject(vs.spec) ? vs.spec : {};
+      await this.claim(rollout, ref, isObject(vs.metadata) ? vs.metadata : {}, Array.isArray(spec.http) ? spec.http : []);
     } catch (error) {
       if (!(error instanceof TrafficError)) throw error;
-      if (error.ownedBy !== undefined) return { routeConflict: { ownedBy: error.ownedBy, message: error.message } };
-      return {}; // routes not found, or owners unreadable: the write will say so
+      if (error.ownedBy !== undefined) throw error;
     }
-    const weights = observedWeights(http, rollout, headerRouteName(rollout.spec)).weights;
-    const [top, second] = Object.entries(weights).sort((a, b) => b[1] - a[1]);
-    if (!top || top[1] <= 0 || (second !== undefined && second[1] === top[1])) return {};
-    return { liveVersion: top[0] };
   }
 
-  /** Gives up the Rollout's routes (its finalizer): another Rollout may claim them then. */
+  /**
+   * What the VirtualServices route to now (the first one's live version) and whether another
+   * Rollout owns a route this one names on any of them. The live version is undefined when there
+   * is none (no destination that is a version of the service, routes not found). Throws
+   * TrafficError when the first VirtualService cannot be read.
+   */
+  async sighting(rollout: Rollout): Promise<Sighting> {
+    let liveVersion: string | undefined;
+    for (const [index, ref] of virtualServicesOf(rollout).entries()) {
+      let vs: JsonObject;
+      try {
+        vs = await this.read(ref);
+      } catch (error) {
+        if (index === 0 || !(error instanceof TrafficError)) throw error;
+        continue; // the write will say what is wrong with it
+      }
+      const spec = isObject(vs.spec) ? vs.spec : {};
+      const http = Array.isArray(spec.http) ? spec.http : [];
+      try {
+        await this.claim(rollout, ref, isObject(vs.metadata) ? vs.metadata : {}, http);
+      } catch (error) {
+        if (!(error instanceof TrafficError)) throw error;
+        if (error.ownedBy !== undefined) return { routeConflict: { ownedBy: error.ownedBy, message: error.message } };
+        continue; // routes not found, or owners unreadable: the write will say so
+      }
+      if (index === 0) liveVersion = topVersion(observedWeights(http, rollout, ref, headerRouteName(rollout.spec)).weights);
+    }
+    return liveVersion !== undefined ? { liveVersion } : {};
+  }
+
+  /** Gives up the Rollout's routes on each of its VirtualServices (its finalizer): another Rollout may claim them then. */
   async releaseRoutes(rollout: Rollout): Promise<void> {
-    const namespace = rollout.namespace;
-    const name = rollout.spec.trafficRouting.istio.virtualService.name;
+    for (const ref of virtualServicesOf(rollout)) await this.releaseOne(rollout, ref);
+  }
+
+  private async releaseOne(rollout: Rollout, ref: VirtualServiceRef): Promise<void> {
+    const { namespace, name } = ref;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       let vs: JsonObject;
       try {
-        vs = await this.read(namespace, name);
+        vs = await this.read(ref);
       } catch (error) {
         if (error instanceof TrafficError && error.notFound) return; // no VirtualService, no claim
         throw error;
@@ -130,43 +186,29 @@ export class IstioTraffic implements TrafficRouter {
    * The owners once this Rollout claims its routes. A route recorded for another Rollout is
    * refused while that Rollout exists and still names it; a stale claim is taken over.
    */
-  private async claim(rollout: Rollout, metadata: JsonObject, http: Json[]): Promise<{ owners: RouteOwners; takenOver: string[] }> {
-    const name = rollout.spec.trafficRouting.istio.virtualService.name;
+  private async claim(rollout: Rollout, ref: VirtualServiceRef, metadata: JsonObject, http: Json[]): Promise<{ owners: RouteOwners; takenOver: string[] }> {
+    const { namespace, name } = ref;
     let owners: RouteOwners;
     let routes: string[];
     try {
       owners = readRouteOwners(metadata, name);
-      routes = claimedRoutes(http, rollout);
+      routes = claimedRoutes(http, rollout, ref);
     } catch (error) {
       if (error instanceof RoutingError) throw new TrafficError(error.message);
       throw error;
     }
     const takenOver: string[] = [];
     for (const [owner, held] of otherOwners(owners, routes, ownerName(rollout))) {
-      const claimant = await this.findRollout(owner);
-      const contested = claimant === "unreadable" ? held : claimant === undefined ? [] : held.filter((route) => stillClaims(claimant, { namespace: rollout.namespace, name }, http, route));
-      if (contested.length > 0) throw new TrafficError(describeConflict(rollout, contested, owner), false, owner);
+      const claimant = await findClaimant(this.api, owner);
+      const contested = claimant === "unreadable" ? held : claimant === undefined ? [] : held.filter((route) => stillClaims(claimant, { namespace, name }, http, route));
+      if (contested.length > 0) throw new TrafficError(describeConflict(rollout, ref, contested, owner), false, owner);
       takenOver.push(...held);
     }
     return { owners: claimRoutes(owners, routes, ownerName(rollout)), takenOver };
   }
 
-  /** The Rollout named in a claim as it is now; undefined when it is gone, "unreadable" when its spec cannot be read. */
-  private async findRollout(owner: string): Promise<Rollout | "unreadable" | undefined> {
-    const [namespace = "", name = ""] = owner.split("/");
-    let object: unknown;
-    try {
-      object = await this.api.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name });
-    } catch (error) {
-      const failure = kubeError(error, `reading Rollout ${owner}, which owns a route`);
-      if (isNotFound(failure)) return undefined;
-      throw new TrafficError(failure.message);
-    }
-    const spec = RolloutSpecSchema.safeParse(isObject(object) ? object.spec : undefined);
-    return spec.success ? { namespace, name, spec: spec.data } : "unreadable";
-  }
-
-  private async read(namespace: string, name: string): Promise<JsonObject> {
+  private async read(ref: VirtualServiceRef): Promise<JsonObject> {
+    const { namespace, name } = ref;
     try {
       const vs: unknown = await this.api.getNamespacedCustomObject({ ...VS, namespace, name });
       if (!isObject(vs)) throw new TrafficError(`VirtualService ${namespace}/${name} is not an object`);
@@ -174,20 +216,20 @@ export class IstioTraffic implements TrafficRouter {
     } catch (error) {
       if (error instanceof TrafficError) throw error;
       const failure = kubeError(error, `reading VirtualService ${namespace}/${name}`);
-      if (isNotFound(failure)) throw new TrafficError(`VirtualService ${namespace}/${name} not found: create it, or fix trafficRouting.istio.virtualService.name`, true, undefined, "NoVirtualService");
+      if (isNotFound(failure)) throw new TrafficError(`VirtualService ${namespace}/${name} not found: create it, or fix ${ref.where}`, true, undefined, "NoVirtualService");
       throw new TrafficError(failure.message);
     }
   }
 
   /** Reads back what was written: the managed weights and header route must be as written. */
-  private async verify(rollout: Rollout, written: Json[], routeName: string, owners: RouteOwners): Promise<void> {
-    const name = rollout.spec.trafficRouting.istio.virtualService.name;
-    const vs = await this.read(rollout.namespace, name);
+  private async verify(rollout: Rollout, ref: VirtualServiceRef, written: Json[], routeName: string, owners: RouteOwners): Promise<void> {
+    const { namespace, name } = ref;
+    const vs = await this.read(ref);
     const spec = isObject(vs.spec) ? vs.spec : {};
-    const observed = observedWeights(Array.isArray(spec.http) ? spec.http : [], rollout, routeName);
-    const expected = observedWeights(written, rollout, routeName);
+    const observed = observedWeights(Array.isArray(spec.http) ? spec.http : [], rollout, ref, routeName);
+    const expected = observedWeights(written, rollout, ref, routeName);
     if (!isDeepStrictEqual(observed, expected)) {
-      throw new TrafficError(`VirtualService ${rollout.namespace}/${name} does not route as written: wrote ${JSON.stringify(expected)}, read back ${JSON.stringify(observed)}`);
+      throw new TrafficError(`VirtualService ${namespace}/${name} does not route as written: wrote ${JSON.stringify(expected)}, read back ${JSON.stringify(observed)}`);
     }
     // Only this Rollout's claims: another Rollout may claim other routes meanwhile.
     const mine = (recorded: RouteOwners) => Object.keys(recorded).filter((route) => recorded[route] === ownerName(rollout));
@@ -198,16 +240,13 @@ export class IstioTraffic implements TrafficRouter {
       readBack = undefined;
     }
     if (!isDeepStrictEqual(readBack, mine(owners))) {
-      throw new TrafficError(
-        `VirtualService ${rollout.namespace}/${name} does not record this Rollout's routes as written: wrote ${JSON.stringify(mine(owners))}, read back ${JSON.stringify(readBack)}`,
-      );
+      throw new TrafficError(`VirtualService ${namespace}/${name} does not record this Rollout's routes as written: wrote ${JSON.stringify(mine(owners))}, read back ${JSON.stringify(readBack)}`);
     }
   }
 
   /** In subset mode, the DestinationRule for the service must define each subset routed to. */
   private async checkSubsets(rollout: Rollout, traffic: Traffic): Promise<void> {
-    const istio = rollout.spec.trafficRouting.istio;
-    if (istio.host !== undefined) return;
+    if (servicePerVersion(rollout)) return;
     const wanted = [traffic.stableVersion, ...(traffic.canaryVersion ? [traffic.canaryVersion] : [])].map((v) => destinationFor(rollout, v).subset ?? v);
     let rules: unknown;
     try {
@@ -233,4 +272,11 @@ export class IstioTraffic implements TrafficRouter {
       );
     }
   }
+}
+
+/** The version most of the traffic goes to, when one clearly does. */
+function topVersion(weights: Record<string, number>): string | undefined {
+  const [top, second] = Object.entries(weights).sort((a, b) => b[1] - a[1]);
+  if (!top || top[1] <= 0 || (second !== undefined && second[1] === top[1])) return undefined;
+  return top[0];
 }

@@ -7,7 +7,8 @@
  */
 import { ROUTE_OWNERS_ANNOTATION } from "../rollout/annotations.js";
 import type { RouteConflict } from "../rollout/engine.js";
-import { headerRouteName, type Rollout } from "../rollout/model.js";
+import { headerRouteName, mirrorRouteName, type Rollout } from "../rollout/model.js";
+import { virtualServicesOf, type VirtualServiceRef } from "../rollout/routing.js";
 import { isObject, managedRouteIndexes, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
 /** The key of a managed route that has no name (the VirtualService's only route). */
@@ -26,13 +27,15 @@ export function ownerName(rollout: Pick<Rollout, "namespace" | "name">): string 
  * removes (a second Rollout of the same service would remove the first one's). Throws
  * RoutingError when the managed routes cannot be found.
  */
-export function claimedRoutes(http: Json[], rollout: Rollout): string[] {
+export function claimedRoutes(http: Json[], rollout: Rollout, vs: VirtualServiceRef): string[] {
   const header = headerRouteName(rollout.spec);
-  const managed = managedRouteIndexes(http, rollout, header).map((index) => {
+  // The mirror route is its own only when it mirrors matching requests (a route it adds and removes).
+  const mirror = rollout.spec.steps.some((step) => step.setMirrorRoute?.match !== undefined) ? [mirrorRouteName(rollout.spec)] : [];
+  const managed = managedRouteIndexes(http, vs, [header, mirrorRouteName(rollout.spec)]).map((index) => {
     const route = http[index];
     return isObject(route) && typeof route.name === "string" ? route.name : UNNAMED_ROUTE;
   });
-  return [...new Set([...managed, header])];
+  return [...new Set([...managed, header, ...mirror])];
 }
 
 /** The owners recorded in a VirtualService's metadata; RoutingError when the annotation is not readable. */
@@ -102,9 +105,10 @@ export function withRouteOwners(metadata: JsonObject, owners: RouteOwners): Json
  * taking a route over is not.
  */
 export function stillClaims(claimant: Rollout, vs: { namespace: string; name: string }, http: Json[], route: string): boolean {
-  if (claimant.namespace !== vs.namespace || claimant.spec.trafficRouting.istio.virtualService.name !== vs.name) return false;
+  const named = virtualServicesOf(claimant).find((ref) => ref.namespace === vs.namespace && ref.name === vs.name);
+  if (named === undefined) return false;
   try {
-    return claimedRoutes(http, claimant).includes(route);
+    return claimedRoutes(http, claimant, named).includes(route);
   } catch (error) {
     if (error instanceof RoutingError) return true;
     throw error;
@@ -112,12 +116,12 @@ export function stillClaims(claimant: Rollout, vs: { namespace: string; name: st
 }
 
 /** "route primary of VirtualService reviews is managed by Rollout bookinfo/reviews-a", and what to do about it. */
-export function describeConflict(rollout: Rollout, routes: readonly string[], ownedBy: string): string {
-  const vsName = rollout.spec.trafficRouting.istio.virtualService.name;
+export function describeConflict(rollout: Rollout, vs: VirtualServiceRef, routes: readonly string[], ownedBy: string): string {
+  const vsName = vs.namespace === rollout.namespace ? vs.name : `${vs.namespace}/${vs.name}`;
   const header = headerRouteName(rollout.spec);
   const route = routes.find((r) => r !== header);
   if (route === undefined) {
     return `header route ${header} of VirtualService ${vsName} is managed by Rollout ${ownedBy}: give this Rollout's header route another name (setHeaderRoute.name)`;
   }
-  return `route ${route} of VirtualService ${vsName} is managed by Rollout ${ownedBy}: name another route in trafficRouting.istio.virtualService.routes, or remove one of the two Rollouts`;
+  return `route ${route} of VirtualService ${vsName} is managed by Rollout ${ownedBy}: name another route in ${vs.where}.routes, or remove one of the two Rollouts`;
 }

@@ -2,8 +2,9 @@
  * The traffic router: the one port through which a Rollout's traffic reaches the mesh. A router
  * claims the routes a Rollout manages, sets their weights and header route in one write guarded by
  * a precondition, reads back what it wrote to verify it took, and gives the routes up when the
- * Rollout goes. The Istio VirtualService router (istio.ts) is the first implementation; another
- * mesh or API (Gateway API's HTTPRoute) is one more file implementing this interface.
+ * Rollout goes. One file per router: the Istio VirtualService router (istio.ts); routers.ts picks
+ * a Rollout's router from its spec.trafficRouting. The engine never sees a router, and the
+ * reconciler sees only this interface.
  */
 import type { Rollout } from "../rollout/model.js";
 import type { TrafficFailureCause } from "../rollout/engine.js";
@@ -12,14 +13,14 @@ import type { RouteConflict } from "./route-owners.js";
 
 export interface TrafficRouter {
   /**
-   * Routes the Rollout's managed routes as `traffic` says and verifies it, idempotently (nothing is
-   * written when they already do). `formerVersions`: versions the Rollout released before, whose
+   * Sets the managed routes' weights and Tideway's header route as `traffic` says, then reads
+   * them back to verify, idempotently (nothing is written when they already route so). `formerVersions`: versions the Rollout released before, whose
    * leftover destinations are its own. Throws TrafficError when it cannot.
    */
   setTraffic(rollout: Rollout, traffic: Traffic, formerVersions?: readonly string[]): Promise<TrafficOutcome>;
   /** What the routes serve now and who owns them, before the Rollout manages them. */
   sighting(rollout: Rollout): Promise<Sighting>;
-  /** Gives up the Rollout's claim on its routes (it is being deleted). */
+  /** Removes the Rollout's claim on its managed routes (it is being deleted). */
   releaseRoutes(rollout: Rollout): Promise<void>;
 }
 

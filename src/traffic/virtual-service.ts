@@ -5,7 +5,8 @@
  * route, field and destination is carried over as it was.
  */
 import { destinationFor, versionOfDestination, type Destination } from "../rollout/destination.js";
-import type { Rollout } from "../rollout/model.js";
+import { mirrorRouteName, type Rollout } from "../rollout/model.js";
+import type { VirtualServiceRef } from "../rollout/routing.js";
 import type { Traffic } from "../rollout/traffic.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -26,14 +27,16 @@ function destinationScheme(rollout: Rollout): DestinationScheme {
   return { destination: (version) => destinationFor(rollout, version), versionOf: versionOfDestination(rollout) };
 }
 
-/** The http routes Tideway manages: those named in the Rollout, or the only one there is. */
-export function managedRouteIndexes(http: Json[], rollout: Rollout, headerRouteName?: string): number[] {
-  const names = rollout.spec.trafficRouting.istio.virtualService.routes;
-  const vsName = rollout.spec.trafficRouting.istio.virtualService.name;
+/** The http routes Tideway manages in `vs`: those named in the Rollout, or the only one there is. */
+export function managedRouteIndexes(http: Json[], vs: Pick<VirtualServiceRef, "name" | "routes" | "where">, ownRoutes?: string | readonly string[]): number[] {
+  const names = vs.routes;
+  const vsName = vs.name;
+  const own: readonly string[] = ownRoutes === undefined ? [] : typeof ownRoutes === "string" ? [ownRoutes] : ownRoutes;
   if (names === undefined) {
-    const candidates = http.flatMap((route, index) => (isObject(route) && route.name === headerRouteName && headerRouteName !== undefined ? [] : [index]));
+    // Tideway's own routes (header route, mirror route) are never the one route it manages.
+    const candidates = http.flatMap((route, index) => (isObject(route) && typeof route.name === "string" && own.includes(route.name) ? [] : [index]));
     if (candidates.length !== 1) {
-      throw new RoutingError(`VirtualService ${vsName} has ${candidates.length} http routes; name the ones Tideway manages in trafficRouting.istio.virtualService.routes`);
+      throw new RoutingError(`VirtualService ${vsName} has ${candidates.length} http routes; name the ones Tideway manages in ${vs.where}.routes`);
     }
     return candidates;
   }
@@ -48,7 +51,7 @@ export function managedRouteIndexes(http: Json[], rollout: Rollout, headerRouteN
 }
 
 /** Splits what the Rollout's destinations may have (100 minus unrelated destinations) by the canary weight. */
-function weights(total: number, canaryWeight: number): { stable: number; canary: number } {
+export function splitWeights(total: number, canaryWeight: number): { stable: number; canary: number } {
   const canary = Math.round((total * canaryWeight) / 100);
   return { stable: total - canary, canary };
 }
@@ -59,7 +62,7 @@ function weights(total: number, canaryWeight: number): { stable: number; canary:
  * unless it is the stable or canary version or one this Rollout released before. Only when the
  * route holds none of those (the first sighting, taking the route over) are look-alikes its own.
  */
-function ownedVersions(destinations: Json[], versionAt: (entry: Json | undefined) => string | undefined, known: ReadonlySet<string>): (version: string | undefined) => boolean {
+export function ownedVersions(destinations: Json[], versionAt: (entry: Json | undefined) => string | undefined, known: ReadonlySet<string>): (version: string | undefined) => boolean {
   const anyKnown = destinations.some((entry) => {
     const version = versionAt(entry);
     return version !== undefined && known.has(version);
@@ -88,7 +91,7 @@ function rewriteRoute(route: JsonObject, scheme: DestinationScheme, traffic: Tra
   }
   if (unrelatedWeight >= 100) throw new RoutingError(`VirtualService ${vsName}: other destinations of a managed route already take ${unrelatedWeight}% of its traffic`);
   const canaryVersion = traffic.canaryVersion !== traffic.stableVersion ? traffic.canaryVersion : undefined;
-  const split = weights(100 - unrelatedWeight, canaryVersion === undefined ? 0 : traffic.canaryWeight);
+  const split = splitWeights(100 - unrelatedWeight, canaryVersion === undefined ? 0 : traffic.canaryWeight);
   const template = managed.get(traffic.stableVersion) ?? managed.values().next().value;
   const entryFor = (version: string, weight: number): JsonObject => {
     const own = managed.get(version);
@@ -125,28 +128,95 @@ function headerMatch(match: Record<string, { exact?: string | undefined; prefix?
  * routed. `formerVersions`: versions this Rollout released before (status history), whose
  * destinations are its own to remove.
  */
-export function routeTraffic(http: Json[], rollout: Rollout, traffic: Traffic, headerRouteName: string, formerVersions: readonly string[] = []): Json[] {
-  const vsName = rollout.spec.trafficRouting.istio.virtualService.name;
+export function routeTraffic(http: Json[], rollout: Rollout, vs: VirtualServiceRef, traffic: Traffic, headerRouteName: string, formerVersions: readonly string[] = []): Json[] {
+  const vsName = vs.name;
   const scheme = destinationScheme(rollout);
-  const indexes = managedRouteIndexes(http, rollout, headerRouteName);
-  const next = http.map((route, index) => (indexes.includes(index) && isObject(route) ? rewriteRoute(route, scheme, traffic, vsName, formerVersions) : route));
-  const withoutHeaderRoute = next.filter((route) => !(isObject(route) && route.name === headerRouteName));
-  if (!traffic.headerRoute || traffic.canaryVersion === undefined) return withoutHeaderRoute;
-  const canary = scheme.destination(traffic.canaryVersion);
-  const headerRoute: JsonObject = {
-    name: headerRouteName,
-    match: [{ headers: headerMatch(traffic.headerRoute.headers) }],
-    route: [{ destination: { ...canary }, weight: 100 }],
-  };
-  const first = Math.min(...managedRouteIndexes(withoutHeaderRoute, rollout, headerRouteName));
-  return [...withoutHeaderRoute.slice(0, first), headerRoute, ...withoutHeaderRoute.slice(first)];
+  const mirrorName = mirrorRouteName(rollout.spec);
+  const own = [headerRouteName, mirrorName];
+  const indexes = managedRouteIndexes(http, vs, own);
+  const known = new Set([traffic.stableVersion, ...(traffic.canaryVersion !== undefined ? [traffic.canaryVersion] : []), ...formerVersions]);
+  // Mirroring all of a managed route's requests is a field of that route; mirroring only matching ones is a route of its own.
+  const mirrorAll = traffic.mirror !== undefined && traffic.mirror.headers === undefined && traffic.canaryVersion !== undefined ? traffic.mirror : undefined;
+  const next = http.map((route, index) => {
+    if (!indexes.includes(index) || !isObject(route)) return route;
+    return withMirror(
+      rewriteRoute(route, scheme, traffic, vsName, formerVersions),
+      scheme,
+      known,
+      mirrorAll && traffic.canaryVersion ? { version: traffic.canaryVersion, percentage: mirrorAll.percentage } : undefined,
+      vsName,
+    );
+  });
+  const withoutOwn = next.filter((route) => !(isObject(route) && typeof route.name === "string" && own.includes(route.name)));
+  const added: JsonObject[] = [];
+  if (traffic.headerRoute && traffic.canaryVersion !== undefined) {
+    const canary = scheme.destination(traffic.canaryVersion);
+    added.push({ name: headerRouteName, match: [{ headers: headerMatch(traffic.headerRoute.headers) }], route: [{ destination: { ...canary }, weight: 100 }] });
+  }
+  const first = Math.min(...managedRouteIndexes(withoutOwn, vs, own));
+  if (traffic.mirror?.headers !== undefined && traffic.canaryVersion !== undefined) {
+    const base = withoutOwn[first];
+    const route = isObject(base) && Array.isArray(base.route) ? base.route : [];
+    // The managed route's destinations, as written above: mirrored requests are still answered by them.
+    added.push({
+      name: mirrorName,
+      match: [{ headers: headerMatch(traffic.mirror.headers) }],
+      route,
+      mirror: { ...scheme.destination(traffic.canaryVersion) },
+      mirrorPercentage: { value: traffic.mirror.percentage },
+    });
+  }
+  if (added.length === 0) return withoutOwn;
+  return [...withoutOwn.slice(0, first), ...added, ...withoutOwn.slice(first)];
+}
+
+/**
+ * The managed route with Tideway's mirror set (`wanted`) or removed. A mirror to one of the
+ * Rollout's versions is its own; someone else's mirror is left alone, and refused as a clash when
+ * this Rollout wants to mirror the same route.
+ */
+function withMirror(route: JsonObject, scheme: DestinationScheme, known: ReadonlySet<string>, wanted: { version: string; percentage: number } | undefined, vsName: string): JsonObject {
+  const current = isObject(route.mirror) ? scheme.versionOf(route.mirror) : undefined;
+  const ours = current !== undefined && known.has(current);
+  const mirror = route.mirror;
+  const rest: JsonObject = { ...route };
+  delete rest.mirror;
+  delete rest.mirrorPercentage;
+  if (wanted !== undefined) {
+    if (mirror !== undefined && !ours)
+      throw new RoutingError(`VirtualService ${vsName}: route ${String(route.name ?? "(unnamed)")} already mirrors to ${JSON.stringify(mirror)}; Tideway cannot mirror it as well`);
+    // Like a new version's destination: the stable's as written (a qualified host, a port), with the canary's subset or host.
+    const wantedDestination = scheme.destination(wanted.version);
+    const entries = Array.isArray(route.route) ? route.route : [];
+    const stable = entries.find((entry) => isObject(entry) && isObject(entry.destination) && scheme.versionOf(entry.destination) !== undefined);
+    const base = isObject(stable) && isObject(stable.destination) ? stable.destination : {};
+    const destination: JsonObject =
+      wantedDestination.subset !== undefined
+        ? { ...base, host: typeof base.host === "string" ? base.host : wantedDestination.host, subset: wantedDestination.subset }
+        : { ...base, host: wantedDestination.host };
+    return { ...rest, mirror: destination, mirrorPercentage: { value: wanted.percentage } };
+  }
+  return ours ? rest : route;
 }
 
 /** What the managed routes send where now: for verifying a write and for reporting. */
-export function observedWeights(http: Json[], rollout: Rollout, headerRouteName: string): { weights: Record<string, number>; headerRoute: boolean } {
+export function observedWeights(
+  http: Json[],
+  rollout: Rollout,
+  vs: VirtualServiceRef,
+  headerRouteName: string,
+): { weights: Record<string, number>; headerRoute: boolean; mirrors?: Record<string, number> } {
   const scheme = destinationScheme(rollout);
   const weightsByVersion: Record<string, number> = {};
-  for (const index of managedRouteIndexes(http, rollout, headerRouteName)) {
+  const mirrorName = mirrorRouteName(rollout.spec);
+  const mirrors: Record<string, number> = {};
+  for (const route of http) {
+    if (!isObject(route) || !isObject(route.mirror)) continue;
+    const version = scheme.versionOf(route.mirror);
+    const percentage = isObject(route.mirrorPercentage) && typeof route.mirrorPercentage.value === "number" ? route.mirrorPercentage.value : 100;
+    if (version !== undefined) mirrors[version] = Math.max(mirrors[version] ?? 0, percentage);
+  }
+  for (const index of managedRouteIndexes(http, vs, [headerRouteName, mirrorName])) {
     const route = http[index];
     const destinations = isObject(route) && Array.isArray(route.route) ? route.route : [];
     for (const entry of destinations) {
@@ -157,5 +227,6 @@ export function observedWeights(http: Json[], rollout: Rollout, headerRouteName:
       weightsByVersion[version] = Math.max(weightsByVersion[version] ?? 0, weight);
     }
   }
-  return { weights: weightsByVersion, headerRoute: http.some((route) => isObject(route) && route.name === headerRouteName) };
+  const headerRoute = http.some((route) => isObject(route) && route.name === headerRouteName);
+  return { weights: weightsByVersion, headerRoute, ...(Object.keys(mirrors).length > 0 ? { mirrors } : {}) };
 }

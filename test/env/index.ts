@@ -12,7 +12,7 @@ export { startRedis, type RedisEnvironment } from "./redis.js";
 export { startRedisSentinel, type RedisSentinelEnvironment } from "./redis-sentinel.js";
 export { freePort, waitUntil } from "./process.js";
 export { startWorkloads, type WorkloadsEnvironment } from "./workloads.js";
-export { createMesh, DR, VS, type MeshOptions } from "./mesh-objects.js";
+export { createMesh, DR, HTTP_ROUTE, VS, type MeshOptions } from "./mesh-objects.js";
 export {
   BAD_POD_LABELS,
   createServiceWorkloads,

@@ -16,6 +16,14 @@ export function cachedAssetsDir(): string {
   return join(cache, "k8s", K8S_VERSION);
 }
 
+export const GATEWAY_API_VERSION = process.env.TIDEWAY_GATEWAY_API_VERSION ?? "v1.7.0";
+
+/** Where scripts/gateway-api-crds.sh puts the Gateway API CRDs (from the sigs.k8s.io/gateway-api module). */
+export function gatewayApiCrdsFile(): string {
+  const cache = process.env.TIDEWAY_CACHE ?? join(homedir(), ".cache", "tideway");
+  return join(cache, "gateway-api", GATEWAY_API_VERSION, "gateway-api-crds.yaml");
+}
+
 /** Where etcd, kube-apiserver, kubectl and istio-crds.yaml live: KUBEBUILDER_ASSETS or our cache. */
 export function kubeAssetsDir(): string {
   const fromEnv = process.env.KUBEBUILDER_ASSETS;
@@ -41,6 +49,8 @@ export interface KubeEnvironment {
 
 export interface KubeOptions {
   installIstioCrds?: boolean;
+  /** The Gateway API CRDs (HTTPRoute and the rest), beside Istio's. Default true. */
+  installGatewayApiCrds?: boolean;
   extraCrdFiles?: string[];
   /** Write the API server's audit log here: one JSON line per request as it is received (who, verb, resource, URI). */
   auditLogPath?: string;
@@ -52,10 +62,13 @@ const AUDIT_POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [Re
 /**
  * Starts etcd and kube-apiserver on loopback ports the way controller-runtime's envtest does:
  * client-certificate auth with an admin in system:masters, RBAC authorization, and installs
- * Istio's real CRDs, waiting until they are Established.
+ * Istio's and the Gateway API's real CRDs, waiting until they are Established.
  */
 export async function startKube(options: KubeOptions = {}): Promise<KubeEnvironment> {
   const assets = kubeAssetsDir();
+  if ((options.installGatewayApiCrds ?? true) && !existsSync(gatewayApiCrdsFile())) {
+    throw new Error(`${gatewayApiCrdsFile()} not found: run "bash scripts/gateway-api-crds.sh"`);
+  }
   for (const bin of ["etcd", "kube-apiserver"]) {
     if (!existsSync(join(assets, bin))) {
       throw new Error(`${bin} not found in ${assets}: run "bash scripts/k8s-binaries.sh" (or set KUBEBUILDER_ASSETS)`);
@@ -141,6 +154,7 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeEnvironm
     await waitUntil("kube-apiserver /readyz", () => readyz(server, pki), { timeoutMs: 90_000, intervalMs: 250, process: apiserver });
 
     const crdFiles = [...(options.extraCrdFiles ?? [])];
+    if (options.installGatewayApiCrds ?? true) crdFiles.unshift(gatewayApiCrdsFile());
     if (options.installIstioCrds ?? true) crdFiles.unshift(join(assets, "istio-crds.yaml"));
     if (crdFiles.length > 0) await installCrds(kubeConfig(), crdFiles);
 

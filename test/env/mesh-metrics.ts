@@ -36,7 +36,8 @@ type IstioLabels = Record<(typeof ISTIO_LABELS)[number], string>;
 export interface MeshTelemetry {
   /** host:port of /metrics. */
   readonly target: string;
-  record(version: string, responseCode: string, latencyMs: number): void;
+  /** `shadow`: a mirrored copy, which Istio reports under the host with "-shadow" appended. */
+  record(version: string, responseCode: string, latencyMs: number, shadow?: boolean): void;
   /** A request for `version` the calling sidecar answered with 503 itself, e.g. flag "UH". */
   recordUpstreamFailure(version: string, responseFlag: string): void;
   close(): Promise<void>;
@@ -113,8 +114,9 @@ export async function startMeshTelemetry(options: {
   let closing: Promise<void> | undefined;
   return {
     target: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    record(version, responseCode, latencyMs) {
-      const labels = labelsFor(version, responseCode);
+    record(version, responseCode, latencyMs, shadow = false) {
+      const live = labelsFor(version, responseCode);
+      const labels = shadow ? { ...live, destination_service: `${serviceFor(version)}-shadow.${namespace}.svc.cluster.local`, destination_service_name: `${serviceFor(version)}-shadow` } : live;
       requestsTotal.inc(labels);
       requestDuration.observe(labels, latencyMs);
     },

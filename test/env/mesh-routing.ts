@@ -17,15 +17,16 @@ export interface SimulatedRequest {
   headers: Readonly<Record<string, string>>;
 }
 
-export type RoutingResult = { version: string } | { unrouted: string };
+/** `mirror`: the version a copy of the request also went to (its answer dropped). */
+export type RoutingResult = { version: string; mirror?: string } | { unrouted: string };
 
-interface RouteDestination {
+export interface RouteDestination {
   host: string;
   version: string | undefined;
   weight: number;
 }
 
-interface RoutingRoute {
+export interface RoutingRoute {
   label: string;
   name: string | undefined;
   /** Undefined: matches every request. Otherwise any one condition matching is enough. */
@@ -33,6 +34,8 @@ interface RoutingRoute {
   matchesHeaders: boolean;
   /** Undefined when the route answers without a destination (redirect, directResponse, delegate). */
   destinations: RouteDestination[] | undefined;
+  /** A copy of `percentage`% of its requests goes to this version (Istio mirror, Gateway API RequestMirror). */
+  mirror?: { version: string | undefined; percentage: number };
 }
 
 export interface RoutingTable {
@@ -82,6 +85,8 @@ type HttpMatch = z.infer<typeof HttpMatch>;
 
 const HttpRoute = z.looseObject({
   name: z.string().optional(),
+  mirror: z.looseObject({ host: z.string().min(1), subset: z.string().optional() }).optional(),
+  mirrorPercentage: z.looseObject({ value: z.number().min(0).max(100) }).optional(),
   match: z.array(HttpMatch).optional(),
   route: z
     .array(
@@ -168,7 +173,7 @@ function hostCovers(host: string, scope: RoutingScope): boolean {
   return host.startsWith("*.") && `${scope.service}.${scope.namespace}.svc.cluster.local`.endsWith(host.slice(1));
 }
 
-function versionOf(destination: { host: string; subset?: string | undefined }, scope: RoutingScope): string | undefined {
+export function versionOf(destination: { host: string; subset?: string | undefined }, scope: RoutingScope): string | undefined {
   const { versionFrom, service } = scope;
   if (typeof versionFrom === "function") {
     return versionFrom(destination.subset === undefined ? { host: destination.host } : { host: destination.host, subset: destination.subset });
@@ -207,7 +212,8 @@ export function parseRoutingTable(object: unknown, scope: RoutingScope, vsName: 
       const sum = destinations.reduce((total, d) => total + d.weight, 0);
       if (sum !== 100) throw new MeshConfigError(`${where}: weights sum to ${sum}, expected 100`);
     }
-    return { label, name: route.name, matches, matchesHeaders, destinations };
+    const mirror = route.mirror ? { version: versionOf(route.mirror, scope), percentage: route.mirrorPercentage?.value ?? 100 } : undefined;
+    return { label, name: route.name, matches, matchesHeaders, destinations, ...(mirror ? { mirror } : {}) };
   });
   let followed: number[];
   if (scope.routes && scope.routes.length > 0) {
@@ -243,7 +249,10 @@ export function routeRequest(table: RoutingTable, request: SimulatedRequest, ran
     }
   }
   if (!chosen) return { unrouted: `${route.label} has no weighted destination` }; // unreachable: weights sum to 100
-  return chosen.version === undefined ? { unrouted: `destination ${chosen.host} is not a version of the service` } : { version: chosen.version };
+  if (chosen.version === undefined) return { unrouted: `destination ${chosen.host} is not a version of the service` };
+  // Drawn only on mirroring routes, so that tables without a mirror route the same requests as before.
+  const mirrored = route.mirror?.version !== undefined && random() * 100 < route.mirror.percentage ? route.mirror.version : undefined;
+  return mirrored !== undefined ? { version: chosen.version, mirror: mirrored } : { version: chosen.version };
 }
 
 function weightsOf(route: RoutingRoute | undefined): Record<string, number> {

@@ -1,5 +1,7 @@
 /**
- * A small mesh simulator for tests and the demo. It reads the live VirtualService, sends
+ * A small mesh simulator for tests and the demo. It reads the live VirtualService (or a Gateway
+ * API HTTPRoute, mesh-httproute.ts), copies mirrored requests to their version (reported under
+ * "<host>-shadow", as Istio does), sends
  * simulated requests to the service's versions the way Istio would route them (header routes,
  * then weights), and exports what a destination sidecar would report: `istio_requests_total`
  * and `istio_request_duration_milliseconds`, with Istio's standard labels, on `/metrics`.
@@ -12,6 +14,7 @@ import { ALL_HEALTHY, upstreamReader, type UpstreamHealth } from "./mesh-endpoin
 import { startMeshTelemetry } from "./mesh-metrics.js";
 import { driftingErrorFactor, seededRandom, STEADY, type ErrorDrift } from "./mesh-noise.js";
 import { MeshConfigError, observeRouting, parseRoutingTable, routeRequest, type ObservedRouting, type RoutingTable, type SimulatedRequest, type VersionFrom } from "./mesh-routing.js";
+import { parseHttpRouteTable } from "./mesh-httproute.js";
 import { registerTarget } from "./prometheus.js";
 
 export { DURATION_BUCKETS, ISTIO_LABELS, SOURCE_WORKLOAD } from "./mesh-metrics.js";
@@ -35,6 +38,8 @@ export interface MeshSimulatorOptions {
   service: string;
   /** Default: the service name. */
   virtualService?: string;
+  /** Route by this Gateway API HTTPRoute (in `namespace`) instead of the VirtualService; versions are then Services ("host"). */
+  httpRoute?: string;
   /** http routes whose weights currentWeights() reports; default: the first route without `match`. */
   routes?: readonly string[];
   /** How a destination names a version. Default "subset"; "host" reads "reviews-v2" as v2. */
@@ -86,6 +91,8 @@ export interface TrafficSnapshot {
    * 503 itself: per version, per response flag, e.g. { v2: { UH: 40 } }. Not in `versions`.
    */
   sourceFailures: Record<string, Record<string, number>>;
+  /** Mirrored copies each version served (not in `versions`: no user saw their answers). */
+  mirrored: Record<string, number>;
 }
 
 export interface MeshSimulator {
@@ -106,6 +113,7 @@ export interface MeshSimulator {
 }
 
 const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
+const HTTP_ROUTE = { group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes" } as const;
 
 function checkBehaviour(version: string, behaviour: VersionBehaviour): VersionBehaviour {
   const { errorRate, latencyMs, latencyJitterMs = 0 } = behaviour;
@@ -120,21 +128,24 @@ function checkRate(rate: number): number {
 }
 
 /** The API server's own message for a failed read, without the raw response. */
-function readError(error: unknown, vsName: string): string {
+function readError(error: unknown, vsName: string, kind = "VirtualService"): string {
   if (typeof error === "object" && error !== null && "code" in error && typeof error.code === "number") {
-    if (error.code === 404) return `VirtualService ${vsName} not found`;
+    if (error.code === 404) return `${kind} ${vsName} not found`;
     const body = "body" in error && typeof error.body === "string" ? error.body : "";
     const message = /"message":\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
-    return `reading VirtualService ${vsName}: HTTP ${error.code}${message ? `: ${message}` : ""}`;
+    return `reading ${kind} ${vsName}: HTTP ${error.code}${message ? `: ${message}` : ""}`;
   }
-  return `reading VirtualService ${vsName}: ${error instanceof Error ? error.message : String(error)}`;
+  return `reading ${kind} ${vsName}: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 export async function startMeshSimulator(options: MeshSimulatorOptions): Promise<MeshSimulator> {
   const { namespace, service } = options;
-  const vsName = options.virtualService ?? service;
+  const httpRoute = options.httpRoute;
+  const vsName = httpRoute ?? options.virtualService ?? service;
   const vsLabel = `${namespace}/${vsName}`;
-  const scope = { namespace, service, routes: options.routes, versionFrom: options.versionFrom ?? "subset" };
+  const kind = httpRoute !== undefined ? "HTTPRoute" : "VirtualService";
+  const versionFrom = options.versionFrom ?? (httpRoute !== undefined ? "host" : "subset");
+  const scope = { namespace, service, routes: options.routes, versionFrom };
   const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
   const random = seededRandom(options.seed ?? 1);
   // Its own stream, so turning drift on does not change which requests go where.
@@ -156,11 +167,11 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
     namespace,
     service,
     ...(options.port !== undefined ? { port: options.port } : {}),
-    ...(options.versionFrom === "host" ? { serviceFor: (version: string) => `${service}-${version}` } : {}),
+    ...(versionFrom === "host" ? { serviceFor: (version: string) => `${service}-${version}` } : {}),
   });
   const target = telemetry.target;
 
-  const counts: TrafficSnapshot = { requests: 0, versions: {}, unrouted: {}, sourceFailures: {} };
+  const counts: TrafficSnapshot = { requests: 0, versions: {}, unrouted: {}, sourceFailures: {}, mirrored: {} };
   let table: RoutingTable | undefined;
   const readUpstreams = upstreamReader(options.kubeConfig, scope);
   let upstreams: UpstreamHealth = ALL_HEALTHY;
@@ -169,6 +180,15 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
   let stopped = false;
   let owed = 0; // fractional requests carried from tick to tick, so low rates stay exact
   let lastTick = performance.now();
+
+  // A mirrored copy: served by the canary's pods when they are reachable, reported under "<host>-shadow", its answer dropped.
+  const mirrorOne = (version: string) => {
+    if (upstreams(version) !== undefined) return;
+    const behaviour = behaviours.get(version) ?? defaultBehaviour;
+    const responseCode = random() < behaviour.errorRate * errorFactor.value ? "503" : "200";
+    telemetry.record(version, responseCode, behaviour.latencyMs, true);
+    counts.mirrored[version] = (counts.mirrored[version] ?? 0) + 1;
+  };
 
   const sendOne = () => {
     if (!table) return;
@@ -180,6 +200,7 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
       return;
     }
     const { version } = routed;
+    if (routed.mirror !== undefined) mirrorOne(routed.mirror);
     const failure = upstreams(version);
     if (failure !== undefined) {
       telemetry.recordUpstreamFailure(version, failure);
@@ -218,10 +239,10 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
   let newestApplied = 0;
   const readTable = async (): Promise<{ next?: RoutingTable; error?: string }> => {
     try {
-      const object: unknown = await api.getNamespacedCustomObject({ ...VS, namespace, name: vsName });
-      return { next: parseRoutingTable(object, scope, vsLabel) };
+      const object: unknown = await api.getNamespacedCustomObject({ ...(httpRoute !== undefined ? HTTP_ROUTE : VS), namespace, name: vsName });
+      return { next: httpRoute !== undefined ? parseHttpRouteTable(object, scope, vsLabel) : parseRoutingTable(object, scope, vsLabel) };
     } catch (caught) {
-      return { error: caught instanceof MeshConfigError ? caught.message : readError(caught, vsLabel) };
+      return { error: caught instanceof MeshConfigError ? caught.message : readError(caught, vsLabel, kind) };
     }
   };
   // A failed read of the endpoints keeps what the last one saw, as Envoy keeps its last config.
@@ -237,7 +258,7 @@ export async function startMeshSimulator(options: MeshSimulatorOptions): Promise
     const [{ next, error }, health] = await Promise.all([readTable(), readHealth()]);
     if (stopped || read < newestApplied) return;
     newestApplied = read;
-    if (error !== lastError) log(error === undefined ? `mesh simulator: routing by VirtualService ${vsLabel} again` : `mesh simulator: ${error}`);
+    if (error !== lastError) log(error === undefined ? `mesh simulator: routing by ${kind} ${vsLabel} again` : `mesh simulator: ${error}`);
     table = next;
     lastError = error;
     if (health.error !== upstreamError) log(health.error === undefined ? `mesh simulator: reading endpoints of ${namespace}/${service} again` : `mesh simulator: ${health.error}`);

@@ -9,6 +9,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
 import { KubeWorkloads } from "../../src/kube/workloads.js";
+import { HttpRouteTraffic } from "../../src/traffic/gateway-api.js";
 import { RolloutSpecSchema } from "../../src/rollout/schema.js";
 import { removeDir, tempDir } from "../env/process.js";
 import { createWorld, type World } from "./release-harness.js";
@@ -413,6 +414,9 @@ describe("the chart's RBAC", () => {
     ["list", "namespaces"],
     ["delete", "events"],
     ["create", "customresourcedefinitions.apiextensions.k8s.io"],
+    // Only with gatewayAPI.enabled.
+    ["get", "httproutes.gateway.networking.k8s.io"],
+    ["update", "httproutes.gateway.networking.k8s.io"],
   ];
 
   const canI = (verb: string, resource: string, subresource?: string) =>
@@ -503,5 +507,65 @@ describe("the chart's RBAC with workload.enabled", () => {
   ] as [string, string, string?][])("still does not let the controller %s %s %s", (verb, resource, subresource) => {
     const args = ["auth", "can-i", verb, resource, ...(subresource ? ["--subresource", subresource] : []), "-n", "any-namespace", "--as", `system:serviceaccount:${namespace}:${account}`];
     expect(kube(args).stdout.trim()).toBe("no");
+  });
+});
+
+describe("the chart's RBAC with gatewayAPI.enabled", () => {
+  const kc = kubeConfig();
+  let account: string;
+  let router: HttpRouteTraffic;
+  let target: string;
+
+  beforeAll(async () => {
+    const release = uniqueName("tw");
+    account = `${release}-tideway`;
+    const rbac = template(release, { "git.url": GIT_URL, "gatewayAPI.enabled": "true" }, ["--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml"]);
+    const applied = kube(["apply", "-n", namespace, "-f", "-"], rbac);
+    expect(applied.stderr).toBe("");
+    cleanup.push(() => void kube(["delete", "-f", "-", "--ignore-not-found"], rbac));
+    const token = kube(["create", "token", account, "-n", namespace, "--duration", "1h"]).stdout.trim();
+    const admin = parseYaml(services().kubeconfigYaml) as { users: { name: string; user: Record<string, unknown> }[] };
+    const asAccount = new KubeConfig();
+    asAccount.loadFromString(stringify({ ...admin, users: admin.users.map((u) => ({ name: u.name, user: { token } })) }));
+    router = new HttpRouteTraffic(asAccount);
+    target = uniqueName("gw");
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: target } } });
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: "gateway.networking.k8s.io",
+      version: "v1",
+      plural: "httproutes",
+      namespace: target,
+      body: {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "HTTPRoute",
+        metadata: { name: "reviews" },
+        spec: { parentRefs: [{ group: "", kind: "Service", name: "reviews" }], rules: [{ backendRefs: [{ name: "reviews-v1", port: 9080 }] }] },
+      },
+    });
+    cleanup.push(() =>
+      kc
+        .makeApiClient(CoreV1Api)
+        .deleteNamespace({ name: target })
+        .then(() => undefined),
+    );
+  }, 120_000);
+
+  it("is enough for the HTTPRoute router to claim, weigh, verify and give up its rule, as the chart's ServiceAccount", async () => {
+    const spec = RolloutSpecSchema.parse({ service: "reviews", version: "v2", trafficRouting: { gatewayAPI: { httpRoute: { name: "reviews" } } }, steps: [{ setWeight: 10 }] });
+    const rollout = { name: "reviews", namespace: target, spec };
+    expect(await router.setTraffic(rollout, { stableVersion: "v1", canaryVersion: "v2", canaryWeight: 10 })).toMatchObject({ wrote: true, writes: 1 });
+    expect(await router.sighting(rollout)).toEqual({ liveVersion: "v1" });
+    await router.releaseRoutes(rollout);
+  });
+
+  it.each([
+    ["get", "httproutes.gateway.networking.k8s.io", "yes"],
+    ["update", "httproutes.gateway.networking.k8s.io", "yes"],
+    ["patch", "httproutes.gateway.networking.k8s.io", "no"],
+    ["create", "httproutes.gateway.networking.k8s.io", "no"],
+    ["delete", "httproutes.gateway.networking.k8s.io", "no"],
+    ["update", "gateways.gateway.networking.k8s.io", "no"],
+  ])("answers can-i %s %s: %s", (verb, resource, answer) => {
+    expect(kube(["auth", "can-i", verb, resource, "-n", "any-namespace", "--as", `system:serviceaccount:${namespace}:${account}`]).stdout.trim()).toBe(answer);
   });
 });

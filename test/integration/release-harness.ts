@@ -2,7 +2,7 @@
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { RolloutClient, type RolloutObject } from "../../src/kube/rollouts.js";
 import { RolloutStatusSchema, type RolloutStatus } from "../../src/rollout/status.js";
-import { createGitRemote, createMesh, VS, waitUntil, type GitRemote, type MeshOptions } from "../env/index.js";
+import { createGitRemote, createMesh, HTTP_ROUTE, VS, waitUntil, type GitRemote, type MeshOptions } from "../env/index.js";
 import { startMeshSimulator, type ErrorDrift, type MeshSimulator, type VersionBehaviour } from "../env/mesh-simulator.js";
 import { startController as startControllerWith } from "../env/controller-process.js";
 import type { ControllerProcess } from "./controller-process.js";
@@ -10,7 +10,7 @@ import { rolloutYaml } from "./rollout-yaml.js";
 import { kubeConfig, services, uniqueName } from "./services.js";
 import type { KubeEnvironment } from "../env/kube.js";
 
-export { createMesh, DR, VS, type MeshOptions } from "../env/index.js";
+export { createMesh, DR, HTTP_ROUTE, VS, type MeshOptions } from "../env/index.js";
 
 /**
  * Fast steps for tests: two weights, each baked for a few seconds with 3 s analysis. The guard is
@@ -41,7 +41,7 @@ export interface World {
   release(version: string, options?: { name?: string; steps?: string[]; analysis?: string; annotations?: Record<string, string> }): Promise<string>;
   status(name?: string): Promise<RolloutStatus | undefined>;
   waitForStatus(check: (s: RolloutStatus) => boolean, timeoutMs?: number, name?: string): Promise<RolloutStatus>;
-  /** Weight per version in the VirtualService's managed route. */
+  /** Weight per version in the VirtualService's managed route (the HTTPRoute's managed rule with the gatewayAPI router). */
   weights(vsName?: string, route?: string): Promise<Record<string, number>>;
   waitForWeights(check: (w: Record<string, number>) => boolean, timeoutMs?: number): Promise<Record<string, number>>;
   /** Another replica beside `controller`: same flags, Redis and queue prefix; the caller stops it. */
@@ -65,6 +65,8 @@ export interface WorldOptions {
   controllerKubeconfig?: string;
   /** A Service per version ("reviews-v1", host: "reviews-{{ version }}") instead of subsets. */
   hostPerVersion?: boolean;
+  /** The router of reviews: istio (its VirtualService, the default) or gatewayAPI (an HTTPRoute "reviews", a Service per version). */
+  router?: "istio" | "gatewayAPI";
   /** Deployments of each service: which versions, replicas, bad-pod labels (see createMesh); default one ready-to-be pod per version. */
   workloads?: Pick<MeshOptions, "workloads" | "workloadVersions" | "replicas" | "podLabels">;
   /** A Redis of the test's own (one it may flush) instead of the shared one. */
@@ -84,7 +86,8 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const objects = kc.makeApiClient(CustomObjectsApi);
   for (const service of options.services ?? ["reviews"]) {
     const http = service === "reviews" && options.http ? options.http : undefined;
-    await createMesh(kc, namespace, service, { ...(http ? { http } : {}), ...(options.hostPerVersion ? { hostPerVersion: true } : {}), ...options.workloads });
+    const httpRoute = options.router === "gatewayAPI" && service === "reviews";
+    await createMesh(kc, namespace, service, { ...(http ? { http } : {}), ...(options.hostPerVersion ? { hostPerVersion: true } : {}), ...(httpRoute ? { httpRoute } : {}), ...options.workloads });
   }
   const remote = await createGitRemote();
   const { prometheusUrl, prometheusTargetsDir } = services();
@@ -95,6 +98,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     rate: options.rate ?? 100,
     ...(options.http ? { routes: ["primary"] } : {}),
     ...(options.hostPerVersion ? { versionFrom: "host" as const } : {}),
+    ...(options.router === "gatewayAPI" ? { httpRoute: "reviews" } : {}),
     behaviour: options.behaviour ?? {},
     ...(options.errorDrift ? { errorDrift: options.errorDrift } : {}),
     prometheus: { url: prometheusUrl, targetsDir: prometheusTargetsDir },
@@ -113,6 +117,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
           ...(o.annotations ? { annotations: o.annotations } : {}),
           ...(options.http && name === "reviews" ? { routes: ["primary"] } : {}),
           ...(options.hostPerVersion ? { host: `${name}-{{ version }}` } : {}),
+          ...(options.router === "gatewayAPI" && name === "reviews" ? { router: "gatewayAPI" as const } : {}),
         }),
       },
       `${name} ${version}`,
@@ -141,6 +146,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     return parsed.success ? parsed.data : undefined;
   };
   const weights = async (vsName = "reviews", route = "primary") => {
+    if (options.router === "gatewayAPI") return httpRouteWeights(objects, namespace, vsName, route);
     const vs = (await objects.getNamespacedCustomObject({ ...VS, namespace, name: vsName })) as {
       spec: { http: { name?: string; route: { destination: { host: string; subset?: string }; weight?: number }[] }[] };
     };
@@ -199,4 +205,15 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     },
   };
   return world;
+}
+
+/** Weight per version (of the Services "<name>-<version>") in the named rule of the HTTPRoute, as percentages. */
+async function httpRouteWeights(objects: CustomObjectsApi, namespace: string, name: string, rule: string): Promise<Record<string, number>> {
+  const route = (await objects.getNamespacedCustomObject({ ...HTTP_ROUTE, namespace, name })) as { spec: { rules: { name?: string; backendRefs?: { name: string; weight?: number }[] }[] } };
+  const managed = route.spec.rules.find((r) => r.name === rule) ?? route.spec.rules[0];
+  const backends = managed?.backendRefs ?? [];
+  const total = backends.reduce((sum, b) => sum + (b.weight ?? 1), 0);
+  const out: Record<string, number> = {};
+  for (const b of backends) out[b.name.startsWith(`${name}-`) ? b.name.slice(name.length + 1) : "?"] = total > 0 ? Math.round(((b.weight ?? 1) * 100) / total) : 0;
+  return out;
 }

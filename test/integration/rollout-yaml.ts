@@ -12,6 +12,8 @@ export interface RolloutYamlOptions {
   routes?: string[];
   /** A destination host per version, e.g. "reviews-{{ version }}", instead of subsets. */
   host?: string;
+  /** The router: istio (default, a VirtualService named as the service) or gatewayAPI (an HTTPRoute named as the service). */
+  router?: "istio" | "gatewayAPI";
   /** Extra YAML under spec (indented by 2), e.g. an analysis block. */
   specExtra?: string;
 }
@@ -30,8 +32,9 @@ export function rolloutYaml(options: RolloutYamlOptions): string {
     `  service: ${options.service ?? options.name}`,
     `  version: ${options.version}`,
     "  trafficRouting:",
-    "    istio:",
-    `      virtualService: { name: ${options.service ?? options.name}${options.routes ? `, routes: [${options.routes.join(", ")}]` : ""} }`,
+    ...(options.router === "gatewayAPI"
+      ? ["    gatewayAPI:", `      httpRoute: { name: ${options.service ?? options.name}${options.routes ? `, rules: [${options.routes.join(", ")}]` : ""} }`]
+      : ["    istio:", `      virtualService: { name: ${options.service ?? options.name}${options.routes ? `, routes: [${options.routes.join(", ")}]` : ""} }`]),
     ...(options.host ? [`      host: ${JSON.stringify(options.host)}`] : []),
     "  steps:",
     ...steps.map((s) => `    ${s}`),

@@ -3,7 +3,7 @@ import { destinationFor, destinationServiceName, namesService, versionOfDestinat
 import type { Rollout } from "../../src/rollout/model.js";
 import { RolloutSpecSchema, type RolloutSpecInput } from "../../src/rollout/schema.js";
 
-function rollout(istio: Partial<RolloutSpecInput["trafficRouting"]["istio"]> = {}): Rollout {
+function rollout(istio: Partial<NonNullable<RolloutSpecInput["trafficRouting"]["istio"]>> = {}): Rollout {
   const spec = RolloutSpecSchema.parse({ service: "reviews", version: "v2", trafficRouting: { istio: { virtualService: { name: "reviews" }, ...istio } }, steps: [{ setWeight: 10 }] });
   return { name: "reviews", namespace: "bookinfo", spec };
 }

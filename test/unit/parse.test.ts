@@ -144,7 +144,7 @@ describe("parsing Rollout files", () => {
     const text = rollout("reviews", "    - setWeight: high\n    - { setWeight: 20, pause: 1m }\n    - setHeaderRoute: { name: Beta, headers: {} }\n");
     expect(messages(parseRolloutFile("r.yaml", text).problems)).toEqual([
       'r.yaml:13:18: spec.steps[1].setWeight: expected an integer from 0 to 100, found a string ("high")',
-      "r.yaml:14:7: spec.steps[2]: expected exactly one of setWeight, pause or setHeaderRoute in a step, found setWeight and pause",
+      "r.yaml:14:7: spec.steps[2]: expected exactly one of setWeight, pause, setHeaderRoute or setMirrorRoute in a step, found setWeight and pause",
       'r.yaml:15:31: spec.steps[3].setHeaderRoute.name: expected a route name: lower-case letters, digits and "-", starting and ending with a letter or digit, found "Beta"',
     ]);
   });

@@ -1,13 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { ROUTE_OWNERS_ANNOTATION } from "../../src/rollout/annotations.js";
 import type { Rollout } from "../../src/rollout/model.js";
+import { virtualServicesOf, type VirtualServiceRef } from "../../src/rollout/routing.js";
 import { RolloutSpecSchema, type RolloutSpecInput } from "../../src/rollout/schema.js";
 import { claimedRoutes, claimRoutes, describeConflict, otherOwners, readRouteOwners, releaseRoutes, stillClaims, withRouteOwners } from "../../src/traffic/route-owners.js";
 import { RoutingError, type Json } from "../../src/traffic/virtual-service.js";
 
-function rollout(name: string, istio: Partial<RolloutSpecInput["trafficRouting"]["istio"]> = {}, steps: RolloutSpecInput["steps"] = [{ setWeight: 10 }]): Rollout {
+function rollout(name: string, istio: Partial<NonNullable<RolloutSpecInput["trafficRouting"]["istio"]>> = {}, steps: RolloutSpecInput["steps"] = [{ setWeight: 10 }]): Rollout {
   const spec = RolloutSpecSchema.parse({ service: "reviews", version: "v2", trafficRouting: { istio: { virtualService: { name: "reviews" }, ...istio } }, steps });
   return { name, namespace: "bookinfo", spec };
+}
+
+/** The Rollout's only VirtualService. */
+function vsOf(r: Rollout): VirtualServiceRef {
+  const [ref] = virtualServicesOf(r);
+  if (ref === undefined) throw new Error("no VirtualService");
+  return ref;
 }
 
 const http: Json[] = [
@@ -19,7 +27,7 @@ const vs = { namespace: "bookinfo", name: "reviews" };
 const annotated = (value: string) => ({ name: "reviews", annotations: { "team.example.com/owner": "reviews-team", [ROUTE_OWNERS_ANNOTATION]: value } });
 
 describe("the routes a Rollout claims", () => {
-  it.each<{ case: string; http: Json[]; istio?: Partial<RolloutSpecInput["trafficRouting"]["istio"]>; steps?: RolloutSpecInput["steps"]; claimed: string[] }>([
+  it.each<{ case: string; http: Json[]; istio?: Partial<NonNullable<RolloutSpecInput["trafficRouting"]["istio"]>>; steps?: RolloutSpecInput["steps"]; claimed: string[] }>([
     {
       case: "the routes it names and its default header route",
       http,
@@ -30,11 +38,13 @@ describe("the routes a Rollout claims", () => {
     { case: "an only route without a name", http: [{ route: [] }], claimed: ["(unnamed)", "reviews-canary-header"] },
     { case: "the header route its steps name", http: [http[1] ?? null], steps: [{ setHeaderRoute: { name: "beta", headers: { "x-beta": { exact: "1" } } } }], claimed: ["primary", "beta"] },
   ])("$case", ({ http: routes, istio, steps, claimed }) => {
-    expect(claimedRoutes(routes, rollout("a", istio, steps))).toEqual(claimed);
+    expect(claimedRoutes(routes, rollout("a", istio, steps), vsOf(rollout("a", istio, steps)))).toEqual(claimed);
   });
 
   it("cannot be told when its routes are not there", () => {
-    expect(() => claimedRoutes(http, rollout("a", { virtualService: { name: "reviews", routes: ["main"] } }))).toThrow(RoutingError);
+    expect(() => claimedRoutes(http, rollout("a", { virtualService: { name: "reviews", routes: ["main"] } }), vsOf(rollout("a", { virtualService: { name: "reviews", routes: ["main"] } })))).toThrow(
+      RoutingError,
+    );
   });
 });
 
@@ -101,13 +111,13 @@ describe("whether a recorded owner still claims a route", () => {
 
 describe("the refusal's message", () => {
   it("names the first contested route, its VirtualService and its owner, and what to do", () => {
-    expect(describeConflict(rollout("b"), ["primary", "reviews-canary-header"], "bookinfo/a")).toBe(
+    expect(describeConflict(rollout("b"), vsOf(rollout("b")), ["primary", "reviews-canary-header"], "bookinfo/a")).toBe(
       "route primary of VirtualService reviews is managed by Rollout bookinfo/a: name another route in trafficRouting.istio.virtualService.routes, or remove one of the two Rollouts",
     );
   });
 
   it("says how to rename a contested header route", () => {
-    expect(describeConflict(rollout("b"), ["reviews-canary-header"], "bookinfo/a")).toBe(
+    expect(describeConflict(rollout("b"), vsOf(rollout("b")), ["reviews-canary-header"], "bookinfo/a")).toBe(
       "header route reviews-canary-header of VirtualService reviews is managed by Rollout bookinfo/a: give this Rollout's header route another name (setHeaderRoute.name)",
     );
   });

@@ -83,3 +83,53 @@ describe("two Rollouts of one repository naming the same VirtualService route", 
     expect(check({ "a.yaml": file("a"), "b.yaml": file("a") }).problems).toEqual(['b.yaml:4:9: metadata.name: Rollout "a" in namespace "bookinfo" is already defined at a.yaml:4']);
   });
 });
+
+/** A Rollout of reviews listing several VirtualServices, one per line from line 11 (`virtualServices[i]`). */
+function listing(name: string, vses: string[]): string {
+  return [
+    "apiVersion: tideway.io/v1alpha1",
+    "kind: Rollout",
+    "metadata:",
+    `  name: ${name}`,
+    "  namespace: bookinfo",
+    "spec:",
+    "  service: reviews",
+    "  version: v2",
+    "  trafficRouting:",
+    "    istio:",
+    "      virtualServices:",
+    ...vses.map((vs) => `        - ${vs}`),
+    "  steps:",
+    "    - setWeight: 10",
+    "",
+  ].join("\n");
+}
+
+describe("Rollouts listing several VirtualServices", () => {
+  it("refuses the later one at the list entry it shares with an earlier Rollout, however the namespace is written", () => {
+    const { problems, kept } = check({
+      "a.yaml": listing("a", ["{ name: reviews, routes: [primary] }", "{ name: gateway, namespace: edge, routes: [reviews] }"]),
+      "b.yaml": listing("b", ["{ name: ratings }", "{ name: gateway, namespace: edge, routes: [reviews, ratings] }"]),
+    });
+    expect(kept).toEqual(["a"]);
+    expect(problems).toEqual([
+      "b.yaml:13:11: spec.trafficRouting.istio.virtualServices[1]: route reviews of VirtualService edge/gateway is already managed by Rollout bookinfo/a (a.yaml:13): two Rollouts cannot manage one route",
+    ]);
+  });
+
+  it("matches a single virtualService in the Rollout's namespace with a list entry naming that namespace", () => {
+    const { problems } = check({ "a.yaml": file("a", { routes: ["primary"] }), "b.yaml": listing("b", ["{ name: ratings }", "{ name: reviews, namespace: bookinfo, routes: [primary] }"]) });
+    expect(problems).toEqual([
+      "b.yaml:13:11: spec.trafficRouting.istio.virtualServices[1]: route primary of VirtualService reviews is already managed by Rollout bookinfo/a (a.yaml:10): two Rollouts cannot manage one route",
+    ]);
+  });
+
+  it("accepts distinct routes of a VirtualService two Rollouts list", () => {
+    const a = listing("a", ["{ name: reviews, routes: [primary] }", "{ name: gateway, namespace: edge, routes: [reviews] }"]);
+    const b = listing("b", ["{ name: reviews, routes: [mobile] }", "{ name: gateway, namespace: edge, routes: [mobile] }"]).replace(
+      "    - setWeight: 10",
+      '    - setHeaderRoute: { name: mobile-beta, headers: { x-beta: { exact: "1" } } }',
+    );
+    expect(check({ "a.yaml": a, "b.yaml": b })).toMatchObject({ problems: [], kept: ["a", "b"] });
+  });
+});

@@ -84,6 +84,60 @@ describe("tideway validate", () => {
     expect(await run(["repo/rollouts"])).toEqual({ code: 0, stdout: "1 file, 1 Rollout, 0 problems\n", stderr: "" });
   });
 
+  it.each([
+    {
+      case: "both virtualService and virtualServices",
+      istio: "      virtualService: { name: reviews }\n      virtualServices: [{ name: reviews }, { name: gateway, namespace: edge }]",
+      problem: "rollouts/reviews.yaml:11:24: spec.trafficRouting.istio.virtualServices: expected virtualService or virtualServices, not both: list every VirtualService in virtualServices",
+    },
+    {
+      case: "neither",
+      istio: '      subset: "{{ version }}"',
+      problem: "rollouts/reviews.yaml:10:7: spec.trafficRouting.istio.virtualService: expected virtualService: { name: ... } or virtualServices: [{ name: ... }, ...]",
+    },
+    {
+      case: "one VirtualService listed twice",
+      istio: "      virtualServices: [{ name: gateway, namespace: edge }, { name: gateway, namespace: edge }]",
+      problem: "rollouts/reviews.yaml:10:69: spec.trafficRouting.istio.virtualServices[1].name: VirtualService edge/gateway is listed twice",
+    },
+    {
+      case: "a route listed twice",
+      istio: "      virtualServices: [{ name: gateway, routes: [reviews, reviews] }]",
+      problem: 'rollouts/reviews.yaml:10:60: spec.trafficRouting.istio.virtualServices[0].routes[1]: route "reviews" is listed twice',
+    },
+  ])("reports a wrong VirtualService reference ($case) at its file:line", async ({ istio, problem }) => {
+    tree({ "rollouts/reviews.yaml": rollout("reviews").replace("      virtualService: { name: reviews }", istio) });
+    const { code, stderr } = await run(["rollouts"]);
+    expect({ code, stderr }).toEqual({ code: 1, stderr: `${problem}\n` });
+  });
+
+  it.each([
+    {
+      case: "two routers, istio and gatewayAPI",
+      routing: "    istio:\n      virtualService: { name: reviews }\n    gatewayAPI:\n      httpRoute: { name: reviews }",
+      problem: "rollouts/reviews.yaml:12:7: spec.trafficRouting.gatewayAPI: expected one router, istio or gatewayAPI, not both",
+    },
+    {
+      case: "no router",
+      routing: "    {}",
+      problem: "rollouts/reviews.yaml:9:5: spec.trafficRouting: expected a router: istio: { virtualService: ... } or gatewayAPI: { httpRoute: ... }",
+    },
+    {
+      case: "an HTTPRoute rule listed twice",
+      routing: "    gatewayAPI:\n      httpRoute: { name: reviews, rules: [primary, primary] }",
+      problem: 'rollouts/reviews.yaml:10:52: spec.trafficRouting.gatewayAPI.httpRoute.rules[1]: rule "primary" is listed twice',
+    },
+    {
+      case: "an HTTPRoute without a name",
+      routing: "    gatewayAPI:\n      httpRoute: { rules: [primary] }",
+      problem: 'rollouts/reviews.yaml:10:18: spec.trafficRouting.gatewayAPI.httpRoute: missing required field "name"',
+    },
+  ])("reports a wrong router reference ($case) at its file:line", async ({ routing, problem }) => {
+    tree({ "rollouts/reviews.yaml": rollout("reviews").replace("    istio:\n      virtualService: { name: reviews }", routing) });
+    const { code, stderr } = await run(["rollouts"]);
+    expect({ code, stderr }).toEqual({ code: 1, stderr: `${problem}\n` });
+  });
+
   it("reports the second of two Rollouts naming the same VirtualService route at its virtualService field, naming the first", async () => {
     tree({ "rollouts/reviews.yaml": rollout("reviews"), "rollouts/shadow.yaml": rollout("shadow").replace("virtualService: { name: shadow }", "virtualService: { name: reviews }") });
     expect(await run(["rollouts"])).toEqual({

@@ -69,6 +69,17 @@ export function advance(draft: Draft): void {
         });
         break;
       }
+    } else if (step.kind === "setMirrorRoute") {
+      if (release.mirrorRoute !== true) {
+        // Mirrored requests reach the canary's pods, though no user sees their answers.
+        if (!readyFor(draft, release, 0)) break;
+        changeTraffic(draft, release, () => (release.mirrorRoute = true));
+        draft.notify("step", `${draft.rollout.name} ${release.version}: step ${draft.stepLabel(release.stepIndex)}, ${step.mirror.percentage}% of stable's requests mirrored to canary`, {
+          step: draft.stepLabel(release.stepIndex),
+          weight: release.canaryWeight,
+        });
+        break;
+      }
     } else if (step.durationMs === undefined) {
       pauseRelease(draft, "gate", `waiting at step ${draft.stepLabel(release.stepIndex)} for a promote`);
       break;
