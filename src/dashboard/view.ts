@@ -86,6 +86,8 @@ export function stepText(step: NormalizedStep): string {
       return `header route: ${Object.entries(step.route.headers)
         .map(([header, match]) => `${header} ${Object.entries(match).map(([how, value]) => `${how} "${String(value)}"`)[0] ?? ""}`)
         .join(", ")}`;
+    case "setMirrorRoute":
+      return `mirror ${step.mirror.percentage}% to the canary${step.mirror.headers ? ` (${Object.keys(step.mirror.headers).join(", ")} matching)` : ""}`;
   }
 }
 

@@ -94,6 +94,12 @@ describe("the dashboard's view of a Rollout", () => {
     expect(JSON.stringify(view)).not.toContain("s3cret-value");
   });
 
+  it("names a mirror step in the step list", () => {
+    const mirrored = object(status());
+    mirrored.spec = { ...(mirrored.spec as Record<string, unknown>), steps: [{ setMirrorRoute: { percentage: 20, match: { headers: { "x-user": { exact: "qa" } } } } }, { setWeight: 20 }] };
+    expect(rolloutView(mirrored, [], undefined).steps).toEqual(["mirror 20% to the canary (x-user matching)", "setWeight 20%"]);
+  });
+
   it("says so when the controller has not written a status yet", () => {
     expect(rolloutView(object(undefined), [], undefined)).toMatchObject({ phase: "Pending", message: "waiting for the controller", actions: [] });
   });
