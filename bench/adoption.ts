@@ -6,6 +6,7 @@
  * does not wait for them), so the setup is quick and 10,000 fit.
  * BENCH_BASELINE=1 runs each count first with `bench/without-pool.ts` (a TLS connection per API
  * request, as before PooledKubeConfig) and then as built.
+ * BENCH_NODE_FLAGS adds flags to the controller's (e.g. a CPU profile).
  * Run: npm run build && npx tsx bench/adoption.ts [counts=1000,2000]
  */
 import { CoreV1Api } from "@kubernetes/client-node";
@@ -65,13 +66,24 @@ try {
         logLevel: "warn",
         compiled: true,
         // With BENCH_BASELINE both runs load tsx (the baseline's patch is TypeScript), so their CPU compares.
-        nodeFlags: [...IMAGE_NODE_FLAGS, ...(modes.length > 1 ? ["--import", "tsx"] : []), ...(baseline ? ["--import", "./bench/without-pool.ts"] : [])],
+        nodeFlags: [
+          ...IMAGE_NODE_FLAGS,
+          ...(modes.length > 1 ? ["--import", "tsx"] : []),
+          ...(baseline ? ["--import", "./bench/without-pool.ts"] : []),
+          // BENCH_NODE_FLAGS: more flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (written when the controller stops).
+          ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+        ],
         args: ["--git-source-name", prefix, "--git-interval", "2s", "--prometheus-url", services.prometheus.url, "--resync-interval", "5m"],
       });
       const started = Date.now();
-      while ((await metric(controller.url, "tideway_release_events_total", { kind: "adopted" })) < count) {
-        if (Date.now() - started > 900_000) throw new Error(`${count} Rollouts not adopted in 15 minutes`);
-        await sleep(500);
+      try {
+        while ((await metric(controller.url, "tideway_release_events_total", { kind: "adopted" })) < count) {
+          if (Date.now() - started > 900_000) throw new Error(`${count} Rollouts not adopted in 15 minutes`);
+          await sleep(1_000);
+        }
+      } catch (error) {
+        console.error(`[bench] controller output, last lines:\n${controller.output.slice(-30).join("\n")}`);
+        throw error;
       }
       const ms = Date.now() - started;
       const cpu = await metric(controller.url, "process_cpu_seconds_total");
