@@ -91,7 +91,7 @@ export class RolloutMirror {
       annotations[FILE_ANNOTATION] = parsed.file;
       writes.push(async () => {
         try {
-          const applied = await client.apply(
+          const applied = await client.applyReadingMetadata(
             {
               metadata: { name: rollout.name, namespace: rollout.namespace, labels: { ...(document.metadata.labels ?? {}), [SOURCE_LABEL]: this.options.source }, annotations },
               spec: document.spec,

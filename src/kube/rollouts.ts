@@ -116,16 +116,29 @@ export class RolloutClient implements RolloutStore {
     }
   }
 
-  /** Server-side apply: this field manager owns exactly the fields in `object`. Answers the applied object's metadata. */
-  async apply(object: AppliedObject, fieldManager: string): Promise<RolloutMetadata> {
+  /** Server-side apply: this field manager owns exactly the fields in `object`. */
+  async apply(object: AppliedObject, fieldManager: string): Promise<RolloutObject> {
+    return parseRolloutObject(await this.applyRaw(object, fieldManager));
+  }
+
+  /** The same apply, its answer validated for the metadata only (the git mirror's: 10,000 of them in a first sync). */
+  async applyReadingMetadata(object: AppliedObject, fieldManager: string): Promise<RolloutMetadata> {
+    const raw = await this.applyRaw(object, fieldManager);
+    try {
+      return toMetadata(AppliedAnswerSchema.parse(raw).metadata);
+    } catch (error) {
+      throw kubeError(error, `applying Rollout ${object.metadata.namespace}/${object.metadata.name}`);
+    }
+  }
+
+  private async applyRaw(object: AppliedObject, fieldManager: string): Promise<unknown> {
     const { namespace, name } = object.metadata;
     const body = { apiVersion: API_VERSION, kind: KIND, ...object };
     try {
-      const raw = await this.api.patchNamespacedCustomObject(
+      return await this.api.patchNamespacedCustomObject(
         { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body, fieldManager, force: true },
         setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
       );
-      return toMetadata(AppliedAnswerSchema.parse(raw).metadata);
     } catch (error) {
       throw kubeError(error, `applying Rollout ${namespace}/${name}`);
     }
