@@ -2,13 +2,17 @@
  * Git at scale: the sync and the mirror alone (no reconciles), against a real API server.
  * Targets: one changed file in a 10,000-file repository synced well under a second; a commit of
  * 2,000 new Rollouts applied in under 20 s.
+ * The mirror learns which objects exist from a Rollout watch, as in the controller;
+ * BENCH_MIRROR_LIST=1 makes it list their metadata on every sync instead (no watch).
  * Run: npx tsx bench/git-scale.ts [files=10000] [added=2000]
  */
 import { fileURLToPath } from "node:url";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { GitSource } from "../src/git/source.js";
 import { RolloutSync } from "../src/git/sync.js";
-import { applyMirror, MIRROR_CONCURRENCY } from "../src/kube/mirror.js";
+import { PooledKubeConfig } from "../src/kube/config.js";
+import { RolloutWatch } from "../src/kube/informer.js";
+import { MIRROR_CONCURRENCY, RolloutMirror } from "../src/kube/mirror.js";
 import { RolloutClient } from "../src/kube/rollouts.js";
 import { createGitRemote, waitUntil } from "../test/env/index.js";
 import { startKube } from "../test/env/kube.js";
@@ -17,6 +21,7 @@ import { tempDir } from "../test/env/process.js";
 const files = Number(process.argv[2] ?? 10_000);
 const added = Number(process.argv[3] ?? 2_000);
 const NAMESPACES = 10;
+const listEverySync = process.env.BENCH_MIRROR_LIST === "1";
 
 function rollout(index: number, version: string): string {
   return `apiVersion: tideway.io/v1alpha1
@@ -35,8 +40,10 @@ spec:
 const crd = fileURLToPath(new URL("../charts/tideway/crds/rollouts.tideway.io.yaml", import.meta.url));
 const kube = await startKube({ installIstioCrds: false, extraCrdFiles: [crd] });
 const remote = await createGitRemote();
+let watch: RolloutWatch | undefined;
 try {
-  const kc = kube.kubeConfig();
+  const kc = new PooledKubeConfig(); // as the controller's (src/kube/config.ts)
+  kc.loadFromFile(kube.kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
   for (let n = 0; n < NAMESPACES; n++) await core.createNamespace({ body: { metadata: { name: `git-scale-${n}` } } });
   const client = new RolloutClient(kc);
@@ -50,7 +57,15 @@ try {
     { timeoutMs: 60_000 },
   );
   const source = new GitSource({ url: remote.url, branch: "main", path: "rollouts", cacheDir: tempDir("git-scale") });
-  const sync = new RolloutSync(source, { apply: (input) => applyMirror(client, { ...input, source: "git-scale" }) });
+  if (!listEverySync) {
+    const connected = new Promise<void>((resolve) => {
+      watch = new RolloutWatch(kc, { labelSelector: "tideway.io/source=git-scale", onChange: () => undefined, onConnect: resolve });
+    });
+    await watch?.start();
+    await connected;
+  }
+  const sync = new RolloutSync(source, new RolloutMirror(client, { source: "git-scale", ...(watch ? { watched: () => watch?.mirrored() } : {}) }));
+  console.log(`the mirror knows which objects exist from ${listEverySync ? "a metadata list on every sync" : "the Rollout watch"}`);
   const timed = async (what: string, commit: Record<string, string | null>) => {
     await remote.commit(commit, what);
     const started = performance.now();
@@ -72,7 +87,10 @@ try {
   for (let i = 0; i < 3; i++) {
     const listing = performance.now();
     const listed = await client.list("tideway.io/source=git-scale");
-    console.error(`[bench] listing ${listed.length} Rollouts: ${Math.round(performance.now() - listing)} ms`);
+    const listedMs = Math.round(performance.now() - listing);
+    const metadata = performance.now();
+    await client.listMetadata("tideway.io/source=git-scale");
+    console.error(`[bench] listing ${listed.length} Rollouts: ${listedMs} ms whole, ${Math.round(performance.now() - metadata)} ms metadata only`);
   }
   const one: number[] = [];
   for (let round = 0; round < 5; round++) {
@@ -93,6 +111,7 @@ try {
   const removal = await timed(`${added} Rollouts removed`, gone);
   console.log(`a commit removing them: ${removal.mirror.deleted.length} deleted in ${removal.ms} ms`);
 } finally {
+  await watch?.stop();
   await remote.stop();
   await kube.stop();
 }

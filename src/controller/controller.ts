@@ -15,7 +15,7 @@ import { EndpointWatch } from "../kube/endpoint-watch.js";
 import { RolloutWatch } from "../kube/informer.js";
 import { KubeReadiness } from "../kube/readiness.js";
 import { KubeWorkloads } from "../kube/workloads.js";
-import { applyMirror } from "../kube/mirror.js";
+import { RolloutMirror } from "../kube/mirror.js";
 import { RolloutClient } from "../kube/rollouts.js";
 import { ReconcileQueue, type ReconcileJob } from "../queue/reconcile-queue.js";
 import { RedisLossWatch } from "../queue/loss-watch.js";
@@ -97,9 +97,8 @@ export class Controller {
     this.syncQueue = new SyncQueue(this.redis, options.queuePrefix);
     this.reconcileQueue = new ReconcileQueue(this.redis, options.queuePrefix);
     this.source = new GitSource({ ...options.git });
-    this.gitSync = new RolloutSync(this.source, {
-      apply: (input) => applyMirror(this.rollouts, { ...input, source: options.git.sourceName }),
-    });
+    // The mirror learns which objects exist from the watch below (declared later, read at sync time).
+    this.gitSync = new RolloutSync(this.source, new RolloutMirror(this.rollouts, { source: options.git.sourceName, watched: () => this.watch.mirrored() }));
     if (options.notify.slack || options.notify.webhookUrl) {
       const notifications = new NotificationQueue({
         connection: this.redis,

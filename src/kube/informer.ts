@@ -7,21 +7,30 @@
  * (spec, status, managedFields) would stay in memory for nothing.
  */
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { FILE_ANNOTATION, INVALID_ANNOTATION } from "../rollout/annotations.js";
 import { laneOf, type Lane } from "../rollout/lane.js";
 import type { RolloutRef } from "../rollout/model.js";
+import type { MirroredObject } from "./mirror.js";
 import { GROUP, PLURAL, RolloutClient, VERSION } from "./rollouts.js";
 
-/** What the cache keeps of an object: enough to name it, to tell its versions apart, and its lane (which work goes first). */
-export type SlimObject = KubernetesObject & { lane?: Lane };
+/**
+ * What the cache keeps of an object: enough to name it, to tell its versions apart, its lane
+ * (which work goes first), and for the git mirror the file it came from and its invalid mark.
+ */
+export type SlimObject = KubernetesObject & { lane?: Lane; file?: string; invalid?: string };
 
 export function slimObject(object: {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; generation?: number; annotations?: Record<string, string> };
   status?: unknown;
 }): SlimObject {
-  const { name, namespace, resourceVersion } = object.metadata ?? {};
+  const { name, namespace, resourceVersion, annotations } = object.metadata ?? {};
+  const file = annotations?.[FILE_ANNOTATION];
+  const invalid = annotations?.[INVALID_ANNOTATION];
   return {
     metadata: { ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
     lane: laneOf(object),
+    ...(file !== undefined ? { file } : {}),
+    ...(invalid !== undefined ? { invalid } : {}),
   };
 }
 
@@ -168,6 +177,16 @@ export class RolloutWatch {
     return (this.informer?.list() ?? []).flatMap((o: SlimObject) =>
       o.metadata?.name && o.metadata.namespace ? [{ namespace: o.metadata.namespace, name: o.metadata.name, lane: o.lane ?? "bulk" }] : [],
     );
+  }
+
+  /** The objects as the git mirror needs them, or undefined while the watch is not connected (its cache may be behind). */
+  mirrored(): MirroredObject[] | undefined {
+    if (!this.connected || this.informer === undefined) return undefined;
+    return this.informer.list().flatMap((o: SlimObject) => {
+      const { name, namespace } = o.metadata ?? {};
+      if (name === undefined || namespace === undefined) return [];
+      return [{ namespace, name, ...(o.file !== undefined ? { file: o.file } : {}), ...(o.invalid !== undefined ? { invalid: o.invalid } : {}) }];
+    });
   }
 
   async stop(): Promise<void> {

@@ -30,6 +30,29 @@ export type RolloutObject = z.output<typeof RolloutObjectSchema>;
 
 const ListSchema = z.object({ metadata: z.object({ resourceVersion: z.string().optional() }).optional(), items: z.array(RolloutObjectSchema) });
 
+/** An object's metadata alone: what a metadata-only list (PartialObjectMetadataList) and the mirror's applies are read for. */
+const MetadataSchema = z.object({
+  name: z.string(),
+  namespace: z.string(),
+  resourceVersion: z.string(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+export interface RolloutMetadata {
+  name: string;
+  namespace: string;
+  resourceVersion: string;
+  annotations: Record<string, string>;
+}
+// An empty PartialObjectMetadataList comes with `items: null`.
+const MetadataListSchema = z.object({ items: z.array(z.object({ metadata: MetadataSchema })).nullable() });
+/** An apply's answer is the whole object; only its metadata is validated (the spec is what was sent, status is not the mirror's). */
+const AppliedAnswerSchema = z.object({ metadata: MetadataSchema });
+
+const toMetadata = ({ annotations, ...rest }: z.output<typeof MetadataSchema>): RolloutMetadata => ({ ...rest, annotations: annotations ?? {} });
+
+/** Asks the API server for metadata only: no spec or status is sent, read or parsed. */
+const METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+
 export function parseRolloutObject(raw: unknown): RolloutObject {
   return RolloutObjectSchema.parse(raw);
 }
@@ -80,16 +103,42 @@ export class RolloutClient implements RolloutStore {
     }
   }
 
+  /** The metadata of every Rollout with these labels (name, namespace, resourceVersion, annotations). */
+  async listMetadata(labelSelector?: string): Promise<RolloutMetadata[]> {
+    try {
+      const raw = await this.api.listCustomObjectForAllNamespaces(
+        { group: GROUP, version: VERSION, plural: PLURAL, ...(labelSelector ? { labelSelector } : {}) },
+        setHeaderOptions("Accept", METADATA_ONLY),
+      );
+      return (MetadataListSchema.parse(raw).items ?? []).map((item) => toMetadata(item.metadata));
+    } catch (error) {
+      throw kubeError(error, "listing Rollouts");
+    }
+  }
+
   /** Server-side apply: this field manager owns exactly the fields in `object`. */
   async apply(object: AppliedObject, fieldManager: string): Promise<RolloutObject> {
+    return parseRolloutObject(await this.applyRaw(object, fieldManager));
+  }
+
+  /** The same apply, its answer validated for the metadata only (the git mirror's: 10,000 of them in a first sync). */
+  async applyReadingMetadata(object: AppliedObject, fieldManager: string): Promise<RolloutMetadata> {
+    const raw = await this.applyRaw(object, fieldManager);
+    try {
+      return toMetadata(AppliedAnswerSchema.parse(raw).metadata);
+    } catch (error) {
+      throw kubeError(error, `applying Rollout ${object.metadata.namespace}/${object.metadata.name}`);
+    }
+  }
+
+  private async applyRaw(object: AppliedObject, fieldManager: string): Promise<unknown> {
     const { namespace, name } = object.metadata;
     const body = { apiVersion: API_VERSION, kind: KIND, ...object };
     try {
-      const raw = await this.api.patchNamespacedCustomObject(
+      return await this.api.patchNamespacedCustomObject(
         { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body, fieldManager, force: true },
         setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
       );
-      return parseRolloutObject(raw);
     } catch (error) {
       throw kubeError(error, `applying Rollout ${namespace}/${name}`);
     }
