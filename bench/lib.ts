@@ -1,4 +1,5 @@
 /** Shared setup for benchmarks: real services, a namespace with Istio objects, a git remote. */
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { createMesh, startServices, VS, type Services } from "../test/env/index.js";
@@ -63,4 +64,37 @@ export async function controllerMetric(url: string, name: string, labels: Record
     if (Object.entries(labels).every(([k, v]) => series.includes(`${k}="${v}"`))) sum += Number(value);
   }
   return sum;
+}
+
+/** Namespaces the scale benchmarks spread their Rollouts over (svc-i lives in scale-<i mod 10>). */
+export const SCALE_NAMESPACES = 10;
+
+/** Rollout svc-`index` of the scale benchmarks at `version`: two steps, one always-good check. */
+export function scaleRollout(index: number, version: string): string {
+  const namespace = `scale-${index % SCALE_NAMESPACES}`;
+  return `apiVersion: tideway.io/v1alpha1
+kind: Rollout
+metadata: { name: svc-${index}, namespace: ${namespace} }
+spec:
+  service: svc-${index}
+  version: ${version}
+  trafficRouting: { istio: { virtualService: { name: svc-${index} } } }
+  steps:
+    - setWeight: 10
+    - pause: 10s
+    - setWeight: 50
+    - pause: 10s
+  analysis:
+    interval: 5s
+    metrics:
+      - name: always-good
+        query: vector(1)
+        min: 0.5
+`;
+}
+
+/** A process' resident memory, MB. */
+export function rssMb(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Number(match[1]) / 1024 : NaN;
 }

@@ -7,39 +7,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { createGitRemote } from "../test/env/index.js";
 import { startController } from "../test/env/controller-process.js";
-import { benchServices, controllerMetric as metric, meshObjects, sleep } from "./lib.js";
+import { benchServices, controllerMetric as metric, meshObjects, rssMb, scaleRollout as rollout, SCALE_NAMESPACES as NAMESPACES, sleep } from "./lib.js";
 
 const total = Number(process.argv[2] ?? 1000);
 const inFlight = Number(process.argv[3] ?? 100);
-const NAMESPACES = 10;
-
-function rollout(index: number, version: string): string {
-  const namespace = `scale-${index % NAMESPACES}`;
-  return `apiVersion: tideway.io/v1alpha1
-kind: Rollout
-metadata: { name: svc-${index}, namespace: ${namespace} }
-spec:
-  service: svc-${index}
-  version: ${version}
-  trafficRouting: { istio: { virtualService: { name: svc-${index} } } }
-  steps:
-    - setWeight: 10
-    - pause: 10s
-    - setWeight: 50
-    - pause: 10s
-  analysis:
-    interval: 5s
-    metrics:
-      - name: always-good
-        query: vector(1)
-        min: 0.5
-`;
-}
-
-function rssMb(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) / 1024 : NaN;
-}
 
 /** Where the resident memory is: anonymous (heap, malloc) vs file-backed (the node binary). */
 function smapsMb(pid: number): string {

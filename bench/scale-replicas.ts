@@ -1,0 +1,152 @@
+/**
+ * Scale on several replicas: N Rollouts in one repository, a tenth of them released at once, shared
+ * by R controllers on one Redis (same --queue-prefix). For each size it prints, per replica: peak RSS,
+ * CPU seconds and its share of the reconcile passes; and in all: time to adopt every Rollout, time to
+ * promote the releases, VirtualService writes per weight change, status writes per step change, and
+ * the Redis memory used. One table row per size shows how each grows per Rollout.
+ * Run: npm run build && npx tsx bench/scale-replicas.ts [sizes=1000,3000,10000] [replicas=2]
+ * (fresh services for each size; 10,000 takes most of an hour on 2 cores: adoption is the slow part).
+ */
+import { CoreV1Api } from "@kubernetes/client-node";
+import { Redis } from "ioredis";
+import { createGitRemote } from "../test/env/index.js";
+import { startController, type ControllerProcess } from "../test/env/controller-process.js";
+import { benchServices, controllerMetric as metric, meshObjects, rssMb, scaleRollout, SCALE_NAMESPACES, sleep } from "./lib.js";
+
+const sizes = (process.argv[2] ?? "1000,3000,10000").split(",").map(Number);
+const replicaCount = Number(process.argv[3] ?? 2);
+const TIMEOUT_MS = 45 * 60_000;
+
+/** The sum of a metric over every replica. */
+async function total(replicas: ControllerProcess[], name: string, labels: Record<string, string> = {}): Promise<number> {
+  let sum = 0;
+  for (const replica of replicas) sum += await metric(replica.url, name, labels);
+  return sum;
+}
+
+async function waitFor(what: string, done: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  while (!(await done())) {
+    if (Date.now() - started > TIMEOUT_MS) throw new Error(`${what}: not done in ${TIMEOUT_MS / 60_000} minutes`);
+    await sleep(1_000);
+  }
+  return Date.now() - started;
+}
+
+interface Row {
+  rollouts: number;
+  inFlight: number;
+  adoptS: number;
+  releaseS: number;
+  rssMb: number[];
+  cpuS: number[];
+  share: number[];
+  vsPerChange: number;
+  statusPerStep: number;
+  redisMb: number;
+}
+
+async function measure(size: number): Promise<Row> {
+  const inFlight = Math.max(1, Math.round(size / 10));
+  const services = await benchServices();
+  const kc = services.kube.kubeConfig();
+  const replicas: ControllerProcess[] = [];
+  try {
+    const core = kc.makeApiClient(CoreV1Api);
+    for (let n = 0; n < SCALE_NAMESPACES; n++) await core.createNamespace({ body: { metadata: { name: `scale-${n}` } } });
+    const objectsAt = Date.now();
+    for (let i = 0; i < size; i += 20) {
+      await Promise.all(
+        Array.from({ length: Math.min(20, size - i) }, (_, j) =>
+          meshObjects(kc, `scale-${(i + j) % SCALE_NAMESPACES}`, `svc-${i + j}`, { create: false, workloadVersions: i + j < inFlight ? ["v1", "v2"] : ["v1"] }),
+        ),
+      );
+    }
+    console.error(`[bench] ${size}: mesh objects in ${((Date.now() - objectsAt) / 1000).toFixed(0)} s`);
+    const remote = await createGitRemote();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < size; i++) files[`rollouts/svc-${i}.yaml`] = scaleRollout(i, "v1");
+    await remote.commit(files, "all Rollouts");
+    for (let r = 0; r < replicaCount; r++) {
+      replicas.push(
+        await startController({
+          gitUrl: remote.url,
+          endpoints: { kubeconfigPath: services.kube.kubeconfigPath, redisUrl: services.redis.url },
+          prefix: "scale",
+          logLevel: "warn",
+          compiled: true,
+          args: ["--git-source-name", "scale", "--git-interval", "2s", "--prometheus-url", services.prometheus.url, "--resync-interval", "5m"],
+        }),
+      );
+    }
+    const peak = replicas.map(() => 0);
+    const sampler = setInterval(() => replicas.forEach((r, i) => (peak[i] = Math.max(peak[i] ?? 0, rssMb(r.pid)))), 500);
+    const adoptMs = await waitFor("adoption", async () => (await total(replicas, "tideway_release_events_total", { kind: "adopted" })) >= size);
+    console.error(`[bench] ${size}: adopted in ${(adoptMs / 1000).toFixed(0)} s`);
+    const [vsBefore, statusBefore] = [await total(replicas, "tideway_virtualservice_writes_total"), await total(replicas, "tideway_status_writes_total")];
+
+    const release: Record<string, string> = {};
+    for (let i = 0; i < inFlight; i++) release[`rollouts/svc-${i}.yaml`] = scaleRollout(i, "v2");
+    await remote.commit(release, `release ${inFlight}`);
+    const releaseMs = await waitFor("releases", async () => (await total(replicas, "tideway_release_events_total", { kind: "promoted" })) >= inFlight);
+    const changes = (await total(replicas, "tideway_release_events_total", { kind: "step" })) + (await total(replicas, "tideway_release_events_total", { kind: "promoted" }));
+    // A promotion is counted when status records it, before its VirtualService write lands.
+    const settling = Date.now();
+    let vsWrites = 0;
+    while ((vsWrites = (await total(replicas, "tideway_virtualservice_writes_total")) - vsBefore) < changes && Date.now() - settling < 10_000) await sleep(200);
+    const statusWrites = (await total(replicas, "tideway_status_writes_total")) - statusBefore;
+    clearInterval(sampler);
+    const passes = await Promise.all(replicas.map((r) => metric(r.url, "tideway_reconcile_duration_seconds_count")));
+    const allPasses = passes.reduce((a, b) => a + b, 0);
+    const redis = new Redis(services.redis.url);
+    const used = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1] ?? NaN);
+    redis.disconnect();
+    const row: Row = {
+      rollouts: size,
+      inFlight,
+      adoptS: adoptMs / 1000,
+      releaseS: releaseMs / 1000,
+      rssMb: peak,
+      cpuS: await Promise.all(replicas.map((r) => metric(r.url, "process_cpu_seconds_total"))),
+      share: passes.map((p) => p / allPasses),
+      vsPerChange: vsWrites / changes,
+      statusPerStep: statusWrites / changes,
+      redisMb: used / 1048576,
+    };
+    await remote.stop();
+    return row;
+  } finally {
+    for (const replica of replicas) await replica.stop().catch(() => undefined);
+    await services.stop();
+  }
+}
+
+const rows: Row[] = [];
+for (const size of sizes) {
+  const row = await measure(size);
+  rows.push(row);
+  console.error(`[bench] ${JSON.stringify(row)}`);
+}
+const list = (values: number[], digits: number) => values.map((v) => v.toFixed(digits)).join(" / ");
+console.log(
+  `| Rollouts (in flight) | adopt all | promote in flight | peak RSS per replica, MB | CPU s per replica | reconcile share | VS writes per weight change | status writes per step change | Redis MB |`,
+);
+console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
+for (const r of rows) {
+  console.log(
+    `| ${r.rollouts} (${r.inFlight}) | ${r.adoptS.toFixed(0)} s | ${r.releaseS.toFixed(0)} s | ${list(r.rssMb, 0)} | ${list(r.cpuS, 1)} | ${list(
+      r.share.map((s) => s * 100),
+      0,
+    )}% | ${r.vsPerChange.toFixed(2)} | ${r.statusPerStep.toFixed(2)} | ${r.redisMb.toFixed(1)} |`,
+  );
+}
+if (rows.length > 1) {
+  const [first, last] = [rows[0] as Row, rows.at(-1) as Row];
+  const per = (a: number, b: number) => ((b - a) / (last.rollouts - first.rollouts)) * 1000;
+  console.log(
+    `growth per 1,000 Rollouts: RSS ${per(Math.max(...first.rssMb), Math.max(...last.rssMb)).toFixed(1)} MB (largest replica), CPU ${per(
+      first.cpuS.reduce((a, b) => a + b, 0),
+      last.cpuS.reduce((a, b) => a + b, 0),
+    ).toFixed(1)} s (all replicas), Redis ${per(first.redisMb, last.redisMb).toFixed(2)} MB, adoption ${per(first.adoptS, last.adoptS).toFixed(0)} s`,
+  );
+}
