@@ -113,7 +113,11 @@ export function registerRunCommand(program: Command): void {
     )
     .addOption(flag("--notify-webhook-url-file <file>", "file holding a generic JSON webhook URL (or set TIDEWAY_NOTIFY_WEBHOOK_URL)", "TIDEWAY_NOTIFY_WEBHOOK_URL_FILE"))
     .addOption(flag("--notify-max-backoff <duration>", "longest wait between retries of a notification", "TIDEWAY_NOTIFY_MAX_BACKOFF", "60s"))
-    .addOption(new Option("--dashboard", "serve the dashboard on the HTTP port: read-only unless a button's request carries a bearer token allowed to patch the Rollout").env("TIDEWAY_DASHBOARD").default(false))
+    .addOption(
+      new Option("--dashboard", "serve the dashboard on the HTTP port: read-only unless a button's request carries a bearer token allowed to patch the Rollout")
+        .env("TIDEWAY_DASHBOARD")
+        .default(false),
+    )
     .addOption(
       new Option("--dashboard-allow-host <name...>", "also answer dashboard requests for this Host name, e.g. behind a proxy (repeatable; env: comma-separated)")
         .env("TIDEWAY_DASHBOARD_ALLOW_HOSTS")

@@ -40,16 +40,26 @@ export function tokenAccess(reviews: Pick<AccessReviews, "authenticate" | "autho
     kind: "token",
     authorize: async (headers, { namespace, name, action }) => {
       const token = bearerToken(headers);
-      if (token === undefined) return { ok: false, status: 401, error: "this dashboard is read-only without a bearer token: give one the API server accepts (e.g. kubectl create token <serviceaccount>) in the page's token field" };
+      if (token === undefined)
+        return {
+          ok: false,
+          status: 401,
+          error: "this dashboard is read-only without a bearer token: give one the API server accepts (e.g. kubectl create token <serviceaccount>) in the page's token field",
+        };
       try {
         const user = await reviews.authenticate(token);
         if (!user) return { ok: false, status: 401, error: "the API server does not accept this bearer token (expired, revoked or for another audience): give a current one" };
         const verdict = await reviews.authorize(user, { verb: "patch", group: "tideway.io", resource: "rollouts", namespace, name });
-        if (!verdict.allowed) return { ok: false, status: 403, error: `${user.username} may not ${action} ${namespace}/${name}: ${verdict.reason} (needs patch on rollouts.tideway.io in ${namespace})` };
+        if (!verdict.allowed)
+          return { ok: false, status: 403, error: `${user.username} may not ${action} ${namespace}/${name}: ${verdict.reason} (needs patch on rollouts.tideway.io in ${namespace})` };
         return { ok: true, by: user.username, rollouts };
       } catch (error) {
         // The controller's own rights (create on tokenreviews and subjectaccessreviews) are missing, or the API server is away.
-        return { ok: false, status: 502, error: `${error instanceof Error ? error.message : String(error)} (the controller needs create on tokenreviews and subjectaccessreviews: chart value dashboard.enabled)` };
+        return {
+          ok: false,
+          status: 502,
+          error: `${error instanceof Error ? error.message : String(error)} (the controller needs create on tokenreviews and subjectaccessreviews: chart value dashboard.enabled)`,
+        };
       }
     },
   };
