@@ -4,9 +4,9 @@
  * accepts (TokenReview) whose user may patch the Rollout (SubjectAccessReview). Tokens are minted
  * for ServiceAccounts with the TokenRequest API.
  */
-import { CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorld, type World } from "./release-harness.js";
+import { serviceAccountToken } from "./service-accounts.js";
 import { kubeConfig } from "./services.js";
 
 const GATED = ["- setWeight: 20", "- pause: {}"];
@@ -14,21 +14,6 @@ const admin = kubeConfig();
 let world: World;
 let base: string;
 const tokens: Record<string, string> = {};
-
-/** A ServiceAccount with `verbs` on rollouts.tideway.io in the world's namespace, and a token for it. */
-async function serviceAccountToken(name: string, verbs: string[]): Promise<string> {
-  const { namespace } = world;
-  const core = admin.makeApiClient(CoreV1Api);
-  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
-  await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules: [{ apiGroups: ["tideway.io"], resources: ["rollouts"], verbs }] } });
-  await rbac.createNamespacedRoleBinding({
-    namespace,
-    body: { metadata: { name }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name }, subjects: [{ kind: "ServiceAccount", name, namespace }] },
-  });
-  const request = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-  return request.status?.token ?? "";
-}
 
 /** The page's session: its cookie, its CSRF token and its own Origin. */
 async function session(): Promise<Record<string, string>> {
@@ -60,8 +45,8 @@ beforeAll(async () => {
   base = world.controller.url.replace(/\/$/, "");
   await world.release("v1");
   await world.waitForStatus((s) => s.phase === "Healthy");
-  tokens.reader = await serviceAccountToken("reader", ["get", "list", "watch"]);
-  tokens.operator = await serviceAccountToken("operator", ["get", "patch"]);
+  tokens.reader = await serviceAccountToken(admin, world.namespace, "reader", ["get", "list", "watch"]);
+  tokens.operator = await serviceAccountToken(admin, world.namespace, "operator", ["get", "patch"]);
   await world.release("v2", { steps: GATED });
   await world.waitForStatus((s) => s.phase === "Paused" && s.release?.pauseReason === "gate");
 }, 120_000);
