@@ -221,6 +221,10 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
     secrets.add(userinfo, ...(password === undefined ? [user, safeDecode(user)] : [password, safeDecode(password), ...userNameSecrets(safeDecode(user))]));
   }
   const redis = redisTarget(flags, env, secrets);
+  // commander turns a boolean flag on when its variable is set at all: "false" must not serve the page.
+  if (env.TIDEWAY_DASHBOARD !== undefined && !/^(true|1)$/i.test(env.TIDEWAY_DASHBOARD.trim())) {
+    throw new Error(`TIDEWAY_DASHBOARD: expected "true" to serve the dashboard, found "${env.TIDEWAY_DASHBOARD.slice(0, 20)}"; unset it to keep the dashboard off`);
+  }
   const headers: Record<string, string> = {};
   for (const header of flags.prometheusHeader) {
     const colon = header.indexOf(":");

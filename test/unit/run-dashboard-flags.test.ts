@@ -1,19 +1,21 @@
 import { Command } from "commander";
 import { afterEach, describe, expect, it } from "vitest";
-import { registerRunCommand } from "../../src/cli/run.js";
+import { controllerOptions, registerRunCommand } from "../../src/cli/run.js";
+import { Secrets } from "../../src/controller/log.js";
 
-/** The dashboard flags `tideway run` parses from `args` and `env`, without running the controller. */
-async function dashboardFlags(args: string[], env: Record<string, string> = {}): Promise<{ dashboard: unknown; hosts: unknown }> {
+type RunFlags = Parameters<typeof controllerOptions>[0];
+
+/** The flags `tideway run` parses from `args` and `env`, without running the controller. */
+async function runFlags(args: string[], env: Record<string, string> = {}): Promise<RunFlags> {
   Object.assign(process.env, env);
   const program = new Command().exitOverride();
   registerRunCommand(program);
-  let seen: { dashboard: unknown; hosts: unknown } | undefined;
+  let seen: RunFlags | undefined;
   program.hook("preAction", (_program, action) => {
-    const options = action.opts<{ dashboard?: boolean; dashboardAllowHost?: string[] }>();
-    seen = { dashboard: options.dashboard, hosts: options.dashboardAllowHost };
+    seen = action.opts<RunFlags>();
     throw new Error("parsed");
   });
-  await program.parseAsync(["node", "tideway", "run", ...args]).catch((error: unknown) => {
+  await program.parseAsync(["node", "tideway", "run", "--git-url", "https://git.example.com/acme/deploys.git", ...args]).catch((error: unknown) => {
     if (!(error instanceof Error) || error.message !== "parsed") throw error;
   });
   if (!seen) throw new Error("no action reached");
@@ -27,15 +29,20 @@ afterEach(() => {
 
 describe("tideway run's dashboard flags", () => {
   it.each([
-    ["nothing", [], {}, { dashboard: false, hosts: [] }],
+    ["nothing", [], {}, undefined],
     [
       "--dashboard with two --dashboard-allow-host",
       ["--dashboard", "--dashboard-allow-host", "a.example", "--dashboard-allow-host", "b.example:443"],
       {},
-      { dashboard: true, hosts: ["a.example", "b.example:443"] },
+      { allowHosts: ["a.example", "b.example:443"] },
     ],
-    ["their environment variables", [], { TIDEWAY_DASHBOARD: "true", TIDEWAY_DASHBOARD_ALLOW_HOSTS: "a.example, b.example" }, { dashboard: true, hosts: ["a.example", "b.example"] }],
+    ["their environment variables", [], { TIDEWAY_DASHBOARD: "true", TIDEWAY_DASHBOARD_ALLOW_HOSTS: "a.example, b.example" }, { allowHosts: ["a.example", "b.example"] }],
   ])("are read from %s", async (_case, args, env, expected) => {
-    expect(await dashboardFlags(args, env)).toEqual(expected);
+    expect(controllerOptions(await runFlags(args, env), process.env, new Secrets()).dashboard).toEqual(expected);
+  });
+
+  it("refuses TIDEWAY_DASHBOARD=false rather than serving the page", async () => {
+    const flags = await runFlags([], { TIDEWAY_DASHBOARD: "false" });
+    expect(() => controllerOptions(flags, process.env, new Secrets())).toThrow('TIDEWAY_DASHBOARD: expected "true" to serve the dashboard, found "false"; unset it to keep the dashboard off');
   });
 });
