@@ -79,7 +79,17 @@ export default tseslint.config(
     // The dashboard's page runs in the browser.
     files: ["src/dashboard/assets/**/*.js"],
     languageOptions: {
-      globals: { document: "readonly", window: "readonly", fetch: "readonly", EventSource: "readonly", Node: "readonly", JSON: "readonly", console: "readonly", process: "off" },
+      globals: {
+        document: "readonly",
+        window: "readonly",
+        fetch: "readonly",
+        EventSource: "readonly",
+        sessionStorage: "readonly",
+        Node: "readonly",
+        JSON: "readonly",
+        console: "readonly",
+        process: "off",
+      },
     },
   },
 );

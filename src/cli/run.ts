@@ -48,6 +48,8 @@ interface RunFlags {
   slackSigningSecretFile?: string;
   notifyWebhookUrlFile?: string;
   notifyMaxBackoff: string;
+  dashboard?: boolean;
+  dashboardAllowHost?: string[];
 }
 
 const flag = (flags: string, description: string, env: string, fallback?: string) => {
@@ -111,6 +113,17 @@ export function registerRunCommand(program: Command): void {
     )
     .addOption(flag("--notify-webhook-url-file <file>", "file holding a generic JSON webhook URL (or set TIDEWAY_NOTIFY_WEBHOOK_URL)", "TIDEWAY_NOTIFY_WEBHOOK_URL_FILE"))
     .addOption(flag("--notify-max-backoff <duration>", "longest wait between retries of a notification", "TIDEWAY_NOTIFY_MAX_BACKOFF", "60s"))
+    .addOption(
+      new Option("--dashboard", "serve the dashboard on the HTTP port: read-only unless a button's request carries a bearer token allowed to patch the Rollout")
+        .env("TIDEWAY_DASHBOARD")
+        .default(false),
+    )
+    .addOption(
+      new Option("--dashboard-allow-host <name...>", "also answer dashboard requests for this Host name, e.g. behind a proxy (repeatable; env: comma-separated)")
+        .env("TIDEWAY_DASHBOARD_ALLOW_HOSTS")
+        .default([])
+        .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(/[,\s]+/).filter(Boolean)]),
+    )
     .addOption(flag("--resync-interval <duration>", "how often every Rollout is reconciled regardless", "TIDEWAY_RESYNC_INTERVAL", "5m"))
     .action(async (flags: RunFlags) => {
       const [{ Controller }, { createLogger, Secrets }, { loadKubeConfig }] = await Promise.all([import("../controller/controller.js"), import("../controller/log.js"), import("../kube/config.js")]);
@@ -208,6 +221,10 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
     secrets.add(userinfo, ...(password === undefined ? [user, safeDecode(user)] : [password, safeDecode(password), ...userNameSecrets(safeDecode(user))]));
   }
   const redis = redisTarget(flags, env, secrets);
+  // commander turns a boolean flag on when its variable is set at all: "false" must not serve the page.
+  if (env.TIDEWAY_DASHBOARD !== undefined && !/^(true|1)$/i.test(env.TIDEWAY_DASHBOARD.trim())) {
+    throw new Error(`TIDEWAY_DASHBOARD: expected "true" to serve the dashboard, found "${env.TIDEWAY_DASHBOARD.slice(0, 20)}"; unset it to keep the dashboard off`);
+  }
   const headers: Record<string, string> = {};
   for (const header of flags.prometheusHeader) {
     const colon = header.indexOf(":");
@@ -266,6 +283,7 @@ export function controllerOptions(flags: RunFlags, env: NodeJS.ProcessEnv, secre
     listen: flags.listen,
     httpMaxConnections: positiveInteger("--http-max-connections", flags.httpMaxConnections),
     logLevel: flags.logLevel,
+    ...(flags.dashboard ? { dashboard: { allowHosts: flags.dashboardAllowHost ?? [] } } : {}),
     resyncIntervalMs: duration("--resync-interval", flags.resyncInterval),
   };
 }

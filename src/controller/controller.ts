@@ -9,7 +9,9 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import { GitSource } from "../git/source.js";
 import { standingProblems } from "../git/sync-events.js";
 import { RolloutSync, type SyncOutcome } from "../git/sync.js";
-import { startHttpServer, type SlackInteractivity } from "../http/server.js";
+import type { ServedDashboard } from "../dashboard/dashboard.js";
+import { allowedHosts } from "../dashboard/session.js";
+import { parseListen, startHttpServer, type SlackInteractivity } from "../http/server.js";
 import { EventRecorder } from "../kube/events.js";
 import { EndpointWatch } from "../kube/endpoint-watch.js";
 import { RolloutWatch } from "../kube/informer.js";
@@ -58,6 +60,8 @@ export class Controller {
   private readonly gitSync: RolloutSync;
   private readonly watch: RolloutWatch;
   private http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  /** The dashboard on the HTTP port, with --dashboard. */
+  private dashboard: ServedDashboard | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly lossWatch: RedisLossWatch;
   private readonly syncLock: RedisLock;
@@ -224,6 +228,11 @@ export class Controller {
     this.reconcileQueue.start((job: ReconcileJob) => this.reconciler.handle(job), { onError: (error) => log.warn({ err: String(error) }, "reconcile follow-up not checked") });
     await this.notifications?.start();
     await this.watch.start();
+    if (options.dashboard) {
+      // Imported only when asked for: the page's files are read at start.
+      const { startServedDashboard } = await import("../dashboard/dashboard.js");
+      this.dashboard = await startServedDashboard({ kc: this.kc, rollouts: this.rollouts, log: (line) => log.info({}, `dashboard: ${line}`) });
+    }
     this.http = await startHttpServer({
       listen: options.listen,
       limits: { maxConnections: options.httpMaxConnections },
@@ -235,9 +244,14 @@ export class Controller {
         log.info({ provider, queued }, "webhook push received");
       },
       ...(this.slackPresses && options.notify.slack?.signingSecret ? { slack: this.slackInteractivity(options.notify.slack.signingSecret, this.slackPresses) } : {}),
+      ...(this.dashboard ? { dashboard: this.dashboard.handler } : {}),
       ready: async () => (this.redis.status !== "ready" ? `redis ${this.redis.status}` : !this.watch.connected ? "rollout watch not connected" : undefined),
       log: (level, message, fields) => log[level](fields ?? {}, message),
     });
+    if (this.dashboard && options.dashboard) {
+      this.dashboard.handler.answerHosts(allowedHosts(parseListen(options.listen)[0], this.http.port, options.dashboard.allowHosts));
+      log.info({ port: this.http.port }, "dashboard served on the http port (read-only without a bearer token)");
+    }
     log.info({ port: this.http.port }, "http listening");
     this.resyncTimer = setInterval(() => this.resync(), options.resyncIntervalMs);
     this.resync();
@@ -316,6 +330,7 @@ export class Controller {
     this.stopping = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.lossWatch.stop();
+    await this.dashboard?.close();
     await this.http?.close();
     await this.slackPresses?.close();
     await this.watch.stop();

@@ -47,6 +47,11 @@ export interface ControllerOptions {
   /** Connections the HTTP port holds open at once. */
   httpMaxConnections: number;
   logLevel: string;
+  /**
+   * The dashboard on the HTTP port, read-only unless a button's request carries a bearer token
+   * whose user may patch the Rollout; `allowHosts` are Host names it answers besides loopback ones.
+   */
+  dashboard?: { allowHosts: string[] };
   /** How often every Rollout is reconciled again, whatever Redis holds. */
   resyncIntervalMs: number;
 }

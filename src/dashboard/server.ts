@@ -1,17 +1,38 @@
 /**
- * `tideway dashboard`'s HTTP side: the page, its files, a server-sent event stream of the board's
- * changes, and one POST per button. Reads come from the watches (the user's own kubeconfig);
- * writes go to the API server as that user, so RBAC decides what a button may do.
+ * The dashboard's HTTP side: the page, its files, a server-sent event stream of the board's
+ * changes, and one POST per button. `tideway dashboard` serves it on its own port, reading and
+ * writing as the kubeconfig's user; the controller serves the same handler on its port, where
+ * `access` asks the API server about each button's bearer token (see access.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { giveCommand } from "../kube/commands.js";
 import { kubeError } from "../kube/errors.js";
 import type { RolloutStore } from "../kube/rollouts.js";
+import { userAccess, type DashboardAccess } from "./access.js";
 import { actionCommand } from "./actions.js";
 import type { PageAssets } from "./assets.js";
 import type { Board, BoardChange } from "./board.js";
 import { allowedHosts, DashboardSessions } from "./session.js";
+
+export interface DashboardHandlerOptions {
+  board: Board;
+  assets: PageAssets;
+  /** Who the buttons act as, and through which client. */
+  access: DashboardAccess;
+  log: (line: string) => void;
+}
+
+/** The page, its stream and its buttons, for any HTTP server: `tideway dashboard`'s own, or the controller's port. */
+export interface DashboardHandler {
+  /** Whether `path` is the dashboard's (the page, /assets/, /api/). */
+  owns(path: string): boolean;
+  handle(request: IncomingMessage, response: ServerResponse): Promise<void>;
+  /** The Host names answered, once the port is known: `allowedHosts(...)`. */
+  answerHosts(names: Iterable<string>): void;
+  /** Ends the live streams. */
+  close(): void;
+}
 
 export interface DashboardServerOptions {
   host: string;
@@ -43,8 +64,8 @@ const SECURITY_HEADERS = {
   "cache-control": "no-store",
 };
 
-function send(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" });
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { ...SECURITY_HEADERS, ...headers, "content-type": "application/json; charset=utf-8" });
   response.end(`${JSON.stringify(body)}\n`);
 }
 
@@ -69,8 +90,8 @@ async function readJson(request: IncomingMessage): Promise<{ reason?: string } |
   }
 }
 
-export async function startDashboardServer(options: DashboardServerOptions): Promise<DashboardServer> {
-  const { board, assets } = options;
+export function createDashboardHandler(options: DashboardHandlerOptions): DashboardHandler {
+  const { board, assets, access } = options;
   const hosts = new Set<string>(); // filled once the port is known
   const sessions = new DashboardSessions(hosts);
   const streams = new Set<ServerResponse>();
@@ -78,7 +99,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const stream = (request: IncomingMessage, response: ServerResponse) => {
     response.writeHead(200, { ...SECURITY_HEADERS, "content-type": "text/event-stream; charset=utf-8", connection: "keep-alive" });
     const write = (event: string, data: unknown) => response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    write("snapshot", { rollouts: board.views(), problem: board.problem() ?? null, user: options.user });
+    write("snapshot", { rollouts: board.views(), problem: board.problem() ?? null, user: access.user ?? null, access: access.kind });
     const unsubscribe = board.subscribe((change: BoardChange) => {
       if (change.kind === "rollout") write("rollout", change.view);
       else if (change.kind === "removed") write("removed", { namespace: change.namespace, name: change.name });
@@ -96,19 +117,25 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const act = async (request: IncomingMessage, response: ServerResponse, namespace: string, name: string, action: string) => {
     const refused = sessions.refuseWrite(request.headers);
     if (refused) return send(response, 403, { error: refused });
+    const allowed = await access.authorize(request.headers, { namespace, name, action });
+    if (!allowed.ok) {
+      request.resume();
+      return send(response, allowed.status, { error: allowed.error }, allowed.status === 401 ? { "www-authenticate": 'Bearer realm="tideway"' } : {});
+    }
+    const { by, rollouts } = allowed;
     const body = await readJson(request);
     if (body === undefined) return send(response, 400, { error: `expected a JSON object {"reason": "..."} of at most ${BODY_LIMIT} bytes` });
     const command = actionCommand(action, body.reason);
     if (!command.ok) return send(response, command.status, { error: command.error });
     try {
-      await giveCommand(options.rollouts, { namespace, name, command: command.command, value: command.value, by: options.user });
+      await giveCommand(rollouts, { namespace, name, command: command.command, value: command.value, by });
     } catch (error) {
       const failure = kubeError(error, `${action} ${namespace}/${name}`);
       const status = failure.code === 404 ? 404 : failure.code === 403 ? 403 : 502;
       return send(response, status, { error: failure.code === 404 ? `Rollout ${namespace}/${name} not found` : failure.message });
     }
-    options.log(`${namespace}/${name}: ${action} by ${options.user}${body.reason ? `: ${body.reason}` : ""}`);
-    return send(response, 202, { namespace, name, action, command: command.command, value: command.value, by: options.user });
+    options.log(`${namespace}/${name}: ${action} by ${by}${body.reason ? `: ${body.reason}` : ""}`);
+    return send(response, 202, { namespace, name, action, command: command.command, value: command.value, by });
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
@@ -125,20 +152,36 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     if (path === "/") {
       const session = sessions.session(request.headers);
       response.writeHead(200, { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8", ...(session.cookie ? { "set-cookie": session.cookie } : {}) });
-      return response.end(assets.page(session.token));
+      response.end(assets.page(session.token));
+      return;
     }
     if (path === "/api/rollouts") return send(response, 200, { rollouts: board.views(), problem: board.problem() ?? null });
     if (path === "/api/stream") return stream(request, response);
     const asset = assets.asset(path);
     if (asset) {
       response.writeHead(200, { ...SECURITY_HEADERS, "content-type": asset.type });
-      return response.end(asset.body);
+      response.end(asset.body);
+      return;
     }
     return send(response, 404, { error: `not found: ${path}` });
   };
 
+  return {
+    owns: (path) => path === "/" || path.startsWith("/api/") || path.startsWith("/assets/"),
+    handle,
+    answerHosts: (names) => {
+      for (const name of names) hosts.add(name);
+    },
+    close: () => {
+      for (const response of streams) response.end();
+    },
+  };
+}
+
+export async function startDashboardServer(options: DashboardServerOptions): Promise<DashboardServer> {
+  const dashboard = createDashboardHandler({ board: options.board, assets: options.assets, access: userAccess(options.user, options.rollouts), log: options.log });
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 15_000 }, (request, response) => {
-    handle(request, response).catch((error: unknown) => {
+    dashboard.handle(request, response).catch((error: unknown) => {
       options.log(`request failed: ${error instanceof Error ? error.message : String(error)}`);
       if (!response.headersSent) send(response, 500, { error: "internal error" });
       else response.end();
@@ -149,14 +192,14 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     server.listen(options.port, options.host, resolve);
   });
   const port = (server.address() as AddressInfo).port;
-  for (const host of allowedHosts(options.host, port, options.allowHosts ?? [])) hosts.add(host);
+  dashboard.answerHosts(allowedHosts(options.host, port, options.allowHosts ?? []));
   const shownHost = options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host.includes(":") ? `[${options.host}]` : options.host;
   return {
     url: `http://${shownHost}:${port}/`,
     port,
     close: () =>
       new Promise((resolve) => {
-        for (const response of streams) response.end();
+        dashboard.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

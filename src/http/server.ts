@@ -1,7 +1,8 @@
-/** The controller's HTTP port: webhooks, Slack's button presses, /metrics, /healthz and /readyz. */
+/** The controller's HTTP port: webhooks, Slack's button presses, /metrics, /healthz, /readyz and, with --dashboard, the dashboard. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import type { DashboardHandler } from "../dashboard/server.js";
 import { RefusalLog } from "./refusals.js";
 import { parseButtonPress, SLACK_MAX_AGE_SECONDS, verifySlackRequest, type SlackButtonPress } from "./slack-requests.js";
 import { verifyWebhook, type WebhookProvider } from "./webhooks.js";
@@ -39,6 +40,8 @@ export interface HttpServerOptions {
   branch: string;
   /** `/slack/actions`, the interactivity endpoint of a Slack app; answered 404 without it. */
   slack?: SlackInteractivity;
+  /** The dashboard's page, stream and buttons (`/`, `/assets/`, `/api/`), with --dashboard. */
+  dashboard?: Pick<DashboardHandler, "owns" | "handle">;
   /** Readiness: everything the controller needs is connected. */
   ready: () => Promise<string | undefined>;
   log: (level: "info" | "warn", message: string, fields?: Record<string, unknown>) => void;
@@ -98,6 +101,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
       return;
     }
     if (path === "/slack/actions") return handleSlack(request, response);
+    if (options.dashboard?.owns(path)) return options.dashboard.handle(request, response);
     const provider = PROVIDERS[path];
     if (!provider) return reply(response, 404, "not found");
     if (request.method !== "POST") return reply(response, 405, "POST only");

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
+import { AccessReviews } from "../../src/kube/access-review.js";
 import { KubeWorkloads } from "../../src/kube/workloads.js";
 import { HttpRouteTraffic } from "../../src/traffic/gateway-api.js";
 import { RolloutSpecSchema } from "../../src/rollout/schema.js";
@@ -414,6 +415,10 @@ describe("the chart's RBAC", () => {
     ["list", "namespaces"],
     ["delete", "events"],
     ["create", "customresourcedefinitions.apiextensions.k8s.io"],
+    // Only with dashboard.enabled.
+    ["create", "tokenreviews.authentication.k8s.io"],
+    ["create", "subjectaccessreviews.authorization.k8s.io"],
+    ["list", "events"],
     // Only with gatewayAPI.enabled.
     ["get", "httproutes.gateway.networking.k8s.io"],
     ["update", "httproutes.gateway.networking.k8s.io"],
@@ -565,6 +570,52 @@ describe("the chart's RBAC with gatewayAPI.enabled", () => {
     ["create", "httproutes.gateway.networking.k8s.io", "no"],
     ["delete", "httproutes.gateway.networking.k8s.io", "no"],
     ["update", "gateways.gateway.networking.k8s.io", "no"],
+  ])("answers can-i %s %s: %s", (verb, resource, answer) => {
+    expect(kube(["auth", "can-i", verb, resource, "-n", "any-namespace", "--as", `system:serviceaccount:${namespace}:${account}`]).stdout.trim()).toBe(answer);
+  });
+});
+
+describe("the chart's RBAC with dashboard.enabled", () => {
+  let account: string;
+  let reviews: AccessReviews;
+  let token: string;
+
+  beforeAll(() => {
+    const release = uniqueName("tw");
+    account = `${release}-tideway`;
+    const rbac = template(release, { "git.url": GIT_URL, "dashboard.enabled": "true" }, ["--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml"]);
+    const applied = kube(["apply", "-n", namespace, "-f", "-"], rbac);
+    expect(applied.stderr).toBe("");
+    cleanup.push(() => void kube(["delete", "-f", "-", "--ignore-not-found"], rbac));
+    token = kube(["create", "token", account, "-n", namespace, "--duration", "1h"]).stdout.trim();
+    const admin = parseYaml(services().kubeconfigYaml) as { users: { name: string; user: Record<string, unknown> }[] };
+    const asAccount = new KubeConfig();
+    asAccount.loadFromString(stringify({ ...admin, users: admin.users.map((u) => ({ name: u.name, user: { token } })) }));
+    reviews = new AccessReviews(asAccount);
+  });
+
+  it("sets TIDEWAY_DASHBOARD on the controller", () => {
+    const env = (set: Record<string, string>) => envOf(podSpec(find(manifests(template("tideway", { "git.url": GIT_URL, ...set })), "Deployment", "tideway")).containers[0]);
+    expect(env({ "dashboard.enabled": "true" })).toMatchObject({ TIDEWAY_DASHBOARD: "true" });
+    expect(env({}).TIDEWAY_DASHBOARD).toBeUndefined();
+  });
+
+  it("is enough for the controller, as the chart's ServiceAccount, to review a bearer token and its user's access", async () => {
+    const user = await reviews.authenticate(token);
+    expect(user?.username).toBe(`system:serviceaccount:${namespace}:${account}`);
+    if (!user) return;
+    expect(await reviews.authorize(user, { verb: "patch", group: "tideway.io", resource: "rollouts", namespace: "any-namespace", name: "reviews" })).toEqual({ allowed: true });
+    expect(await reviews.authorize(user, { verb: "patch", group: "apps", resource: "deployments", namespace: "any-namespace", name: "reviews" })).toMatchObject({ allowed: false });
+  });
+
+  it.each([
+    ["create", "tokenreviews.authentication.k8s.io", "yes"],
+    ["create", "subjectaccessreviews.authorization.k8s.io", "yes"],
+    ["list", "events", "yes"],
+    ["watch", "events", "yes"],
+    ["create", "localsubjectaccessreviews.authorization.k8s.io", "no"],
+    ["delete", "events", "no"],
+    ["get", "secrets", "no"],
   ])("answers can-i %s %s: %s", (verb, resource, answer) => {
     expect(kube(["auth", "can-i", verb, resource, "-n", "any-namespace", "--as", `system:serviceaccount:${namespace}:${account}`]).stdout.trim()).toBe(answer);
   });

@@ -4,6 +4,18 @@ import { fill, makeCard } from "./card.js";
 import { h, keyOf } from "./dom.js";
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+/** Served by the controller, the page is read-only until given a bearer token, kept for this tab only. */
+const TOKEN_KEY = "tideway-bearer-token";
+let needsToken = false;
+let user = "";
+
+function bearer() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
 
 /** Rollout views by "namespace/name", as last streamed. */
 const rollouts = new Map();
@@ -59,9 +71,42 @@ function upsert(view) {
   let card = cards.get(key);
   if (!card) cards.set(key, (card = makeCard(view, requestAction)));
   fill(card, view);
+  lockButtons(card);
   if (before && (before.phase !== view.phase || before.canaryWeight !== view.canaryWeight)) {
     announce(`${view.name}: ${view.phase}, ${view.canaryWeight}% to ${view.canaryVersion ?? "canary"}`);
   }
+}
+
+/** Without a token, the controller's page shows the buttons but none works. */
+function lockButtons(card) {
+  if (!needsToken || bearer()) return;
+  for (const button of card.querySelectorAll("button[data-action]")) button.disabled = true;
+}
+
+function showAccess() {
+  document.getElementById("access").hidden = !needsToken;
+  document.getElementById("user").textContent = !needsToken
+    ? `acting as ${user}`
+    : bearer()
+      ? "buttons act as the bearer token's user, if the API server allows it"
+      : "read-only: give a bearer token to use the buttons";
+  for (const [key, view] of rollouts) {
+    const card = cards.get(key);
+    fill(card, view);
+    lockButtons(card);
+  }
+}
+
+function setBearer(token) {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // storage refused (private mode): the token cannot be kept
+  }
+  document.getElementById("bearer-token").value = "";
+  showAccess();
+  announce(token ? "Bearer token set for this tab." : "Bearer token forgotten; the page is read-only.");
 }
 
 function showProblem(problem) {
@@ -80,7 +125,9 @@ function connect() {
       seen.add(keyOf(view));
     }
     for (const key of [...rollouts.keys()]) if (!seen.has(key)) rollouts.delete(key);
-    document.getElementById("user").textContent = `acting as ${data.user}`;
+    needsToken = data.access === "token";
+    user = data.user ?? "";
+    showAccess();
     showProblem(data.problem);
     refreshList();
   });
@@ -105,7 +152,7 @@ async function send(key, action, reason) {
   const [namespace, name] = key.split("/");
   const response = await fetch(`/api/rollouts/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${action}`, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-tideway-csrf": csrfToken },
+    headers: { "content-type": "application/json", "x-tideway-csrf": csrfToken, ...(needsToken && bearer() ? { authorization: `Bearer ${bearer()}` } : {}) },
     body: JSON.stringify(reason === undefined ? {} : { reason }),
   });
   const body = await response.json().catch(() => ({}));
@@ -182,6 +229,11 @@ function requestAction(key, definition) {
 }
 
 document.getElementById("filters").addEventListener("submit", (event) => event.preventDefault());
+document.getElementById("access").addEventListener("submit", (event) => {
+  event.preventDefault();
+  setBearer(document.getElementById("bearer-token").value.trim());
+});
+document.getElementById("bearer-forget").addEventListener("click", () => setBearer(""));
 document.getElementById("namespace").addEventListener("change", refreshList);
 document.getElementById("search").addEventListener("input", refreshList);
 connect();
