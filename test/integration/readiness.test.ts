@@ -34,7 +34,7 @@ describe("readiness from EndpointSlices and pods", () => {
     const kc = kubeConfig();
     const ns = await namespace();
     await createMesh(kc, ns, "reviews", { versions: ["v1", "v2", "v3", "v4"], workloadVersions: ["v1", "v2", "v3"], replicas: 2, podLabels: { v3: BAD_POD_LABELS.crashLoop } });
-    await waitForReadyEndpoints(kc, ns, "reviews", "v2", { count: 2 });
+    for (const version of ["v1", "v2"]) await waitForReadyEndpoints(kc, ns, "reviews", version, { count: 2 });
     const source = new KubeReadiness(kc);
     let seen = await source.read(rollout(ns), ["v1", "v2", "v3", "v4"]);
     await waitUntil("v3's pods crash-looping", async () => (seen = await source.read(rollout(ns), ["v1", "v2", "v3", "v4"]))[2]?.failure !== undefined, { timeoutMs: 20_000 });
