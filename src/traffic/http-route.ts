@@ -10,7 +10,7 @@ import type { HeaderMatch } from "../rollout/schema.js";
 import { mirrorRouteName, type Rollout } from "../rollout/model.js";
 import type { HttpRouteRef } from "../rollout/routing.js";
 import type { Traffic } from "../rollout/traffic.js";
-import { isObject, ownedVersions, RoutingError, splitWeights, type Json, type JsonObject } from "./virtual-service.js";
+import { isObject, partitionEntries, RoutingError, splitWeights, type Json, type JsonObject } from "./virtual-service.js";
 
 /** The rules Tideway manages in `route`: those named in the Rollout, or the only one there is besides its header rule. */
 export function managedRuleIndexes(rules: Json[], route: Pick<HttpRouteRef, "name" | "rules" | "where">, ownRules?: string | readonly string[]): number[] {
@@ -50,21 +50,7 @@ function rewriteRule(rule: JsonObject, rollout: Rollout, route: HttpRouteRef, tr
   const backends = Array.isArray(rule.backendRefs) ? rule.backendRefs : [];
   const versionAt = versionOfBackend(rollout);
   const known = new Set([traffic.stableVersion, ...(traffic.canaryVersion !== undefined ? [traffic.canaryVersion] : []), ...formerVersions]);
-  const owned = ownedVersions(backends, versionAt, known);
-  const managed = new Map<string, JsonObject>();
-  const others: Json[] = [];
-  let othersBeforeFirstManaged = -1;
-  let unrelatedWeight = 0;
-  for (const entry of backends) {
-    const version = versionAt(entry);
-    if (version !== undefined && owned(version) && isObject(entry)) {
-      if (!managed.has(version)) managed.set(version, entry);
-      if (othersBeforeFirstManaged < 0) othersBeforeFirstManaged = others.length;
-    } else {
-      others.push(entry);
-      unrelatedWeight += weightOf(entry);
-    }
-  }
+  const { managed, others, othersBeforeFirstManaged, unrelatedWeight } = partitionEntries(backends, versionAt, known, weightOf);
   if (unrelatedWeight >= 100) throw new RoutingError(`HTTPRoute ${route.name}: other backendRefs of a managed rule already take a weight of ${unrelatedWeight} of 100`);
   const canaryVersion = traffic.canaryVersion !== traffic.stableVersion ? traffic.canaryVersion : undefined;
   const split = splitWeights(100 - unrelatedWeight, canaryVersion === undefined ? 0 : traffic.canaryWeight);

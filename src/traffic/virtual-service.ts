@@ -70,25 +70,43 @@ export function ownedVersions(destinations: Json[], versionAt: (entry: Json | un
   return (version) => version !== undefined && (!anyKnown || known.has(version));
 }
 
-function rewriteRoute(route: JsonObject, scheme: DestinationScheme, traffic: Traffic, vsName: string, formerVersions: readonly string[]): JsonObject {
-  const destinations = Array.isArray(route.route) ? route.route : [];
-  const versionAt = (entry: Json | undefined) => (isObject(entry) && isObject(entry.destination) ? scheme.versionOf(entry.destination) : undefined);
-  const known = new Set([traffic.stableVersion, ...(traffic.canaryVersion !== undefined ? [traffic.canaryVersion] : []), ...formerVersions]);
-  const owned = ownedVersions(destinations, versionAt, known);
+/**
+ * A managed rule's entries (VirtualService destinations, HTTPRoute backendRefs) split in two: this
+ * Rollout's, one per version (the first seen), and everyone else's in their order, with where the
+ * first of ours stood among them and the weight the others take.
+ */
+export function partitionEntries(
+  entries: Json[],
+  versionAt: (entry: Json | undefined) => string | undefined,
+  known: ReadonlySet<string>,
+  weightOf: (entry: Json) => number,
+): { managed: Map<string, JsonObject>; others: Json[]; othersBeforeFirstManaged: number; unrelatedWeight: number } {
+  const owned = ownedVersions(entries, versionAt, known);
   const managed = new Map<string, JsonObject>();
   const others: Json[] = [];
   let othersBeforeFirstManaged = -1;
   let unrelatedWeight = 0;
-  for (const entry of destinations) {
+  for (const entry of entries) {
     const version = versionAt(entry);
     if (version !== undefined && owned(version) && isObject(entry)) {
       if (!managed.has(version)) managed.set(version, entry);
       if (othersBeforeFirstManaged < 0) othersBeforeFirstManaged = others.length;
     } else {
       others.push(entry);
-      if (isObject(entry) && typeof entry.weight === "number") unrelatedWeight += entry.weight;
+      unrelatedWeight += weightOf(entry);
     }
   }
+  return { managed, others, othersBeforeFirstManaged, unrelatedWeight };
+}
+
+function rewriteRoute(route: JsonObject, scheme: DestinationScheme, traffic: Traffic, vsName: string, formerVersions: readonly string[]): JsonObject {
+  const destinations = Array.isArray(route.route) ? route.route : [];
+  const versionAt = (entry: Json | undefined) => (isObject(entry) && isObject(entry.destination) ? scheme.versionOf(entry.destination) : undefined);
+  const known = new Set([traffic.stableVersion, ...(traffic.canaryVersion !== undefined ? [traffic.canaryVersion] : []), ...formerVersions]);
+  // Istio reads an absent weight as 0 beside others.
+  const { managed, others, othersBeforeFirstManaged, unrelatedWeight } = partitionEntries(destinations, versionAt, known, (entry) =>
+    isObject(entry) && typeof entry.weight === "number" ? entry.weight : 0,
+  );
   if (unrelatedWeight >= 100) throw new RoutingError(`VirtualService ${vsName}: other destinations of a managed route already take ${unrelatedWeight}% of its traffic`);
   const canaryVersion = traffic.canaryVersion !== traffic.stableVersion ? traffic.canaryVersion : undefined;
   const split = splitWeights(100 - unrelatedWeight, canaryVersion === undefined ? 0 : traffic.canaryWeight);
