@@ -4,7 +4,8 @@
  * node-fetch) sends `User-Agent: node-fetch`; the benchmark's own reads go through kubeRequest
  * (no user agent) and the cluster's controllers send their own names, so none of them is counted.
  */
-import { readFileSync } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 
 const CONTROLLER_AGENT = /^node-fetch/;
 
@@ -19,18 +20,28 @@ interface AuditEvent {
 /** Requests of the controller received in [fromMs, toMs], by "verb resource[/subresource]". */
 export function controllerRequests(auditLogPath: string, fromMs: number, toMs: number, namespace?: string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const line of readFileSync(auditLogPath, "utf8").split("\n")) {
-    if (line.length === 0) continue;
-    const event = JSON.parse(line) as AuditEvent;
-    if (event.stage !== "RequestReceived" || !CONTROLLER_AGENT.test(event.userAgent ?? "")) continue;
-    const at = Date.parse(event.requestReceivedTimestamp ?? "");
-    if (at < fromMs || at > toMs) continue;
-    const ref = event.objectRef ?? {};
-    if (namespace !== undefined && ref.namespace !== undefined && ref.namespace !== namespace) continue;
-    const kind = `${event.verb ?? "?"} ${ref.resource ?? "(no resource)"}${ref.subresource ? `/${ref.subresource}` : ""}`;
-    counts.set(kind, (counts.get(kind) ?? 0) + 1);
-  }
+  for (const line of readFileSync(auditLogPath, "utf8").split("\n")) count(counts, line, fromMs, toMs, namespace);
   return counts;
+}
+
+/** The same, read line by line (for logs too large to hold: a scale run's is hundreds of MB). */
+export async function controllerRequestsStreamed(auditLogPath: string, fromMs: number, toMs: number): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for await (const line of createInterface({ input: createReadStream(auditLogPath), crlfDelay: Infinity })) count(counts, line, fromMs, toMs);
+  return counts;
+}
+
+function count(counts: Map<string, number>, line: string, fromMs: number, toMs: number, namespace?: string): void {
+  // Cheap test first: most lines of a scale run are the cluster's own controllers.
+  if (line.length === 0 || !line.includes("node-fetch")) return;
+  const event = JSON.parse(line) as AuditEvent;
+  if (event.stage !== "RequestReceived" || !CONTROLLER_AGENT.test(event.userAgent ?? "")) return;
+  const at = Date.parse(event.requestReceivedTimestamp ?? "");
+  if (at < fromMs || at > toMs) return;
+  const ref = event.objectRef ?? {};
+  if (namespace !== undefined && ref.namespace !== undefined && ref.namespace !== namespace) return;
+  const kind = `${event.verb ?? "?"} ${ref.resource ?? "(no resource)"}${ref.subresource ? `/${ref.subresource}` : ""}`;
+  counts.set(kind, (counts.get(kind) ?? 0) + 1);
 }
 
 /** Per-kind medians over several releases, and the median of their totals. */

@@ -3,14 +3,22 @@
  * by R controllers on one Redis (same --queue-prefix). For each size it prints, per replica: peak RSS,
  * CPU seconds and its share of the reconcile passes; and in all: time to adopt every Rollout, time to
  * promote the releases, VirtualService writes per weight change, status writes per step change, and
- * the Redis memory used. One table row per size shows how each grows per Rollout.
+ * the Redis memory used, and the controllers' API requests per adoption and per release (from the
+ * API server's audit log). One table row per size shows how each grows per Rollout.
+ * Pods only for the releasing tenth (v1 and v2 each): Tideway reads a version's pods only while a
+ * release may move, and 11,000 KWOK pods would take the 2 cores most of an hour to make; every
+ * Rollout still has its Service (and so an EndpointSlice the namespace's watch sees).
  * Run: npm run build && npx tsx bench/scale-replicas.ts [sizes=1000,3000,10000] [replicas=2]
- * (fresh services for each size; 10,000 takes most of an hour on 2 cores: adoption is the slow part).
+ * (fresh services for each size; 10,000 takes most of an hour on 2 cores).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { createGitRemote } from "../test/env/index.js";
 import { startController, type ControllerProcess } from "../test/env/controller-process.js";
+import { controllerRequestsStreamed } from "./api-audit.js";
 import { benchServices, controllerMetric as metric, meshObjects, rssMb, scaleRollout, SCALE_NAMESPACES, sleep } from "./lib.js";
 
 const sizes = (process.argv[2] ?? "1000,3000,10000").split(",").map(Number);
@@ -44,11 +52,25 @@ interface Row {
   vsPerChange: number;
   statusPerStep: number;
   redisMb: number;
+  /** The controllers' API requests (audit log) while adopting, per Rollout, and while releasing, per release. */
+  apiPerAdoption: number;
+  apiPerRelease: number;
+  apiKinds: string;
 }
+
+const sum = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
+const top = (counts: Map<string, number>, per: number) =>
+  [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([kind, n]) => `${kind} ${(n / per).toFixed(2)}`)
+    .join(", ");
 
 async function measure(size: number): Promise<Row> {
   const inFlight = Math.max(1, Math.round(size / 10));
-  const services = await benchServices();
+  const auditDir = mkdtempSync(join(tmpdir(), "tideway-bench-audit-"));
+  const auditLogPath = join(auditDir, "audit.log");
+  const services = await benchServices({ auditLogPath });
   const kc = services.kube.kubeConfig();
   const replicas: ControllerProcess[] = [];
   try {
@@ -58,7 +80,7 @@ async function measure(size: number): Promise<Row> {
     for (let i = 0; i < size; i += 20) {
       await Promise.all(
         Array.from({ length: Math.min(20, size - i) }, (_, j) =>
-          meshObjects(kc, `scale-${(i + j) % SCALE_NAMESPACES}`, `svc-${i + j}`, { create: false, workloadVersions: i + j < inFlight ? ["v1", "v2"] : ["v1"] }),
+          meshObjects(kc, `scale-${(i + j) % SCALE_NAMESPACES}`, `svc-${i + j}`, { create: false, workloadVersions: i + j < inFlight ? ["v1", "v2"] : [] }),
         ),
       );
     }
@@ -67,6 +89,7 @@ async function measure(size: number): Promise<Row> {
     const files: Record<string, string> = {};
     for (let i = 0; i < size; i++) files[`rollouts/svc-${i}.yaml`] = scaleRollout(i, "v1");
     await remote.commit(files, "all Rollouts");
+    const startedAt = Date.now();
     for (let r = 0; r < replicaCount; r++) {
       replicas.push(
         await startController({
@@ -83,10 +106,12 @@ async function measure(size: number): Promise<Row> {
     const sampler = setInterval(() => replicas.forEach((r, i) => (peak[i] = Math.max(peak[i] ?? 0, rssMb(r.pid)))), 500);
     const adoptMs = await waitFor("adoption", async () => (await total(replicas, "tideway_release_events_total", { kind: "adopted" })) >= size);
     console.error(`[bench] ${size}: adopted in ${(adoptMs / 1000).toFixed(0)} s`);
+    const adoptedAt = Date.now();
     const [vsBefore, statusBefore] = [await total(replicas, "tideway_virtualservice_writes_total"), await total(replicas, "tideway_status_writes_total")];
 
     const release: Record<string, string> = {};
     for (let i = 0; i < inFlight; i++) release[`rollouts/svc-${i}.yaml`] = scaleRollout(i, "v2");
+    const releasedAt = Date.now();
     await remote.commit(release, `release ${inFlight}`);
     const releaseMs = await waitFor("releases", async () => (await total(replicas, "tideway_release_events_total", { kind: "promoted" })) >= inFlight);
     const changes = (await total(replicas, "tideway_release_events_total", { kind: "step" })) + (await total(replicas, "tideway_release_events_total", { kind: "promoted" }));
@@ -98,6 +123,9 @@ async function measure(size: number): Promise<Row> {
     clearInterval(sampler);
     const passes = await Promise.all(replicas.map((r) => metric(r.url, "tideway_reconcile_duration_seconds_count")));
     const allPasses = passes.reduce((a, b) => a + b, 0);
+    const settledAt = Date.now();
+    const adoption = await controllerRequestsStreamed(auditLogPath, startedAt, adoptedAt);
+    const releasing = await controllerRequestsStreamed(auditLogPath, releasedAt, settledAt);
     const redis = new Redis(services.redis.url);
     const used = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1] ?? NaN);
     redis.disconnect();
@@ -112,12 +140,16 @@ async function measure(size: number): Promise<Row> {
       vsPerChange: vsWrites / changes,
       statusPerStep: statusWrites / changes,
       redisMb: used / 1048576,
+      apiPerAdoption: sum(adoption) / size,
+      apiPerRelease: sum(releasing) / inFlight,
+      apiKinds: `adoption: ${top(adoption, size)}; release: ${top(releasing, inFlight)}`,
     };
     await remote.stop();
     return row;
   } finally {
     for (const replica of replicas) await replica.stop().catch(() => undefined);
     await services.stop();
+    rmSync(auditDir, { recursive: true, force: true });
   }
 }
 
@@ -129,17 +161,18 @@ for (const size of sizes) {
 }
 const list = (values: number[], digits: number) => values.map((v) => v.toFixed(digits)).join(" / ");
 console.log(
-  `| Rollouts (in flight) | adopt all | promote in flight | peak RSS per replica, MB | CPU s per replica | reconcile share | VS writes per weight change | status writes per step change | Redis MB |`,
+  `| Rollouts (in flight) | adopt all | promote in flight | peak RSS per replica, MB | CPU s per replica | reconcile share | VS writes per weight change | status writes per step change | API requests per adoption / per release | Redis MB |`,
 );
-console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
+console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
 for (const r of rows) {
   console.log(
     `| ${r.rollouts} (${r.inFlight}) | ${r.adoptS.toFixed(0)} s | ${r.releaseS.toFixed(0)} s | ${list(r.rssMb, 0)} | ${list(r.cpuS, 1)} | ${list(
       r.share.map((s) => s * 100),
       0,
-    )}% | ${r.vsPerChange.toFixed(2)} | ${r.statusPerStep.toFixed(2)} | ${r.redisMb.toFixed(1)} |`,
+    )}% | ${r.vsPerChange.toFixed(2)} | ${r.statusPerStep.toFixed(2)} | ${r.apiPerAdoption.toFixed(1)} / ${r.apiPerRelease.toFixed(1)} | ${r.redisMb.toFixed(1)} |`,
   );
 }
+for (const r of rows) console.log(`${r.rollouts}: most frequent requests (per Rollout or release): ${r.apiKinds}`);
 if (rows.length > 1) {
   const [first, last] = [rows[0] as Row, rows.at(-1) as Row];
   const per = (a: number, b: number) => ((b - a) / (last.rollouts - first.rollouts)) * 1000;

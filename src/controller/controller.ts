@@ -15,6 +15,7 @@ import { parseListen, startHttpServer, type SlackInteractivity } from "../http/s
 import { EventRecorder } from "../kube/events.js";
 import { EndpointWatch } from "../kube/endpoint-watch.js";
 import { RolloutWatch } from "../kube/informer.js";
+import { DestinationRuleLists } from "../kube/destination-rules.js";
 import { KubeReadiness } from "../kube/readiness.js";
 import { KubeWorkloads } from "../kube/workloads.js";
 import { RolloutMirror } from "../kube/mirror.js";
@@ -130,9 +131,11 @@ export class Controller {
     const prometheus = new PrometheusClient(options.prometheus);
     const { scrapeIntervalMs } = options.prometheus;
     const observeQuery: QueryObserver = (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds);
+    // One short-lived list of each namespace's DestinationRules, shared by the router and the readiness read.
+    const destinationRules = new DestinationRuleLists(kc);
     this.reconciler = new Reconciler({
       rollouts: this.rollouts,
-      traffic: new RouterByKind({ istio: new IstioTraffic(kc), gatewayAPI: new HttpRouteTraffic(kc) }),
+      traffic: new RouterByKind({ istio: new IstioTraffic(kc, { rules: destinationRules }), gatewayAPI: new HttpRouteTraffic(kc) }),
       analysis: (rollout, context) => runAnalysis(prometheus, rollout, context, { observe: observeQuery, scrapeIntervalMs }),
       guard: (rollout, { releaseStartedAt, ...context }) =>
         readGuard(
@@ -146,7 +149,7 @@ export class Controller {
       metrics: this.metrics,
       log,
       notify: (event, rollout, commit) => this.notify?.(event, rollout, commit) ?? Promise.resolve(),
-      readiness: new KubeReadiness(kc),
+      readiness: new KubeReadiness(kc, destinationRules),
       workloads: new KubeWorkloads(kc),
       onInFlight: (ref, inFlight) => this.trackInFlight(ref, inFlight),
     });

@@ -9,6 +9,7 @@
  * reconcile's read and the watch's start is picked up by the release's next recheck.
  */
 import { DiscoveryV1Api, Watch, type KubeConfig } from "@kubernetes/client-node";
+import { WATCH_MAX_BACKOFF_MS } from "./informer.js";
 import { SERVICE_NAME_LABEL } from "./readiness.js";
 
 export interface EndpointWatchOptions {
@@ -68,7 +69,7 @@ export class EndpointWatch {
       const delay = error ? state.backoffMs : 0;
       if (error) {
         state.resourceVersion = undefined; // it may be too old by the time the watch restarts
-        state.backoffMs = Math.min(state.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
+        state.backoffMs = Math.min(state.backoffMs * 2, this.options.maxBackoffMs ?? WATCH_MAX_BACKOFF_MS);
         this.options.onError?.(error instanceof Error ? error : new Error(String(error)), namespace, delay);
       }
       state.timer = setTimeout(() => void this.start(namespace, state), delay);

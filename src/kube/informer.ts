@@ -92,6 +92,13 @@ class SlimWatch extends Watch {
 /** How long a (re)started watch must run without an error before the backoff is reset. */
 const STABLE_MS = 10_000;
 
+/**
+ * The longest wait before a failed watch is tried again. 10 s, not client-go's 30 s: while the
+ * Rollout watch is down /readyz fails and changes wait for the resync, so after an API server
+ * restart the controller should be back within seconds; one list per 10 s during an outage is cheap.
+ */
+export const WATCH_MAX_BACKOFF_MS = 10_000;
+
 export interface WatchOptions {
   /** `resourceVersion`: the version the change produced, when the API server said; `lane`: whether a release waits on it. */
   onChange: (ref: RolloutRef, kind: "add" | "update" | "delete", resourceVersion?: string, lane?: Lane) => void;
@@ -162,7 +169,7 @@ export class RolloutWatch {
       if (this.resetTimer) clearTimeout(this.resetTimer);
       if (this.stopped) return;
       const delay = this.backoffMs;
-      this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
+      this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? WATCH_MAX_BACKOFF_MS);
       this.options.onError?.(error instanceof Error ? error : new Error(String(error)), delay);
       this.timer = setTimeout(() => {
         if (!this.stopped) informer.start().catch(() => undefined);

@@ -5,10 +5,11 @@
  * endpoints of the Service's EndpointSlices that point at those pods, as Envoy would see them.
  * A pod that cannot run (CrashLoopBackOff, ImagePullBackOff, ...) is named as the version's failure.
  */
-import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Pod } from "@kubernetes/client-node";
 import { destinationFor, destinationServiceName, namesService, servicePerVersion } from "../rollout/destination.js";
 import type { Rollout } from "../rollout/model.js";
 import type { VersionReadiness } from "../rollout/status.js";
+import { DestinationRuleLists, type RuleView } from "./destination-rules.js";
 import { isNotFound, kubeError } from "./errors.js";
 import { podFailure } from "./pod-failure.js";
 
@@ -18,24 +19,19 @@ export interface ReadinessSource {
 }
 
 /** Waiting reasons of a container that will not become ready by waiting. */
-const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
-
 /** The label EndpointSlices carry to name their Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
-
-/** How long DestinationRule subset labels are reused between reads. */
-const SUBSET_TTL_MS = 10_000;
 
 export class KubeReadiness implements ReadinessSource {
   private readonly core: CoreV1Api;
   private readonly discovery: DiscoveryV1Api;
-  private readonly custom: CustomObjectsApi;
-  private readonly subsetCache = new Map<string, { subsets: Map<string, Record<string, string>>; until: number }>();
+  private readonly rules: DestinationRuleLists;
 
-  constructor(kc: KubeConfig) {
+  /** `rules`: the namespace rule lists shared with the Istio router (one is made when not given). */
+  constructor(kc: KubeConfig, rules?: DestinationRuleLists) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.discovery = kc.makeApiClient(DiscoveryV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.rules = rules ?? new DestinationRuleLists(kc);
   }
 
   async read(rollout: Rollout, versions: readonly string[]): Promise<VersionReadiness[]> {
@@ -86,35 +82,30 @@ export class KubeReadiness implements ReadinessSource {
   }
 
   /**
-   * Subset name -> labels, from the DestinationRule(s) in the namespace whose host is the service;
-   * kept for SUBSET_TTL_MS (or until a subset asked for is missing), as subsets change rarely and
-   * every pass of a release needs them.
+   * Subset name -> labels, from the DestinationRule(s) in the namespace whose host is the service,
+   * through the namespace's shared rule list; read again at once when a subset asked for is missing
+   * (just added for a new version).
    */
   private async subsetLabels(rollout: Rollout, needed: readonly string[]): Promise<Map<string, Record<string, string>>> {
-    const key = `${rollout.namespace}/${rollout.spec.service}`;
-    const cached = this.subsetCache.get(key);
-    // A subset not seen yet (just added for a new version) is looked for at once.
-    if (cached && cached.until > Date.now() && needed.every((name) => cached.subsets.has(name))) return cached.subsets;
-    const subsets = await this.readSubsetLabels(rollout);
-    this.subsetCache.set(key, { subsets, until: Date.now() + SUBSET_TTL_MS });
-    if (this.subsetCache.size > 10_000) this.subsetCache.delete(this.subsetCache.keys().next().value as string);
-    return subsets;
+    const subsets = await this.readSubsetLabels(rollout, false);
+    if (needed.every((name) => subsets.has(name))) return subsets;
+    return this.readSubsetLabels(rollout, true);
   }
 
-  private async readSubsetLabels(rollout: Rollout): Promise<Map<string, Record<string, string>>> {
+  private async readSubsetLabels(rollout: Rollout, fresh: boolean): Promise<Map<string, Record<string, string>>> {
     const out = new Map<string, Record<string, string>>();
-    let list: { items?: { spec?: { host?: unknown; subsets?: { name?: unknown; labels?: unknown }[] } }[] };
+    let rules: RuleView[];
     try {
-      list = (await this.custom.listNamespacedCustomObject({ ...DR, namespace: rollout.namespace })) as typeof list;
+      rules = await this.rules.list(rollout.namespace, { fresh });
     } catch (error) {
       const failure = kubeError(error, `cannot list DestinationRules in ${rollout.namespace}`);
       if (isNotFound(failure)) return out;
       throw failure;
     }
-    for (const rule of list.items ?? []) {
-      const host = rule.spec?.host;
+    for (const rule of rules) {
+      const host = rule.spec.host;
       if (typeof host !== "string" || !namesService(rollout, host)) continue;
-      for (const subset of rule.spec?.subsets ?? []) {
+      for (const subset of rule.spec.subsets ?? []) {
         if (typeof subset.name !== "string" || typeof subset.labels !== "object" || subset.labels === null) continue;
         out.set(subset.name, subset.labels as Record<string, string>);
       }

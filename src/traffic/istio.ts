@@ -7,6 +7,7 @@
  */
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
+import { DestinationRuleLists, type RuleView } from "../kube/destination-rules.js";
 import { isConflict, isNotFound, kubeError } from "../kube/errors.js";
 import { destinationFor, destinationRuleOf, servicePerVersion } from "../rollout/destination.js";
 import { headerRouteName, type Rollout } from "../rollout/model.js";
@@ -18,16 +19,17 @@ import { TrafficError, type Sighting, type TrafficOutcome, type TrafficRouter } 
 import { isObject, observedWeights, routeTraffic, RoutingError, type Json, type JsonObject } from "./virtual-service.js";
 
 const VS = { group: "networking.istio.io", version: "v1", plural: "virtualservices" } as const;
-const DR = { group: "networking.istio.io", version: "v1", plural: "destinationrules" } as const;
 
 export class IstioTraffic implements TrafficRouter {
   private readonly api: CustomObjectsApi;
+  private readonly rules: DestinationRuleLists;
+  private readonly maxAttempts: number;
 
-  constructor(
-    kc: KubeConfig,
-    private readonly maxAttempts = 5,
-  ) {
+  /** `rules`: the namespace rule lists shared with the readiness read (one is made when not given). */
+  constructor(kc: KubeConfig, options: { maxAttempts?: number; rules?: DestinationRuleLists } = {}) {
     this.api = kc.makeApiClient(CustomObjectsApi);
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.rules = options.rules ?? new DestinationRuleLists(kc);
   }
 
   /**
@@ -244,24 +246,32 @@ export class IstioTraffic implements TrafficRouter {
     }
   }
 
-  /** In subset mode, the DestinationRule for the service must define each subset routed to. */
+  /**
+   * In subset mode, the DestinationRule for the service must define each subset routed to. The
+   * namespace's shared rule list may be a few seconds old; a missing rule or subset is looked for
+   * again in a fresh list before it is reported.
+   */
   private async checkSubsets(rollout: Rollout, traffic: Traffic): Promise<void> {
     if (servicePerVersion(rollout)) return;
     const wanted = [traffic.stableVersion, ...(traffic.canaryVersion ? [traffic.canaryVersion] : [])].map((v) => destinationFor(rollout, v).subset ?? v);
-    let rules: unknown;
-    try {
-      rules = await this.api.listNamespacedCustomObject({ ...DR, namespace: rollout.namespace });
-    } catch (error) {
-      throw new TrafficError(kubeError(error, `listing DestinationRules in ${rollout.namespace}`).message);
-    }
     const service = rollout.spec.service;
-    const items = isObject(rules) && Array.isArray(rules.items) ? rules.items : [];
-    const rule = destinationRuleOf(rollout, items);
+    const find = async (fresh: boolean) => {
+      let rules: RuleView[];
+      try {
+        rules = await this.rules.list(rollout.namespace, { fresh });
+      } catch (error) {
+        throw new TrafficError(kubeError(error, `listing DestinationRules in ${rollout.namespace}`).message);
+      }
+      const rule = destinationRuleOf(rollout, rules);
+      const subsets = rule && Array.isArray(rule.spec.subsets) ? rule.spec.subsets.flatMap((s) => (isObject(s) && typeof s.name === "string" ? [s.name] : [])) : [];
+      return { rule, subsets, missing: wanted.filter((subset) => !subsets.includes(subset)) };
+    };
+    let found = await find(false);
+    if (found.rule === undefined || found.missing.length > 0) found = await find(true);
+    const { rule, subsets, missing } = found;
     if (rule === undefined) {
       throw new TrafficError(`no DestinationRule for host ${service} in namespace ${rollout.namespace}: subsets ${wanted.join(", ")} are needed`, true, undefined, "NoDestinationRule");
     }
-    const subsets = Array.isArray(rule.spec.subsets) ? rule.spec.subsets.flatMap((s) => (isObject(s) && typeof s.name === "string" ? [s.name] : [])) : [];
-    const missing = wanted.filter((subset) => !subsets.includes(subset));
     const ruleName = isObject(rule.metadata) ? String(rule.metadata.name) : service;
     if (missing.length > 0) {
       throw new TrafficError(
