@@ -6,8 +6,21 @@
 # for workloads kube-controller-manager, kube-scheduler and KWOK, built from the Go module proxy
 # (cached in ~/.cache/tideway; about 10 minutes on 2 cores the first time, instant after); and the
 # Gateway API CRDs (sigs.k8s.io/gateway-api, the same proxy); and the npm dependencies. Idempotent.
+# `test-deps.sh packages`: only Debian's packages and npm (quick); `test-deps.sh binaries`: only the
+# Go-built binaries and the CRDs (the slow part, which scripts/test.sh runs beside the static checks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+part="${1:-all}"
+
+binaries() {
+  bash scripts/k8s-binaries.sh >/dev/null
+  bash scripts/gateway-api-crds.sh >/dev/null
+  bash scripts/helm-binary.sh >/dev/null
+}
+if [[ "$part" == binaries ]]; then
+  binaries
+  exit 0
+fi
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
@@ -29,11 +42,11 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-bash scripts/k8s-binaries.sh >/dev/null
-bash scripts/gateway-api-crds.sh >/dev/null
-bash scripts/helm-binary.sh >/dev/null
-
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "[test-deps] npm ci" >&2
   npm ci --no-audit --no-fund >/dev/null
+fi
+
+if [[ "$part" != packages ]]; then
+  binaries
 fi
