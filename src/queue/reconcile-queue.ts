@@ -96,12 +96,27 @@ export class ReconcileQueue implements Scheduler {
 
   private async add(job: ReconcileJob, delay: number, lane: Lane): Promise<void> {
     const id = jobId(job);
+    await this.dropStray(id);
     await this.queue.add(job.kind, job, { jobId: id, delay, ...(lane === "bulk" ? { priority: BULK_PRIORITY } : {}) });
     if (lane === "bulk") return;
     // The id may be taken by a bulk job still waiting: it is release work now (for a job already
     // running this only changes a field that is read no more).
     const taken = await this.queue.getJob(id);
     if (taken !== undefined && taken.priority > 0) await taken.changePriority({ priority: 0 });
+  }
+
+  /**
+   * BullMQ ignores an id whose record exists, whatever became of its place in the queue. A record
+   * in no state at all (not waiting, delayed, active...) is a stray: left when Tideway's keys were
+   * deleted one by one (not at once, as FLUSHALL does) while a replica was queuing that very job.
+   * Status asks for the same id again and again (a timer's id names its time), so a stray analysis
+   * run would hold a release at its step for good; it goes, and the add after it counts.
+   */
+  private async dropStray(id: string): Promise<void> {
+    if ((await this.connection.exists(this.queue.toKey(id))) === 0) return;
+    if ((await this.queue.getJobState(id)) !== "unknown") return;
+    // Not removed while a worker holds it (it was taken meanwhile): then it runs anyway.
+    await this.queue.remove(id);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { ReconcileQueue, type ReconcileJob } from "../../src/queue/reconcile-queue.js";
+import { jobId, ReconcileQueue, type ReconcileJob } from "../../src/queue/reconcile-queue.js";
 import { redisConnection } from "../../src/queue/redis.js";
 import { waitUntil } from "../env/index.js";
 import { services, uniqueName } from "./services.js";
@@ -96,6 +96,28 @@ describe("the reconcile queue on the real Redis", () => {
     await waitUntil("the replayed analysis", async () => seen.length === 6, { timeoutMs: 10_000 });
     await other.close();
   }, 60_000);
+
+  it("runs a timer whose record outlived its place in the queue (keys deleted one by one) when it is scheduled again", async () => {
+    const other = new ReconcileQueue(connection, uniqueName("rq"));
+    const seen: number[] = [];
+    other.start(async (job) => {
+      if (job.kind === "analysis") seen.push(job.at);
+    });
+    try {
+      const timer = { kind: "analysis" as const, namespace: "bookinfo", name: "stray", at: Date.now() + 60_000, releaseId: 1, stepIndex: 3 };
+      await other.schedule(timer);
+      // The delayed set goes and the record stays: what deleting the queue's keys one by one leaves
+      // when the record was written between finding the keys and deleting them.
+      await connection.del(other.queue.toKey("delayed"));
+      expect(await other.queue.getJobState(jobId(timer))).toBe("unknown");
+      // Status still asks for this run (its id names its time): rebuilt when it is due, it runs.
+      await other.schedule(timer, "release", timer.at);
+      await waitUntil("the timer run", async () => seen.length === 1, { timeoutMs: 10_000 });
+      expect(seen).toEqual([timer.at]);
+    } finally {
+      await other.close();
+    }
+  }, 30_000);
 
   it("runs an analysis that outlasts the lock (a slow Prometheus) once, though another replica's worker is idle", async () => {
     const prefix = uniqueName("rq");
