@@ -11,10 +11,10 @@
  * Run: npm run build && npx tsx bench/scale-replicas.ts [sizes=1000,3000,10000] [replicas=2]
  * (fresh services for each size; 10,000 takes most of an hour on 2 cores).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { createGitRemote } from "../test/env/index.js";
 import { startController, type ControllerProcess } from "../test/env/controller-process.js";
@@ -32,13 +32,22 @@ async function total(replicas: ControllerProcess[], name: string, labels: Record
   return sum;
 }
 
-async function waitFor(what: string, done: () => Promise<boolean>): Promise<number> {
+/** V8 flags of the replicas: BENCH_NODE_FLAGS, or the image's (its 80 MB heap is sized for 1,000 Rollouts). */
+const nodeFlags = process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean);
+
+/**
+ * Polls every 5 s: each poll reads every replica's whole /metrics, which at 10,000 Rollouts is
+ * megabytes of per-Rollout series, so polling faster would weigh on what is measured.
+ */
+async function waitFor(what: string, replicas: ControllerProcess[], done: () => Promise<boolean>): Promise<number> {
   const started = Date.now();
-  while (!(await done())) {
+  for (;;) {
+    const gone = replicas.find((r) => !existsSync(`/proc/${r.pid}`));
+    if (gone) throw new Error(`${what}: replica ${gone.pid} exited; its last lines:\n${gone.output.slice(-25).join("\n")}`);
+    if (await done()) return Date.now() - started;
     if (Date.now() - started > TIMEOUT_MS) throw new Error(`${what}: not done in ${TIMEOUT_MS / 60_000} minutes`);
-    await sleep(1_000);
+    await sleep(5_000);
   }
-  return Date.now() - started;
 }
 
 interface Row {
@@ -47,15 +56,38 @@ interface Row {
   adoptS: number;
   releaseS: number;
   rssMb: number[];
+  /** V8 heap in use at the end, per replica. */
+  heapMb: number[];
   cpuS: number[];
   share: number[];
   vsPerChange: number;
-  statusPerStep: number;
+  /** Status writes per release (3 weight changes, 4 pauses' worth of check results). */
+  statusPerRelease: number;
+  /** Announcements beyond one per weight change (outbox replays: Events and Slack are keyed, so they stay one). */
+  announcedAgain: number;
+  /** Step and Promoted Events per release in the API server (3 when none is doubled), as min..max over the releases. */
+  eventsPerRelease: string;
   redisMb: number;
   /** The controllers' API requests (audit log) while adopting, per Rollout, and while releasing, per release. */
   apiPerAdoption: number;
   apiPerRelease: number;
   apiKinds: string;
+}
+
+/** Step and Promoted Events of the released Rollouts (svc-0 .. svc-<inFlight - 1>), per Rollout: "min..max". */
+async function releaseEvents(kc: KubeConfig, inFlight: number): Promise<string> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const per = new Map<string, number>();
+  for (let n = 0; n < SCALE_NAMESPACES; n++) {
+    const list = await core.listNamespacedEvent({ namespace: `scale-${n}`, fieldSelector: "involvedObject.kind=Rollout" });
+    for (const event of list.items) {
+      if (event.reason !== "Step" && event.reason !== "Promoted") continue;
+      const name = event.involvedObject.name ?? "";
+      per.set(name, (per.get(name) ?? 0) + 1);
+    }
+  }
+  const counts = Array.from({ length: inFlight }, (_, i) => per.get(`svc-${i}`) ?? 0);
+  return `${Math.min(...counts)}..${Math.max(...counts)}`;
 }
 
 const sum = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
@@ -98,13 +130,14 @@ async function measure(size: number): Promise<Row> {
           prefix: "scale",
           logLevel: "warn",
           compiled: true,
+          ...(nodeFlags ? { nodeFlags } : {}),
           args: ["--git-source-name", "scale", "--git-interval", "2s", "--prometheus-url", services.prometheus.url, "--resync-interval", "5m"],
         }),
       );
     }
     const peak = replicas.map(() => 0);
-    const sampler = setInterval(() => replicas.forEach((r, i) => (peak[i] = Math.max(peak[i] ?? 0, rssMb(r.pid)))), 500);
-    const adoptMs = await waitFor("adoption", async () => (await total(replicas, "tideway_release_events_total", { kind: "adopted" })) >= size);
+    const sampler = setInterval(() => replicas.forEach((r, i) => existsSync(`/proc/${r.pid}`) && (peak[i] = Math.max(peak[i] ?? 0, rssMb(r.pid)))), 500);
+    const adoptMs = await waitFor("adoption", replicas, async () => (await total(replicas, "tideway_release_events_total", { kind: "adopted" })) >= size);
     console.error(`[bench] ${size}: adopted in ${(adoptMs / 1000).toFixed(0)} s`);
     const adoptedAt = Date.now();
     const [vsBefore, statusBefore] = [await total(replicas, "tideway_virtualservice_writes_total"), await total(replicas, "tideway_status_writes_total")];
@@ -113,8 +146,10 @@ async function measure(size: number): Promise<Row> {
     for (let i = 0; i < inFlight; i++) release[`rollouts/svc-${i}.yaml`] = scaleRollout(i, "v2");
     const releasedAt = Date.now();
     await remote.commit(release, `release ${inFlight}`);
-    const releaseMs = await waitFor("releases", async () => (await total(replicas, "tideway_release_events_total", { kind: "promoted" })) >= inFlight);
-    const changes = (await total(replicas, "tideway_release_events_total", { kind: "step" })) + (await total(replicas, "tideway_release_events_total", { kind: "promoted" }));
+    const releaseMs = await waitFor("releases", replicas, async () => (await total(replicas, "tideway_release_events_total", { kind: "promoted" })) >= inFlight);
+    // Each release of scaleRollout changes the weight 3 times: 10, 50, then 100 at promotion.
+    const changes = inFlight * 3;
+    const announced = (await total(replicas, "tideway_release_events_total", { kind: "step" })) + (await total(replicas, "tideway_release_events_total", { kind: "promoted" }));
     // A promotion is counted when status records it, before its VirtualService write lands.
     const settling = Date.now();
     let vsWrites = 0;
@@ -135,10 +170,13 @@ async function measure(size: number): Promise<Row> {
       adoptS: adoptMs / 1000,
       releaseS: releaseMs / 1000,
       rssMb: peak,
+      heapMb: await Promise.all(replicas.map(async (r) => (await metric(r.url, "nodejs_heap_size_used_bytes")) / 1048576)),
       cpuS: await Promise.all(replicas.map((r) => metric(r.url, "process_cpu_seconds_total"))),
       share: passes.map((p) => p / allPasses),
       vsPerChange: vsWrites / changes,
-      statusPerStep: statusWrites / changes,
+      statusPerRelease: statusWrites / inFlight,
+      announcedAgain: announced - changes,
+      eventsPerRelease: await releaseEvents(kc, inFlight),
       redisMb: used / 1048576,
       apiPerAdoption: sum(adoption) / size,
       apiPerRelease: sum(releasing) / inFlight,
@@ -161,17 +199,19 @@ for (const size of sizes) {
 }
 const list = (values: number[], digits: number) => values.map((v) => v.toFixed(digits)).join(" / ");
 console.log(
-  `| Rollouts (in flight) | adopt all | promote in flight | peak RSS per replica, MB | CPU s per replica | reconcile share | VS writes per weight change | status writes per step change | API requests per adoption / per release | Redis MB |`,
+  `| Rollouts (in flight) | adopt all | promote in flight | peak RSS per replica, MB | heap in use at the end, MB | CPU s per replica | reconcile share | VS writes per weight change | status writes per release | step Events per release | API requests per adoption / per release | Redis MB |`,
 );
-console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
+console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
 for (const r of rows) {
   console.log(
-    `| ${r.rollouts} (${r.inFlight}) | ${r.adoptS.toFixed(0)} s | ${r.releaseS.toFixed(0)} s | ${list(r.rssMb, 0)} | ${list(r.cpuS, 1)} | ${list(
+    `| ${r.rollouts} (${r.inFlight}) | ${r.adoptS.toFixed(0)} s | ${r.releaseS.toFixed(0)} s | ${list(r.rssMb, 0)} | ${list(r.heapMb, 0)} | ${list(r.cpuS, 1)} | ${list(
       r.share.map((s) => s * 100),
       0,
-    )}% | ${r.vsPerChange.toFixed(2)} | ${r.statusPerStep.toFixed(2)} | ${r.apiPerAdoption.toFixed(1)} / ${r.apiPerRelease.toFixed(1)} | ${r.redisMb.toFixed(1)} |`,
+    )}% | ${r.vsPerChange.toFixed(2)} | ${r.statusPerRelease.toFixed(1)} | ${r.eventsPerRelease} | ${r.apiPerAdoption.toFixed(1)} / ${r.apiPerRelease.toFixed(1)} | ${r.redisMb.toFixed(1)} |`,
   );
 }
+console.log(`replicas' V8 flags: ${(nodeFlags ?? ["(the image's)"]).join(" ")}`);
+for (const r of rows) console.log(`${r.rollouts}: step and promoted announcements beyond one per change (outbox replays, keyed): ${r.announcedAgain}`);
 for (const r of rows) console.log(`${r.rollouts}: most frequent requests (per Rollout or release): ${r.apiKinds}`);
 if (rows.length > 1) {
   const [first, last] = [rows[0] as Row, rows.at(-1) as Row];
