@@ -7,8 +7,12 @@
  * BENCH_BASELINE=1 runs each count first with `bench/without-pool.ts` (a TLS connection per API
  * request, as before PooledKubeConfig) and then as built.
  * BENCH_NODE_FLAGS adds flags to the controller's (e.g. a CPU profile).
+ * BENCH_SNAPSHOT=<dir>: 15 s after adoption (the 5 s lists of DestinationRules have expired), a heap
+ * snapshot into <dir> (SIGUSR2). The heap in use printed after it is read over /metrics while the
+ * controller runs, so it is a few MB noisy; the snapshot's reachable total is the exact figure.
  * Run: npm run build && npx tsx bench/adoption.ts [counts=1000,2000]
  */
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { createGitRemote } from "../test/env/index.js";
 import { IMAGE_NODE_FLAGS, startController } from "../test/env/controller-process.js";
@@ -72,6 +76,7 @@ try {
           ...(baseline ? ["--import", "./bench/without-pool.ts"] : []),
           // BENCH_NODE_FLAGS: more flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (written when the controller stops).
           ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+          ...(process.env.BENCH_SNAPSHOT ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${process.env.BENCH_SNAPSHOT}`] : []),
         ],
         args: ["--git-source-name", prefix, "--git-interval", "2s", "--prometheus-url", services.prometheus.url, "--resync-interval", "5m"],
       });
@@ -91,6 +96,23 @@ try {
       console.log(
         `${count} Rollouts, ${mode}: adopted in ${(ms / 1000).toFixed(1)} s (${((count * 1000) / ms).toFixed(1)}/s), controller CPU ${cpu.toFixed(1)} s (${((cpu * 1000) / count).toFixed(1)} ms per Rollout), ${passes} reconcile passes; load average ${loadBefore} before, ${await load()} after`,
       );
+      const snapshotDir = process.env.BENCH_SNAPSHOT;
+      if (snapshotDir) {
+        if (!existsSync(snapshotDir)) mkdirSync(snapshotDir, { recursive: true });
+        await sleep(15_000);
+        const before = new Set(readdirSync(snapshotDir));
+        process.kill(controller.pid, "SIGUSR2");
+        // Written when its size stops changing for 3 s.
+        let file: string | undefined;
+        for (let last = -1, still = 0; still < 3; await sleep(1_000)) {
+          file ??= readdirSync(snapshotDir).find((f) => !before.has(f) && f.endsWith(".heapsnapshot"));
+          const size = file ? statSync(`${snapshotDir}/${file}`).size : -1;
+          still = size > 0 && size === last ? still + 1 : 0;
+          last = size;
+        }
+        const mb = async (name: string) => ((await metric(controller.url, name)) / 1048576).toFixed(1);
+        console.log(`${count} Rollouts: after a full GC, heap used ${await mb("nodejs_heap_size_used_bytes")} MB of ${await mb("nodejs_heap_size_total_bytes")} MB; snapshot ${snapshotDir}/${file}`);
+      }
       await controller.stop();
       await remote.stop();
     }

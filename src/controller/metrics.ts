@@ -16,7 +16,7 @@ export class ControllerMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.phase = new Gauge({ name: "tideway_rollout_phase", help: "1 for the phase each Rollout is in", labelNames: ["namespace", "rollout", "phase"], registers });
+    this.phase = new Gauge({ name: "tideway_rollout_phase", help: "1 for the phase each Rollout is in (only that phase has a series)", labelNames: ["namespace", "rollout", "phase"], registers });
     this.canaryWeight = new Gauge({ name: "tideway_rollout_canary_weight", help: "Percent of traffic the canary receives", labelNames: ["namespace", "rollout"], registers });
     this.analysisOutcomes = new Counter({ name: "tideway_analysis_checks_total", help: "Metric checks by outcome", labelNames: ["namespace", "rollout", "metric", "outcome"], registers });
     this.guardRuns = new Counter({
@@ -45,8 +45,16 @@ export class ControllerMetrics {
     this.releaseEvents = new Counter({ name: "tideway_release_events_total", help: "Release events by kind", labelNames: ["namespace", "rollout", "kind"], registers });
   }
 
+  /**
+   * The phase gauge has one series per Rollout, the phase it is in, at 1 (none while it has no
+   * status); the others are removed. Six series per Rollout, five of them 0, took about 900 bytes
+   * of heap per Rollout in prom-client's tables (bench/adoption.ts, 2,000 Rollouts).
+   */
   observeStatus(namespace: string, rollout: string, status: RolloutStatus | undefined): void {
-    for (const phase of PHASES) this.phase.set({ namespace, rollout, phase }, status?.phase === phase ? 1 : 0);
+    for (const phase of PHASES) {
+      if (status?.phase === phase) this.phase.set({ namespace, rollout, phase }, 1);
+      else this.phase.remove({ namespace, rollout, phase });
+    }
     this.canaryWeight.set({ namespace, rollout }, status?.canaryWeight ?? 0);
   }
 

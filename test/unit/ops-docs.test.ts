@@ -192,8 +192,9 @@ describe("the Prometheus alert rules", () => {
             interval: "1m",
             input_series: [
               // In flight for 70 minutes: Progressing 30, then Paused 40 (the clock does not restart).
-              { series: `tideway_rollout_phase{${labels}, phase="Progressing"}`, values: "1x30 0x40" },
-              { series: `tideway_rollout_phase{${labels}, phase="Paused"}`, values: "0x30 1x40" },
+              // Only the current phase has a series: Progressing's ends (stale) as Paused's starts.
+              { series: `tideway_rollout_phase{${labels}, phase="Progressing"}`, values: "1x29 stale" },
+              { series: `tideway_rollout_phase{${labels}, phase="Paused"}`, values: "_x30 1x40" },
               // The first rollback this replica saw: the series appears at 1 after 20 minutes.
               { series: `tideway_release_events_total{${labels}, kind="rolled-back"}`, values: "_x20 1x50" },
               // A VirtualService write failing every 5 s.
