@@ -106,6 +106,30 @@ export async function slackTexts(slack: SlackReceiver, last: string, timeoutMs =
   return texts();
 }
 
+/**
+ * Slack's incoming webhooks take no idempotency key, so a notification job whose replica is
+ * SIGKILLed after Slack took the message but before BullMQ recorded the job done is run again by the
+ * other replica once the lock lapses (at-least-once, docs/operations.md). Such a redelivery is a
+ * second copy of a text whose first copy arrived at most `windowMs` before a kill. They are taken out
+ * (and returned, to be printed); any other repeat stays in and fails expectAnnouncedOnce.
+ */
+export function withoutRedeliveries(slack: SlackReceiver, kills: readonly number[], windowMs = 500): { texts: string[]; redelivered: string[] } {
+  const firstAt = new Map<string, number>();
+  const texts: string[] = [];
+  const redelivered: string[] = [];
+  for (const post of slack.delivered()) {
+    const text = String((post.body as { text?: unknown }).text ?? "");
+    const first = firstAt.get(text);
+    if (first !== undefined && kills.some((k) => k >= first && k - first <= windowMs && k <= post.receivedAt)) {
+      redelivered.push(text);
+      continue;
+    }
+    if (first === undefined) firstAt.set(text, post.receivedAt);
+    texts.push(text);
+  }
+  return { texts, redelivered };
+}
+
 /** Events of the namespace counted by reason. */
 export async function eventCounts(kc: KubeConfig, namespace: string): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};

@@ -9,7 +9,7 @@ import type { ControllerProcess } from "../env/controller-process.js";
 import { startRedis, startSlackReceiver } from "../env/index.js";
 import { createWorld, FAST_ANALYSIS } from "../integration/release-harness.js";
 import { kubeConfig } from "../integration/services.js";
-import { eventCounts, expectAnnouncedOnce, expectPositions, releasePositions, releaseTexts, slackTexts, spread, watchInvariants } from "./invariants.js";
+import { eventCounts, expectAnnouncedOnce, expectPositions, releasePositions, releaseTexts, slackTexts, spread, watchInvariants, withoutRedeliveries } from "./invariants.js";
 
 const MIN_KILLS = 20;
 const STEPS = 4; // FAST_STEPS
@@ -44,10 +44,12 @@ describe("replicas SIGKILLed mid-release", () => {
 
     // The killer: pick a replica, SIGKILL it, start it again, breathe 0.2-0.8 s, repeat.
     const restarts: number[] = [];
+    const kills: number[] = [];
     const killer = (async () => {
       while (restarts.length < MIN_KILLS) {
         await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 600));
         const killedAt = Date.now();
+        kills.push(killedAt);
         if (Math.random() < 0.5) await world.restartController({ kill: true });
         else {
           await other.kill();
@@ -86,11 +88,12 @@ describe("replicas SIGKILLed mid-release", () => {
     }
     await killer;
     await world.waitForWeights((w) => w[stable] === 100 && Object.keys(w).length === 1);
-    const texts = await slackTexts(slack, `reviews ${stable} promoted: 100% of traffic, now stable`);
+    await slackTexts(slack, `reviews ${stable} promoted: 100% of traffic, now stable`);
+    const { texts, redelivered } = withoutRedeliveries(slack, kills);
     await invariants.stop();
     const { observations, bad } = invariants.weights();
     console.log(
-      `[chaos kills] ${restarts.length} SIGKILLs over ${released} releases (${durations.join(", ")}); killed replica back (healthy) after min/median/max ${spread(restarts)}; ${observations} weight samples`,
+      `[chaos kills] ${restarts.length} SIGKILLs over ${released} releases (${durations.join(", ")}); killed replica back (healthy) after min/median/max ${spread(restarts)}; ${observations} weight samples; Slack messages sent again after their sender was killed: ${redelivered.length ? redelivered.join(" | ") : "none"}`,
     );
 
     expect(restarts.length).toBeGreaterThanOrEqual(MIN_KILLS);
