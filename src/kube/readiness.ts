@@ -96,7 +96,7 @@ export class KubeReadiness implements ReadinessSource {
     const out = new Map<string, Record<string, string>>();
     let rules: RuleView[];
     try {
-      rules = await this.rules.forService(rollout.namespace, rollout.spec.service, (host) => typeof host === "string" && namesService(rollout, host), { fresh });
+      rules = await this.rules.list(rollout.namespace, { fresh });
     } catch (error) {
       const failure = kubeError(error, `cannot list DestinationRules in ${rollout.namespace}`);
       if (isNotFound(failure)) return out;

@@ -9,7 +9,7 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { DestinationRuleLists, type RuleView } from "../kube/destination-rules.js";
 import { isConflict, isNotFound, kubeError } from "../kube/errors.js";
-import { destinationFor, destinationRuleOf, namesService, servicePerVersion } from "../rollout/destination.js";
+import { destinationFor, destinationRuleOf, servicePerVersion } from "../rollout/destination.js";
 import { headerRouteName, type Rollout } from "../rollout/model.js";
 import { virtualServiceLabel, virtualServicesOf, type VirtualServiceRef } from "../rollout/routing.js";
 import type { Traffic } from "../rollout/traffic.js";
@@ -258,7 +258,7 @@ export class IstioTraffic implements TrafficRouter {
     const find = async (fresh: boolean) => {
       let rules: RuleView[];
       try {
-        rules = await this.rules.forService(rollout.namespace, service, (host) => typeof host === "string" && namesService(rollout, host), { fresh });
+        rules = await this.rules.list(rollout.namespace, { fresh });
       } catch (error) {
         throw new TrafficError(kubeError(error, `listing DestinationRules in ${rollout.namespace}`).message);
       }
