@@ -18,7 +18,6 @@ export interface ReadinessSource {
   read(rollout: Rollout, versions: readonly string[]): Promise<VersionReadiness[]>;
 }
 
-/** Waiting reasons of a container that will not become ready by waiting. */
 /** The label EndpointSlices carry to name their Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 
