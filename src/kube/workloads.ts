@@ -190,7 +190,8 @@ export class KubeWorkloads implements WorkloadManager {
     for (const pod of pods) {
       if (pod.metadata?.deletionTimestamp !== undefined) continue;
       const failure = podFailure(pod);
-      if (failure !== undefined) return `${name}: ${failure}`;
+      // Worded as readiness words it ("pod NAME: ..."): whichever read sees it first, the reason is the same.
+      if (failure !== undefined) return `pod ${pod.metadata?.name ?? "?"}: ${failure}`;
     }
     return undefined;
   }

@@ -200,7 +200,7 @@ describe("a version's state", () => {
     await workloads.apply(failing, "v2", 1);
     let failure: string | undefined;
     await waitUntil(`${service}-v2 failing`, async () => (failure = (await workloads.state(failing, "v2")).failure) !== undefined, { timeoutMs: 20_000 });
-    expect(failure).toMatch(new RegExp(`^${service}-v2: container ${service} ${reason}`));
+    expect(failure).toMatch(new RegExp(`^pod ${service}-v2-[a-z0-9-]+: container ${service} ${reason}`));
   });
 
   it("does not count a pod that is merely not ready as a failure", async () => {

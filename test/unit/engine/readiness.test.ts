@@ -82,9 +82,9 @@ describe("readiness gating", () => {
   });
 
   it("ends the release when the canary's pods cannot run", () => {
-    const sim = release({}, { v1: [2, 2], v2: [0, 2, "reviews-v2: container reviews ImagePullBackOff"] });
+    const sim = release({}, { v1: [2, 2], v2: [0, 2, "pod reviews-v2-7d9f-x2: container reviews ImagePullBackOff"] });
     expect(sim.status?.phase).toBe("RolledBack");
-    expect(sim.status?.history.at(-1)?.reason).toBe("v2 cannot run: reviews-v2: container reviews ImagePullBackOff");
+    expect(sim.status?.history.at(-1)?.reason).toBe("v2 cannot run: pod reviews-v2-7d9f-x2: container reviews ImagePullBackOff");
   });
 
   it("warns loudly when a rollback or abort sends traffic to a stable with no ready pod", () => {
