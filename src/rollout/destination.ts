@@ -52,16 +52,23 @@ export function namesService(rollout: Rollout, host: string): boolean {
 }
 
 /**
- * The DestinationRule of spec.service among `rules` (a list's items): the first whose spec.host
- * names it. Where subsets are checked before routing and where Tideway adds a version's subset.
+ * The DestinationRule of spec.service among `rules` (a list's items): of those whose spec.host
+ * names it, the one named as the service if there is one (the rule the controller reads by name,
+ * src/kube/destination-rules.ts), else the first. Where subsets are checked before routing and
+ * where Tideway adds a version's subset, so both take the same rule when two name the host.
  */
 export function destinationRuleOf(rollout: Rollout, rules: readonly unknown[]): { metadata?: unknown; spec: { subsets?: unknown; [field: string]: unknown }; [field: string]: unknown } | undefined {
+  let first: { metadata?: unknown; spec: { subsets?: unknown; [field: string]: unknown }; [field: string]: unknown } | undefined;
   for (const rule of rules) {
     if (typeof rule !== "object" || rule === null || !("spec" in rule)) continue;
     const spec = rule.spec;
-    if (typeof spec === "object" && spec !== null && "host" in spec && typeof spec.host === "string" && namesService(rollout, spec.host)) return { ...rule, spec };
+    if (typeof spec !== "object" || spec === null || !("host" in spec) || typeof spec.host !== "string" || !namesService(rollout, spec.host)) continue;
+    const found = { ...rule, spec };
+    const metadata = "metadata" in rule ? rule.metadata : undefined;
+    if (typeof metadata === "object" && metadata !== null && "name" in metadata && metadata.name === rollout.spec.service) return found;
+    first ??= found;
   }
-  return undefined;
+  return first;
 }
 
 function escapeRegex(text: string): string {

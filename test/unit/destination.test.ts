@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { destinationFor, destinationServiceName, namesService, versionOfDestination } from "../../src/rollout/destination.js";
+import { destinationFor, destinationRuleOf, destinationServiceName, namesService, versionOfDestination } from "../../src/rollout/destination.js";
 import type { Rollout } from "../../src/rollout/model.js";
 import { RolloutSpecSchema, type RolloutSpecInput } from "../../src/rollout/schema.js";
 
@@ -41,5 +41,18 @@ describe("a version's destination", () => {
     expect(versionOfDestination(rollout({ host: "reviews-{{ version }}" }))({ host: "ratings-v2" })).toBeUndefined();
     expect(namesService(rollout(), "reviews.bookinfo.svc.cluster.local")).toBe(true);
     expect(namesService(rollout(), "reviews-v2")).toBe(false);
+  });
+});
+
+describe("the DestinationRule of the service", () => {
+  const rule = (name: string, host: string) => ({ metadata: { name }, spec: { host, subsets: [] } });
+
+  it("is the one named as the service among those for its host, else the first for its host", () => {
+    const named = rule("reviews", "reviews.bookinfo.svc.cluster.local");
+    expect(destinationRuleOf(rollout(), [rule("a-reviews", "reviews"), named, rule("z-reviews", "reviews")])?.metadata).toEqual(named.metadata);
+    expect(destinationRuleOf(rollout(), [rule("ratings", "ratings"), rule("b-reviews", "reviews"), rule("c-reviews", "reviews")])?.metadata).toEqual({ name: "b-reviews" });
+    // A rule named as the service but for another host is not the service's.
+    expect(destinationRuleOf(rollout(), [rule("reviews", "ratings"), rule("reviews-rule", "reviews")])?.metadata).toEqual({ name: "reviews-rule" });
+    expect(destinationRuleOf(rollout(), [rule("reviews", "ratings")])).toBeUndefined();
   });
 });
