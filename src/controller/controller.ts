@@ -131,7 +131,7 @@ export class Controller {
     const prometheus = new PrometheusClient(options.prometheus);
     const { scrapeIntervalMs } = options.prometheus;
     const observeQuery: QueryObserver = (metric, outcome, seconds) => this.metrics.prometheusQuerySeconds.observe({ metric, outcome }, seconds);
-    // One short-lived list of each namespace's DestinationRules, shared by the router and the readiness read.
+    // Short-lived reads of DestinationRules (each Rollout's rule by name, a namespace's list when that misses), shared by the router and the readiness read.
     const destinationRules = new DestinationRuleLists(kc);
     this.reconciler = new Reconciler({
       rollouts: this.rollouts,

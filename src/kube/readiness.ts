@@ -26,7 +26,7 @@ export class KubeReadiness implements ReadinessSource {
   private readonly discovery: DiscoveryV1Api;
   private readonly rules: DestinationRuleLists;
 
-  /** `rules`: the namespace rule lists shared with the Istio router (one is made when not given). */
+  /** `rules`: the DestinationRule reads shared with the Istio router (one is made when not given). */
   constructor(kc: KubeConfig, rules?: DestinationRuleLists) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.discovery = kc.makeApiClient(DiscoveryV1Api);
@@ -81,9 +81,10 @@ export class KubeReadiness implements ReadinessSource {
   }
 
   /**
-   * Subset name -> labels, from the DestinationRule(s) in the namespace whose host is the service,
-   * through the namespace's shared rule list; read again at once when a subset asked for is missing
-   * (just added for a new version).
+   * Subset name -> labels, from the DestinationRule(s) in the namespace whose host is the service:
+   * the rule named as the service alone when it is for that host, else every such rule of the
+   * namespace's list (both reads shared with the router); read again at once when a subset asked
+   * for is missing (just added for a new version).
    */
   private async subsetLabels(rollout: Rollout, needed: readonly string[]): Promise<Map<string, Record<string, string>>> {
     const subsets = await this.readSubsetLabels(rollout, false);
@@ -95,7 +96,7 @@ export class KubeReadiness implements ReadinessSource {
     const out = new Map<string, Record<string, string>>();
     let rules: RuleView[];
     try {
-      rules = await this.rules.list(rollout.namespace, { fresh });
+      rules = await this.rules.forService(rollout, { fresh });
     } catch (error) {
       const failure = kubeError(error, `cannot list DestinationRules in ${rollout.namespace}`);
       if (isNotFound(failure)) return out;

@@ -25,7 +25,7 @@ export class IstioTraffic implements TrafficRouter {
   private readonly rules: DestinationRuleLists;
   private readonly maxAttempts: number;
 
-  /** `rules`: the namespace rule lists shared with the readiness read (one is made when not given). */
+  /** `rules`: the DestinationRule reads shared with the readiness read (one is made when not given). */
   constructor(kc: KubeConfig, options: { maxAttempts?: number; rules?: DestinationRuleLists } = {}) {
     this.api = kc.makeApiClient(CustomObjectsApi);
     this.maxAttempts = options.maxAttempts ?? 5;
@@ -248,8 +248,9 @@ export class IstioTraffic implements TrafficRouter {
 
   /**
    * In subset mode, the DestinationRule for the service must define each subset routed to. The
-   * namespace's shared rule list may be a few seconds old; a missing rule or subset is looked for
-   * again in a fresh list before it is reported.
+   * shared read of it (the rule named as the service, or the namespace's list when that is not
+   * the service's rule) may be a few seconds old; a missing rule or subset is looked for again in
+   * a fresh read before it is reported.
    */
   private async checkSubsets(rollout: Rollout, traffic: Traffic): Promise<void> {
     if (servicePerVersion(rollout)) return;
@@ -258,7 +259,7 @@ export class IstioTraffic implements TrafficRouter {
     const find = async (fresh: boolean) => {
       let rules: RuleView[];
       try {
-        rules = await this.rules.list(rollout.namespace, { fresh });
+        rules = await this.rules.forService(rollout, { fresh });
       } catch (error) {
         throw new TrafficError(kubeError(error, `listing DestinationRules in ${rollout.namespace}`).message);
       }
