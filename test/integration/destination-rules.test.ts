@@ -112,8 +112,13 @@ describe("DestinationRule reads, by name or one list per namespace, shared", () 
     // m0's rule is "m0-rule" (none is named m0); m1's is "m1-rule", and the rule named m1 is for another host.
     await custom.deleteNamespacedCustomObject({ ...DR, namespace: ns, name: "m0" });
     await custom.createNamespacedCustomObject({ ...DR, namespace: ns, body: body("m0-rule", "m0", ["v1", "v2"]) });
-    await custom.replaceNamespacedCustomObject({ ...DR, namespace: ns, name: "m1", body: { ...body("m1", "elsewhere", ["v1"]), metadata: { name: "m1", resourceVersion: await resourceVersion(ns, "m1") } } });
-    await custom.createNamespacedCustomObject({ ...DR, namespace: ns, body: body("m1-rule", "m1.default.svc.cluster.local", ["v1", "v2"]) });
+    await custom.replaceNamespacedCustomObject({
+      ...DR,
+      namespace: ns,
+      name: "m1",
+      body: { ...body("m1", "elsewhere", ["v1"]), metadata: { name: "m1", resourceVersion: await resourceVersion(ns, "m1") } },
+    });
+    await custom.createNamespacedCustomObject({ ...DR, namespace: ns, body: body("m1-rule", `m1.${ns}.svc.cluster.local`, ["v1", "v2"]) });
 
     const lists = new DestinationRuleLists(kc, 60_000);
     const router = new IstioTraffic(kc, { rules: lists });
@@ -128,7 +133,12 @@ describe("DestinationRule reads, by name or one list per namespace, shared", () 
     expect(lists.listRequests).toBe(1);
 
     // A subset just added to a rule found through the list is seen at once too: a fresh GET and a fresh list.
-    await custom.replaceNamespacedCustomObject({ ...DR, namespace: ns, name: "m0-rule", body: { ...body("m0-rule", "m0", ["v1", "v2", "v3"]), metadata: { name: "m0-rule", resourceVersion: await resourceVersion(ns, "m0-rule") } } });
+    await custom.replaceNamespacedCustomObject({
+      ...DR,
+      namespace: ns,
+      name: "m0-rule",
+      body: { ...body("m0-rule", "m0", ["v1", "v2", "v3"]), metadata: { name: "m0-rule", resourceVersion: await resourceVersion(ns, "m0-rule") } },
+    });
     const outcome = await router.setTraffic(rollout(ns, "m0"), { stableVersion: "v1", canaryVersion: "v3", canaryWeight: 20 });
     expect(outcome.wrote).toBe(true);
     expect(lists.gets).toBe(3);
