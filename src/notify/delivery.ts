@@ -221,12 +221,27 @@ export class NotificationQueue {
     await this.bursts.forget(scope, batch);
   }
 
-  /** Posts `body`; retries by parking the queue, so later notifications wait behind this one. */
+  /**
+   * Posts `body`; retries by parking the queue, so later notifications wait behind this one.
+   *
+   * Delivery is at least once: a job whose replica dies (or stalls past its lock) is run again by
+   * another. A post that went through is marked in Redis at once, and a job started again first
+   * looks for that mark, so only a post still in flight when its sender died can reach the target
+   * twice. Each post carries the event's key as `Idempotency-Key`, so a receiver can tell a copy.
+   */
   private async post(target: Target, job: Job, event: string, body: Record<string, unknown>): Promise<void> {
     const attempt = job.attemptsStarted;
-    const result = await postJson(target.url, body, { headers: target.headers, timeoutMs: this.options.timeoutMs, readErrorCode: target.name === "slack" });
+    const mark = `${this.prefix}:notify-delivered:${target.name}:${event}`;
+    if (attempt > 1 && (await this.options.connection.exists(mark)) === 1) {
+      this.log("info", "notification delivered by an earlier run of its job; not sent again", { target: target.name, event, attempt });
+      return;
+    }
+    const headers = { "idempotency-key": event, ...target.headers };
+    const result = await postJson(target.url, body, { headers, timeoutMs: this.options.timeoutMs, readErrorCode: target.name === "slack" });
     const fields = { target: target.name, status: result.status, event, attempt, ...reasonOf(result) };
     if (result.outcome === "delivered") {
+      // Losing the mark only matters if this job is run again; the post itself went through.
+      await this.options.connection.set(mark, "1", "EX", DAY_SECONDS).catch(() => undefined);
       this.log("debug", "notification delivered", fields);
       return;
     }

@@ -9,7 +9,7 @@ import type { ControllerProcess } from "../env/controller-process.js";
 import { startRedis, startSlackReceiver } from "../env/index.js";
 import { createWorld, FAST_ANALYSIS } from "../integration/release-harness.js";
 import { kubeConfig } from "../integration/services.js";
-import { eventCounts, expectAnnouncedOnce, expectPositions, releasePositions, releaseTexts, slackTexts, spread, watchInvariants, withoutRedeliveries } from "./invariants.js";
+import { deliveryTrace, eventCounts, expectAnnouncedOnce, expectPositions, releasePositions, releaseTexts, slackTexts, spread, watchInvariants, withoutRedeliveries } from "./invariants.js";
 
 const MIN_KILLS = 20;
 const STEPS = 4; // FAST_STEPS
@@ -37,6 +37,8 @@ describe("replicas SIGKILLed mid-release", () => {
     // replicas[0] is the world's own controller (restarted through it); replicas[1] is a second one.
     let other: ControllerProcess = await world.startReplica();
     cleanups.push(() => other.stop());
+    // Every process started, killed ones too: their delivery log lines explain a repeated Slack text.
+    const processes: ControllerProcess[] = [world.controller, other];
     await world.release("v1", { analysis: "" });
     await world.waitForStatus((s) => s.phase === "Healthy" && s.stableVersion === "v1");
     const invariants = watchInvariants(world, kubeConfig());
@@ -50,10 +52,13 @@ describe("replicas SIGKILLed mid-release", () => {
         await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 600));
         const killedAt = Date.now();
         kills.push(killedAt);
-        if (Math.random() < 0.5) await world.restartController({ kill: true });
-        else {
+        if (Math.random() < 0.5) {
+          await world.restartController({ kill: true });
+          processes.push(world.controller);
+        } else {
           await other.kill();
           other = await world.startReplica();
+          processes.push(other);
         }
         restarts.push(Date.now() - killedAt);
       }
@@ -95,6 +100,10 @@ describe("replicas SIGKILLed mid-release", () => {
     console.log(
       `[chaos kills] ${restarts.length} SIGKILLs over ${released} releases (${durations.join(", ")}); killed replica back (healthy) after min/median/max ${spread(restarts)}; ${observations} weight samples; Slack messages sent again after their sender was killed: ${redelivered.length ? redelivered.join(" | ") : "none"}`,
     );
+
+    const repeated = texts.filter((t, i) => texts.indexOf(t) !== i);
+    if (repeated.length > 0 || redelivered.length > 0 || process.env["CHAOS_TRACE"])
+      console.log(`[chaos kills] repeated in Slack: ${JSON.stringify(repeated)}\n${deliveryTrace(slack, kills, processes)}`);
 
     expect(restarts.length).toBeGreaterThanOrEqual(MIN_KILLS);
     expect(bad).toEqual([]);

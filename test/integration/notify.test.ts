@@ -100,6 +100,53 @@ describe("Slack notifications through the queue", () => {
     expect(slack.posts.map(textOf)).toEqual([started.message, firstStep.message]);
   });
 
+  it("names the event in an Idempotency-Key header, the same on every try, and marks it delivered", async () => {
+    const slack = await startSlackReceiver();
+    const { queue, prefix } = await startQueue({ slack: { webhookUrl: slack.webhookUrl } }, [slack]);
+    const [started] = releaseEvents();
+    if (!started) throw new Error("fixture");
+    slack.failNext(1, 500);
+
+    await queue.enqueue(started);
+    await waitUntil("a post after the 500", async () => slack.delivered().length === 1, { timeoutMs: 10_000 });
+
+    expect(slack.posts.map((p) => [p.status, p.headers["idempotency-key"]])).toEqual([
+      [500, "bookinfo/reviews/1"],
+      [200, "bookinfo/reviews/1"],
+    ]);
+    const connection = redisConnection(services().redisUrl);
+    try {
+      expect(await connection.exists(`${prefix}:notify-delivered:slack:bookinfo/reviews/1`)).toBe(1);
+    } finally {
+      connection.disconnect();
+    }
+  });
+
+  it("does not post again an event that an earlier run of its job delivered (a replica died before recording it done)", async () => {
+    const slack = await startSlackReceiver();
+    const { queue, prefix, logLines } = await startQueue({ slack: { webhookUrl: slack.webhookUrl } }, [slack]);
+    const [started, firstStep] = releaseEvents();
+    if (!started || !firstStep) throw new Error("fixture");
+    // What a run that posted and died leaves: the mark. The 500 makes this job run a second time.
+    const connection = redisConnection(services().redisUrl);
+    try {
+      await connection.set(`${prefix}:notify-delivered:slack:bookinfo/reviews/1`, "1");
+    } finally {
+      connection.disconnect();
+    }
+    slack.failNext(1, 500);
+
+    await queue.enqueue(started);
+    await queue.enqueue(firstStep);
+    await waitUntil("the next event posted", async () => slack.delivered().length === 1, { timeoutMs: 10_000 });
+
+    expect(slack.posts.map((p) => [p.status, textOf(p)])).toEqual([
+      [500, started.message],
+      [200, firstStep.message],
+    ]);
+    expect(logLines.some((l) => l.includes("delivered by an earlier run of its job") && l.includes('"attempt":2'))).toBe(true);
+  });
+
   it("waits out a 429 for as long as Retry-After says, and keeps the order", async () => {
     const slack = await startSlackReceiver();
     const { queue } = await startQueue({ slack: { webhookUrl: slack.webhookUrl } }, [slack]);
