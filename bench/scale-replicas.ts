@@ -63,6 +63,7 @@ interface Row {
   vsPerChange: number;
   /** Status writes per release (3 weight changes, 4 pauses' worth of check results). */
   statusPerRelease: number;
+  statusCauses: string;
   /** Announcements beyond one per weight change (outbox replays: Events and Slack are keyed, so they stay one). */
   announcedAgain: number;
   /** Step and Promoted Events per release in the API server (3 when none is doubled), as min..max over the releases. */
@@ -141,6 +142,8 @@ async function measure(size: number): Promise<Row> {
     console.error(`[bench] ${size}: adopted in ${(adoptMs / 1000).toFixed(0)} s`);
     const adoptedAt = Date.now();
     const [vsBefore, statusBefore] = [await total(replicas, "tideway_virtualservice_writes_total"), await total(replicas, "tideway_status_writes_total")];
+    const causes = ["step", "traffic", "check", "outbox", "other"];
+    const causesBefore = await Promise.all(causes.map((cause) => total(replicas, "tideway_status_write_causes_total", { cause })));
 
     const release: Record<string, string> = {};
     for (let i = 0; i < inFlight; i++) release[`rollouts/svc-${i}.yaml`] = scaleRollout(i, "v2");
@@ -155,6 +158,8 @@ async function measure(size: number): Promise<Row> {
     let vsWrites = 0;
     while ((vsWrites = (await total(replicas, "tideway_virtualservice_writes_total")) - vsBefore) < changes && Date.now() - settling < 10_000) await sleep(200);
     const statusWrites = (await total(replicas, "tideway_status_writes_total")) - statusBefore;
+    const causesAfter = await Promise.all(causes.map((cause) => total(replicas, "tideway_status_write_causes_total", { cause })));
+    const statusCauses = causes.map((cause, i) => `${cause} ${(((causesAfter[i] ?? 0) - (causesBefore[i] ?? 0)) / inFlight).toFixed(2)}`).join(", ");
     clearInterval(sampler);
     const passes = await Promise.all(replicas.map((r) => metric(r.url, "tideway_reconcile_duration_seconds_count")));
     const allPasses = passes.reduce((a, b) => a + b, 0);
@@ -175,6 +180,7 @@ async function measure(size: number): Promise<Row> {
       share: passes.map((p) => p / allPasses),
       vsPerChange: vsWrites / changes,
       statusPerRelease: statusWrites / inFlight,
+      statusCauses,
       announcedAgain: announced - changes,
       eventsPerRelease: await releaseEvents(kc, inFlight),
       redisMb: used / 1048576,
@@ -212,6 +218,8 @@ for (const r of rows) {
 }
 console.log(`replicas' V8 flags: ${(nodeFlags ?? ["(the image's)"]).join(" ")}`);
 for (const r of rows) console.log(`${r.rollouts}: step and promoted announcements beyond one per change (outbox replays, keyed): ${r.announcedAgain}`);
+// "step": the release started, moved a step or a weight, or ended; the others are checks' results, traffic confirmed, outboxes cleared.
+for (const r of rows) console.log(`${r.rollouts}: status writes per release by what changed: ${r.statusCauses}`);
 for (const r of rows) console.log(`${r.rollouts}: most frequent requests (per Rollout or release): ${r.apiKinds}`);
 if (rows.length > 1) {
   const [first, last] = [rows[0] as Row, rows.at(-1) as Row];

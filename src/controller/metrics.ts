@@ -1,6 +1,15 @@
 /** The controller's own metrics, served on /metrics. */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { PHASES, type RolloutStatus } from "../rollout/status.js";
+import { RELEASE_EVENT_KINDS } from "../rollout/schema.js";
+import { OUTCOMES, PHASES, type RolloutStatus } from "../rollout/status.js";
+
+/**
+ * Why a status write was made, from what changed: "step" (a release started, moved a step or a
+ * weight, paused, resumed or ended), "traffic" (its traffic confirmed or failing, a condition),
+ * "check" (a check's result), "outbox" (only the announcements made since were cleared), "other".
+ */
+export const STATUS_WRITE_CAUSES = ["step", "traffic", "check", "outbox", "other"] as const;
+export type StatusWriteCause = (typeof STATUS_WRITE_CAUSES)[number];
 
 export class ControllerMetrics {
   readonly phase: Gauge;
@@ -12,6 +21,7 @@ export class ControllerMetrics {
   readonly errors: Counter;
   readonly trafficWrites: Counter;
   readonly statusWrites: Counter;
+  readonly statusWriteCauses: Counter;
   readonly releaseEvents: Counter;
 
   constructor(registry: Registry) {
@@ -42,6 +52,13 @@ export class ControllerMetrics {
     this.errors = new Counter({ name: "tideway_errors_total", help: "Errors by where they happened", labelNames: ["where"], registers });
     this.trafficWrites = new Counter({ name: "tideway_virtualservice_writes_total", help: "VirtualService writes", labelNames: ["namespace", "rollout"], registers });
     this.statusWrites = new Counter({ name: "tideway_status_writes_total", help: "Rollout status writes", labelNames: ["namespace", "rollout"], registers });
+    // No Rollout label: five series in all, for reading writes per step change at any scale.
+    this.statusWriteCauses = new Counter({
+      name: "tideway_status_write_causes_total",
+      help: "Rollout status writes by what changed (step, traffic, check, outbox, other)",
+      labelNames: ["cause"],
+      registers,
+    });
     this.releaseEvents = new Counter({ name: "tideway_release_events_total", help: "Release events by kind", labelNames: ["namespace", "rollout", "kind"], registers });
   }
 
@@ -58,8 +75,14 @@ export class ControllerMetrics {
     this.canaryWeight.set({ namespace, rollout }, status?.canaryWeight ?? 0);
   }
 
-  forget(namespace: string, rollout: string): void {
+  /** A deleted Rollout's series go (its analysis checks' too, per metric of its last spec). */
+  forget(namespace: string, rollout: string, metrics: readonly string[] = []): void {
     for (const phase of PHASES) this.phase.remove({ namespace, rollout, phase });
     this.canaryWeight.remove({ namespace, rollout });
+    this.trafficWrites.remove({ namespace, rollout });
+    this.statusWrites.remove({ namespace, rollout });
+    for (const kind of RELEASE_EVENT_KINDS) this.releaseEvents.remove({ namespace, rollout, kind });
+    for (const outcome of ["measured", "error"]) this.guardRuns.remove({ namespace, rollout, outcome });
+    for (const metric of metrics) for (const outcome of OUTCOMES) this.analysisOutcomes.remove({ namespace, rollout, metric, outcome });
   }
 }

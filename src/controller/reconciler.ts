@@ -37,7 +37,7 @@ import { OUTBOX_LIMIT, RolloutStatusSchema, type RolloutStatus } from "../rollou
 import { TrafficError, type TrafficRouter } from "../traffic/router.js";
 import { ReleaseAnnouncer, type Notifier } from "./announcer.js";
 import { claimCommands, clearClaim, type Claim } from "./command-claims.js";
-import type { ControllerMetrics } from "./metrics.js";
+import type { ControllerMetrics, StatusWriteCause } from "./metrics.js";
 
 export type { Notifier } from "./announcer.js";
 
@@ -417,6 +417,7 @@ export class Reconciler {
     if (isDeepStrictEqual(object.status, wanted)) return object;
     const written = await this.deps.rollouts.replaceStatus(object, wanted);
     this.deps.metrics.statusWrites.inc({ namespace: rollout.namespace, rollout: rollout.name });
+    this.deps.metrics.statusWriteCauses.inc({ cause: writeCause(object.status, wanted) });
     return written;
   }
 
@@ -440,7 +441,11 @@ export class Reconciler {
     if (finalizers.length !== (object.metadata.finalizers ?? []).length) {
       await this.deps.rollouts.patchMetadata(rollout.namespace, rollout.name, { finalizers, resourceVersion: object.metadata.resourceVersion });
     }
-    this.deps.metrics.forget(rollout.namespace, rollout.name);
+    this.deps.metrics.forget(
+      rollout.namespace,
+      rollout.name,
+      (rollout.spec.analysis?.metrics ?? []).map((m) => m.name),
+    );
   }
 
   /** The analysis runs and guard looks asked for (release work), and the next tick in `lane`. */
@@ -463,6 +468,22 @@ export class Reconciler {
 }
 
 /** The Rollout and its status as the engine takes them, or undefined (logged) when the object cannot be acted on. */
+/** What a status write changed, most telling first (see STATUS_WRITE_CAUSES). */
+export function writeCause(before: unknown, after: unknown): StatusWriteCause {
+  const b = (before ?? {}) as Record<string, unknown>;
+  const a = (after ?? {}) as Record<string, unknown>;
+  const br = (b["release"] ?? {}) as Record<string, unknown>;
+  const ar = (a["release"] ?? {}) as Record<string, unknown>;
+  const differs = (x: Record<string, unknown>, y: Record<string, unknown>, keys: string[]) => keys.some((k) => !isDeepStrictEqual(x[k], y[k]));
+  if (differs(b, a, ["phase", "stableVersion", "canaryVersion", "releaseCount"]) || differs(br, ar, ["id", "stepIndex", "canaryWeight", "headerRoute", "mirrorRoute", "pausedAt", "stepStartedAt"]))
+    return "step";
+  if (differs(b, a, ["conditions"]) || differs(br, ar, ["trafficApplied", "waitingFor"])) return "traffic";
+  if (differs(br, ar, ["checks", "stepChecks", "metrics", "inconclusiveStreak", "errorStreak", "nextAnalysisAt"])) return "check";
+  const rest = (s: Record<string, unknown>) => Object.fromEntries(Object.entries(s).filter(([k]) => k !== "outbox"));
+  if (!isDeepStrictEqual(b["outbox"], a["outbox"]) && isDeepStrictEqual(rest(b), rest(a))) return "outbox";
+  return "other";
+}
+
 function readRollout(object: RolloutObject, log: Logger): { rollout: Rollout; status: RolloutStatus | undefined; outbox: ReleaseEvent[] } | undefined {
   const where = `${object.metadata.namespace}/${object.metadata.name}`;
   const spec = RolloutSpecSchema.safeParse(object.spec);

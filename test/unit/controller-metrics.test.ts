@@ -22,3 +22,33 @@ describe("ControllerMetrics phase gauge", () => {
     expect(await phases(registry)).toEqual(["shop/till Healthy=1"]);
   });
 });
+
+describe("ControllerMetrics on a deleted Rollout", () => {
+  it("drops every series of the Rollout, and only its own", async () => {
+    const registry = new Registry();
+    const metrics = new ControllerMetrics(registry);
+    for (const rollout of ["cart", "till"]) {
+      metrics.observeStatus("shop", rollout, { phase: "Progressing", canaryWeight: 20 } as RolloutStatus);
+      metrics.trafficWrites.inc({ namespace: "shop", rollout });
+      metrics.statusWrites.inc({ namespace: "shop", rollout });
+      metrics.releaseEvents.inc({ namespace: "shop", rollout, kind: "step" });
+      metrics.releaseEvents.inc({ namespace: "shop", rollout, kind: "promoted" });
+      metrics.guardRuns.inc({ namespace: "shop", rollout, outcome: "measured" });
+      metrics.analysisOutcomes.inc({ namespace: "shop", rollout, metric: "success-rate", outcome: "pass" });
+      metrics.analysisOutcomes.inc({ namespace: "shop", rollout, metric: "latency", outcome: "fail" });
+    }
+    metrics.statusWriteCauses.inc({ cause: "step" });
+    const rolloutsIn = async () => {
+      const seen = new Set<string>();
+      for (const metric of await registry.getMetricsAsJSON()) for (const v of metric.values) if (v.labels["rollout"] !== undefined) seen.add(`${metric.name} ${String(v.labels["rollout"])}`);
+      return [...seen].sort();
+    };
+    expect((await rolloutsIn()).filter((s) => s.endsWith(" cart"))).toHaveLength(7);
+
+    metrics.forget("shop", "cart", ["success-rate", "latency"]);
+
+    expect((await rolloutsIn()).filter((s) => s.endsWith(" cart"))).toEqual([]);
+    expect((await rolloutsIn()).filter((s) => s.endsWith(" till"))).toHaveLength(7);
+    expect((await registry.getSingleMetric("tideway_status_write_causes_total")!.get()).values).toEqual([expect.objectContaining({ labels: { cause: "step" }, value: 1 })]);
+  });
+});
