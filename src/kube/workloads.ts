@@ -67,19 +67,34 @@ export class KubeWorkloads implements WorkloadManager {
     }
   }
 
+  /**
+   * The rule named as the service when it serves the service's host (one GET, as the router reads
+   * it), else the namespace's rules: whole objects, as a replace needs them.
+   */
+  private async rulesFor(rollout: Rollout): Promise<unknown[]> {
+    const { namespace } = rollout;
+    try {
+      const named: unknown = await this.objects.getNamespacedCustomObject({ ...DR, namespace, name: rollout.spec.service });
+      if (destinationRuleOf(rollout, [named]) !== undefined) return [named];
+    } catch (error) {
+      const failure = kubeError(error, `reading DestinationRule ${namespace}/${rollout.spec.service}`);
+      if (!isNotFound(failure)) throw new WorkloadError(failure.message);
+    }
+    let list: unknown;
+    try {
+      list = await this.objects.listNamespacedCustomObject({ ...DR, namespace });
+    } catch (error) {
+      throw new WorkloadError(kubeError(error, `listing DestinationRules in ${namespace}`).message);
+    }
+    return isObject(list) && Array.isArray(list.items) ? list.items : [];
+  }
+
   async ensureSubset(rollout: Rollout, version: string): Promise<boolean> {
     const subset = renderSubset(rollout, version);
     if (subset === undefined) return false; // host mode: each version is a Service of its own, the user's
     const namespace = rollout.namespace;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      let list: unknown;
-      try {
-        list = await this.objects.listNamespacedCustomObject({ ...DR, namespace });
-      } catch (error) {
-        throw new WorkloadError(kubeError(error, `listing DestinationRules in ${namespace}`).message);
-      }
-      const items = isObject(list) && Array.isArray(list.items) ? list.items : [];
-      const rule = destinationRuleOf(rollout, items);
+      const rule = destinationRuleOf(rollout, await this.rulesFor(rollout));
       if (rule === undefined) {
         throw new WorkloadError(`no DestinationRule for host ${rollout.spec.service} in namespace ${namespace}: create one (its traffic policy is yours); Tideway adds each version's subset to it`);
       }

@@ -158,6 +158,25 @@ describe("a version's DestinationRule subset", () => {
     ]);
   });
 
+  it("goes to the rule named as the service (the one the router reads) when another rule serves the same host", async () => {
+    const rule = (name: string) => ({
+      apiVersion: "networking.istio.io/v1",
+      kind: "DestinationRule",
+      metadata: { name, namespace },
+      spec: { host: "ratings", subsets: [{ name: "v1", labels: { version: "v1" } }] },
+    });
+    await objects.createNamespacedCustomObject({ ...DR, namespace, body: rule("a-ratings") });
+    await objects.createNamespacedCustomObject({ ...DR, namespace, body: rule("ratings") });
+
+    expect(await workloads.ensureSubset(rollout("ratings"), "v2")).toBe(true);
+
+    expect((await destinationRule("ratings")).spec.subsets).toEqual([
+      { name: "v1", labels: { version: "v1" } },
+      { name: "v2", labels: { version: "v2" } },
+    ]);
+    expect((await destinationRule("a-ratings")).spec.subsets).toEqual([{ name: "v1", labels: { version: "v1" } }]);
+  });
+
   it("needs the service's DestinationRule to exist, and none in host mode", async () => {
     await expect(workloads.ensureSubset(rollout("nothere"), "v2")).rejects.toThrow(`no DestinationRule for host nothere in namespace ${namespace}: create one`);
     expect(await workloads.ensureSubset(rollout("nothere", { trafficRouting: { istio: { virtualService: { name: "nothere" }, host: "nothere-{{ version }}" } } }), "v2")).toBe(false);
