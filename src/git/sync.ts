@@ -30,14 +30,18 @@ export interface MirrorTarget {
 }
 
 /**
- * A parse result as the cache keeps it: its strings copied in place. The parser's strings of 13
- * characters or more are V8 slices of the file's text, so one kept value (an apiVersion, a long
- * name or query) kept the whole file: 2,000 cached Rollouts held their 2,000 file texts (0.54 MB in
- * bench/adoption.ts, files of 270 bytes; more with real files and their comments). The objects are
- * kept as they are: a structuredClone copy also freed the texts, but its objects took as much
- * more again (properties out of object, numbers boxed).
+ * A parse result as the cache keeps it: its strings copied in place, and shared with the same
+ * sync's other files. The parser's strings of 13 characters or more are V8 slices of the file's
+ * text, so one kept value (an apiVersion, a long name or query) kept the whole file: 2,000 cached
+ * Rollouts held their 2,000 file texts (0.54 MB in bench/adoption.ts, files of 270 bytes; more with
+ * real files and their comments). And every file had its own copy of the values most files share
+ * ("tideway.io/v1alpha1", "Rollout", "10s", a query): at 10,000 files, about 270 bytes each.
+ * `pool` (one per sync, dropped after it) gives equal strings one copy. The objects are kept as
+ * they are: a structuredClone copy also freed the texts, but its objects took as much more again
+ * (properties out of object, numbers boxed). The arrays are cut to their length (a pushed-to array
+ * keeps room for 16).
  */
-function detached(result: ParseResult): ParseResult {
+function detached(result: ParseResult, pool: Map<string, string>): ParseResult {
   const seen = new Set<object>();
   const walk = (value: unknown): void => {
     if (typeof value !== "object" || value === null || seen.has(value)) return;
@@ -47,14 +51,21 @@ function detached(result: ParseResult): ParseResult {
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record)) {
       const field = record[key];
-      // A string of its own (JSON.parse copies it), holding only its characters.
-      if (typeof field === "string") {
-        if (field.length >= 13) record[key] = JSON.parse(JSON.stringify(field)) as string;
-      } else walk(field);
+      if (typeof field === "string") record[key] = interned(pool, field);
+      else walk(field);
     }
   };
   walk(result);
-  return result;
+  return { ...result, rollouts: result.rollouts.slice(), problems: result.problems.slice() };
+}
+
+/** One copy of `text` per pool; a copy of its own (JSON.parse makes one), not a slice of a file. */
+function interned(pool: Map<string, string>, text: string): string {
+  const known = pool.get(text);
+  if (known !== undefined) return known;
+  const own = text.length >= 13 ? (JSON.parse(JSON.stringify(text)) as string) : text;
+  pool.set(own, own);
+  return own;
 }
 
 export class RolloutSync {
@@ -87,10 +98,11 @@ export class RolloutSync {
     const changes = await this.source.changes(this.lastCommit, commit.sha);
     let changedFiles: Set<string> | undefined;
     let parsedFiles = 0;
+    const pool = new Map<string, string>();
     if (changes.kind === "all") {
       this.files.clear();
       const tree = await readRolloutTree(this.source.workTree, [this.source.pathspec()]);
-      for (const file of tree.files) this.files.set(file.path, detached(parseRolloutFile(file.path, file.text)));
+      for (const file of tree.files) this.files.set(interned(pool, file.path), detached(parseRolloutFile(file.path, file.text), pool));
       for (const problem of tree.problems) this.files.set(problem.file, { rollouts: [], problems: [problem] });
       parsedFiles = tree.files.length;
     } else {
@@ -99,7 +111,7 @@ export class RolloutSync {
       for (const changed of changedFiles) this.files.delete(changed);
       if (changedFiles.size > 0) {
         const tree = await readRolloutTree(this.source.workTree, [...changedFiles]);
-        for (const file of tree.files) this.files.set(file.path, detached(parseRolloutFile(file.path, file.text)));
+        for (const file of tree.files) this.files.set(interned(pool, file.path), detached(parseRolloutFile(file.path, file.text), pool));
         for (const problem of tree.problems) this.files.set(problem.file, { rollouts: [], problems: [problem] });
         parsedFiles = tree.files.length;
       }
