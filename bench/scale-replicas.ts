@@ -44,7 +44,17 @@ async function waitFor(what: string, replicas: ControllerProcess[], done: () => 
   for (;;) {
     const gone = replicas.find((r) => !existsSync(`/proc/${r.pid}`));
     if (gone) throw new Error(`${what}: replica ${gone.pid} exited; its last lines:\n${gone.output.slice(-25).join("\n")}`);
-    if (await done()) return Date.now() - started;
+    try {
+      if (await done()) return Date.now() - started;
+    } catch (error) {
+      // A poll that fails (a replica dying mid-answer, or too busy to answer) is retried; a dead
+      // replica is reported with its last lines by the check above on the next round.
+      console.error(
+        `[bench] ${what}: a /metrics poll failed (${error instanceof Error ? `${error.message} ${String((error.cause as { code?: unknown } | undefined)?.code ?? "")}` : String(error)}); polling again`,
+      );
+      await sleep(1_000);
+      continue;
+    }
     if (Date.now() - started > TIMEOUT_MS) throw new Error(`${what}: not done in ${TIMEOUT_MS / 60_000} minutes`);
     await sleep(5_000);
   }
