@@ -18,6 +18,7 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { createGitRemote } from "../test/env/index.js";
 import { startController, type ControllerProcess } from "../test/env/controller-process.js";
+import { STATUS_WRITE_CAUSES } from "../src/controller/metrics.js";
 import { controllerRequestsStreamed } from "./api-audit.js";
 import { benchServices, controllerMetric as metric, meshObjects, rssMb, scaleRollout, SCALE_NAMESPACES, sleep } from "./lib.js";
 
@@ -152,7 +153,7 @@ async function measure(size: number): Promise<Row> {
     console.error(`[bench] ${size}: adopted in ${(adoptMs / 1000).toFixed(0)} s`);
     const adoptedAt = Date.now();
     const [vsBefore, statusBefore] = [await total(replicas, "tideway_virtualservice_writes_total"), await total(replicas, "tideway_status_writes_total")];
-    const causes = ["step", "traffic", "check", "outbox", "other"];
+    const causes = STATUS_WRITE_CAUSES;
     const causesBefore = await Promise.all(causes.map((cause) => total(replicas, "tideway_status_write_causes_total", { cause })));
 
     const release: Record<string, string> = {};
